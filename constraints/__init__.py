@@ -1,0 +1,1 @@
+"""Shipped constraint sets (installed as ``dosecheck.constraint_sets``)."""

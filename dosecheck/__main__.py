@@ -1,0 +1,3 @@
+from dosecheck.cli import main
+
+main()
