@@ -153,8 +153,9 @@ class DVH:
         return d, v
 
     @classmethod
-    def empty(cls, name: str = "", outside_grid_cc: float = 0.0, warnings: tuple[str, ...] = ()
-              ) -> DVH:
+    def empty(
+        cls, name: str = "", outside_grid_cc: float = 0.0, warnings: tuple[str, ...] = ()
+    ) -> DVH:
         """A DVH with no volume inside the dose grid."""
         nan = float("nan")
         return cls(
