@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +29,7 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
-class DvhFormat(str, Enum):
+class DvhFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"

@@ -1,0 +1,14 @@
+"""DICOM RT input and output.
+
+This is the only package that imports pydicom. Its readers turn RTSTRUCT, RTDOSE and
+RTPLAN files into the plain objects of :mod:`dosecheck.model`:
+
+* :func:`dosecheck.dicom.structures.read_rtstruct` → :class:`~dosecheck.model.StructureSet`
+* :func:`dosecheck.dicom.dose.read_rtdose` → :class:`~dosecheck.model.DoseGrid`
+* :func:`dosecheck.dicom.plan.read_rtplan` → :class:`~dosecheck.model.PlanInfo`
+* :func:`dosecheck.dicom.discover.find_plan_files` → :class:`~dosecheck.model.PlanFiles`
+* :func:`dosecheck.dicom.load.load_plan` → :class:`~dosecheck.model.Plan`
+
+:mod:`dosecheck.dicom.writer` writes valid RT files from model objects (tests, sample
+plans, benchmarks).
+"""
