@@ -117,6 +117,9 @@ def _frac_index(coord: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.nda
     if n == 1:
         return np.zeros(coord.shape, dtype=np.int64), np.zeros(coord.shape)
     u = np.interp(coord, axis, np.arange(n, dtype=np.float64))
+    # Snap round-off so that points on a voxel centre get a weight of exactly 0.
+    r = np.round(u)
+    u = np.where(np.abs(u - r) < 1e-9, r, u)
     i0 = np.minimum(np.floor(u).astype(np.int64), n - 2)
     return i0, u - i0
 
@@ -131,22 +134,35 @@ class _Interpolator:
         self.nx, self.ny, self.nz = nx, ny, nz
         self.stride_z = ny * nx
 
-    def inplane(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flat in-plane corner offsets ``(4, n)`` and bilinear weights ``(4, n)``."""
+    def inplane(self, x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Bilinear corners of each sample: ``[(flat in-plane offset, weight), ...]``.
+
+        Corners whose weight is zero for every sample are left out, so samples at voxel
+        centres cost one look-up per dose plane instead of four.
+        """
         ix, wx = _frac_index(x, self.grid.x)
         iy, wy = _frac_index(y, self.grid.y)
-        dx = 1 if self.nx > 1 else 0
-        dy = self.nx if self.ny > 1 else 0
         base = iy * self.nx + ix
-        offs = np.stack([base, base + dx, base + dy, base + dy + dx])
-        w = np.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy])
-        return offs, w
+        corners = []
+        for oy, fy in ((0, 1 - wy), (self.nx, wy)):
+            if not fy.any():
+                continue
+            for ox, fx in ((0, 1 - wx), (1, wx)):
+                if fx.any():
+                    corners.append((base + (oy + ox), fx * fy))
+        return corners
 
-    def on_frame(self, offs: np.ndarray, w: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def on_frame(
+        self, corners: list[tuple[np.ndarray, np.ndarray]], frame: np.ndarray
+    ) -> np.ndarray:
         """Bilinear dose of each sample on dose plane ``frame`` (per sample)."""
-        idx = offs + frame * self.stride_z
-        f = self.flat
-        return f[idx[0]] * w[0] + f[idx[1]] * w[1] + f[idx[2]] * w[2] + f[idx[3]] * w[3]
+        shift = frame * self.stride_z
+        out = None
+        for offs, w in corners:
+            v = self.flat[offs + shift] * w
+            out = v if out is None else out + v
+        assert out is not None
+        return out
 
 
 def _plane_breaks(
@@ -205,12 +221,12 @@ def _segments(
     fa = ib[:, 0]  # first dose plane each slab needs
     rel = ib - fa[:, None]  # break's lower plane, relative to fa
     n_frames = rel.max(axis=1) + 2
-    offs, w = interp.inplane(px, py)
+    corners = interp.inplane(px, py)
     # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
     fa_p = fa[pplane]
     p = np.empty((int(n_frames.max(initial=2)), px.size))
     for j in range(p.shape[0]):
-        p[j] = interp.on_frame(offs, w, np.minimum(fa_p + j, nz - 1))
+        p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
     n = px.size
     cols = np.arange(n)
     flat_p = p.reshape(-1)
@@ -219,16 +235,24 @@ def _segments(
     out_pt, out_a, out_b, out_len = [], [], [], []
     for b in range(zb.shape[1]):
         lower = rel[pplane, b] * n + cols
-        t = tb[pplane, b]
         d_b = flat_p[lower]
-        d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
+        if tb[:, b].any():
+            t = tb[pplane, b]
+            d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
         if d_prev is not None:
             length = zb[:, b] - zb[:, b - 1]
-            valid = (b < n_breaks)[pplane] & (length[pplane] > 0)
-            out_pt.append(cols[valid])
-            out_a.append(d_prev[valid])
-            out_b.append(d_b[valid])
-            out_len.append(length[pplane][valid])
+            plane_ok = (b < n_breaks) & (length > 0)
+            if plane_ok.all():
+                out_pt.append(cols)
+                out_a.append(d_prev)
+                out_b.append(d_b)
+                out_len.append(length[pplane])
+            else:
+                valid = plane_ok[pplane]
+                out_pt.append(cols[valid])
+                out_a.append(d_prev[valid])
+                out_b.append(d_b[valid])
+                out_len.append(length[pplane][valid])
         d_prev = d_b
     return (
         np.concatenate(out_pt),

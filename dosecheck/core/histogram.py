@@ -40,24 +40,37 @@ def accumulate_segments(
     numpy.ndarray
         ``F[j]``: the volume whose dose is below ``j * bin_width`` (``(n_edges,)``).
     """
-    p_lo = lo / bin_width
-    p_hi = hi / bin_width
-    i_lo = np.floor(p_lo).astype(np.int64)
-    i_hi = np.floor(p_hi).astype(np.int64)
+    inv = 1.0 / bin_width
+    p_lo = lo * inv
+    p_hi = hi * inv
+    i_lo = p_lo.astype(np.int64)  # doses are >= 0, so truncation is floor
+    i_hi = p_hi.astype(np.int64)
     if i_hi.size and int(i_hi.max()) + 2 >= n_edges + 2:
         raise ValueError("dose above the last histogram edge")
-    same = (i_lo == i_hi) | (p_hi - p_lo < 1e-6)
-    # Steps: the whole weight lands on the upper edge of the bin (exact at the edges).
-    step_at = i_hi[same] + 1
-    w_step = weight[same]
-    # Ramps: uniform spread over [lo, hi].
-    ramp = ~same
-    c = weight[ramp] / (p_hi[ramp] - p_lo[ramp])
-    f_lo = p_lo[ramp] - i_lo[ramp]
-    f_hi = p_hi[ramp] - i_hi[ramp]
-    il = i_lo[ramp]
-    ih = i_hi[ramp]
-    idx = np.concatenate([step_at, step_at + 1, il + 1, il + 2, ih + 1, ih + 2])
-    val = np.concatenate([w_step, -w_step, c * (1 - f_lo), c * f_lo, -c * (1 - f_hi), -c * f_hi])
-    second = np.bincount(idx, weights=val, minlength=n_edges + 2)[:n_edges]
-    return np.cumsum(np.cumsum(second))
+    f_lo = p_lo - i_lo
+    f_hi = p_hi - i_hi
+    width = p_hi - p_lo
+    # Within one bin (or degenerate): a step of the whole weight at the bin's upper
+    # edge. Otherwise: uniform spread over [lo, hi], a ramp of slope c = w / width.
+    same = (i_lo == i_hi) | (width < 1e-6)
+    has_step = bool(same.any())
+    if has_step:
+        width = np.where(same, 1.0, width)
+    c = weight / width
+    if has_step:
+        c[same] = 0.0
+        step = np.where(same, weight, 0.0)
+    n = n_edges + 2
+    second = np.zeros(n)
+    c_f_lo = c * f_lo
+    c_f_hi = c * f_hi
+    second[1:] += np.bincount(i_lo, weights=c - c_f_lo, minlength=n - 1)[: n - 1]
+    second[2:] += np.bincount(i_lo, weights=c_f_lo, minlength=n - 2)[: n - 2]
+    at_hi1 = c - c_f_hi
+    at_hi2 = c_f_hi
+    if has_step:
+        at_hi1 -= step
+        at_hi2 += step
+    second[1:] -= np.bincount(i_hi, weights=at_hi1, minlength=n - 1)[: n - 1]
+    second[2:] -= np.bincount(i_hi, weights=at_hi2, minlength=n - 2)[: n - 2]
+    return np.cumsum(np.cumsum(second[:n_edges]))
