@@ -1,0 +1,605 @@
+"""Load a constraint set from YAML, checking everything and reporting file and line.
+
+Format::
+
+    name: Rectum long course 50.4 Gy in 28 fractions
+    prescription: {dose_gy: 50.4, fractions: 28}     # optional
+    source: ...                                      # optional
+    description: ...                                 # optional
+    version: ...                                     # optional
+    structures:
+      - name: Bag_Bowel
+        aliases: [BowelBag, Bowel_Bag, Bowel cavity] # optional
+        regex: "bowel.?bag.*"                        # optional, see matching
+        constraints:
+          - V30Gy[cc] < 600
+          - Max[Gy] <= 107%                          # % of prescription
+          - {metric: V45Gy[cc], op: "<", limit: 300, priority: optimal,
+             note: ..., reference: ...}
+
+A constraint string is ``<metric> <comparator> <limit>`` with a TG-263 metric
+(:mod:`dosecheck.metrics`), a comparator ``<``, ``<=``, ``>`` or ``>=``, and a limit
+in the metric's output unit. The limit may carry that unit (``600cc``, ``45Gy``); for
+a dose metric a trailing ``%`` means percent of the prescription dose.
+
+Safety: the YAML is only *composed* into a node tree, never constructed by a general
+loader. Every node is checked before use: any explicit tag other than the standard
+scalar/collection tags (``!!python/object``, ``!!binary``, ``!custom`` …), any anchor
+or alias, and any merge key is refused with its line. Scalars are then converted with
+ruamel's safe constructor. Files larger than :data:`MAX_BYTES` are refused unread.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from dosecheck.checking.matching import normalize_name
+from dosecheck.checking.model import (
+    COMPARATORS,
+    PRIORITIES,
+    Constraint,
+    ConstraintSet,
+    StructureSpec,
+)
+from dosecheck.errors import ConstraintFileError, MetricSyntaxError
+from dosecheck.metrics import Metric, parse_metric
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import Node
+
+__all__ = ["MAX_BYTES", "load_constraint_set", "load_constraint_set_text"]
+
+#: Largest constraint-set file accepted (1 MB).
+MAX_BYTES: Final = 1_000_000
+
+_Y: Final = "tag:yaml.org,2002:"
+_SCALAR_TAGS: Final = {f"{_Y}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_TOP_KEYS: Final = ("name", "prescription", "structures", "source", "description", "version")
+_PRESCRIPTION_KEYS: Final = ("dose_gy", "fractions")
+_STRUCTURE_KEYS: Final = ("name", "aliases", "regex", "constraints")
+_CONSTRAINT_KEYS: Final = (
+    "metric",
+    "comparator",
+    "op",
+    "limit",
+    "priority",
+    "note",
+    "reference",
+)
+_CONSTRAINT_FORM: Final = (
+    "'<metric> <comparator> <limit>', e.g. 'V30Gy[cc] < 600', 'D95%[Gy] >= 47.88' "
+    "or 'Max[Gy] <= 107%'"
+)
+_CONSTRAINT_RE: Final = re.compile(
+    r"\s*(?P<metric>[^<>=!≤≥]*?)\s*(?P<op>[<>=!≤≥]+)\s*(?P<limit>[^<>=!≤≥]*?)\s*"
+)
+_LIMIT_RE: Final = re.compile(
+    r"\s*(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>%|cGy|Gy|cc)?\s*", re.ASCII
+)
+
+
+def load_constraint_set(path: str | Path) -> ConstraintSet:
+    """Load and check a constraint-set YAML file.
+
+    Parameters
+    ----------
+    path
+        The ``.yaml`` file.
+
+    Returns
+    -------
+    ConstraintSet
+
+    Raises
+    ------
+    ConstraintFileError
+        If the file is missing, larger than 1 MB, not UTF-8, not valid YAML, or does
+        not follow the format; the message names the file and line and says what was
+        expected.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise ConstraintFileError("is a directory, not a constraint-set file", path=p)
+        if size > MAX_BYTES:
+            _too_big(size, p)
+        with p.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ConstraintFileError("no such constraint-set file", path=p) from None
+    except OSError as e:
+        raise ConstraintFileError(f"cannot read: {e.strerror or e}", path=p) from None
+    if len(data) > MAX_BYTES:
+        _too_big(len(data), p)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConstraintFileError(
+            f"not UTF-8 text (byte {e.start}); save the file as UTF-8", path=p, line=line
+        ) from None
+    return _load(text, str(p), hashlib.sha256(data).hexdigest())
+
+
+def load_constraint_set_text(text: str, path: str = "<string>") -> ConstraintSet:
+    """Load a constraint set from YAML text (``path`` is used in messages only).
+
+    Raises
+    ------
+    ConstraintFileError
+        As :func:`load_constraint_set`.
+    """
+    data = text.encode("utf-8")
+    if len(data) > MAX_BYTES:
+        _too_big(len(data), path)
+    return _load(text, path, hashlib.sha256(data).hexdigest())
+
+
+def _too_big(size: int, path: str | Path) -> NoReturn:
+    raise ConstraintFileError(
+        f"file is {size} bytes; constraint sets larger than 1 MB ({MAX_BYTES} bytes) are refused",
+        path=path,
+    )
+
+
+# --- YAML nodes -----------------------------------------------------------------------
+def _compose(text: str, path: str) -> tuple[Any, Node | None]:
+    """``(yaml, root node)``; the ``YAML`` object converts scalars later."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        return yaml, yaml.compose(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "syntax error"
+        if mark is not None and _FLOW_METRIC_RE.search(_line_of(text, mark.line)):
+            problem += (
+                "; metrics contain brackets, so inside a [...] list quote each constraint, "
+                "e.g. ['V50Gy[%] < 50'], or write one '- ' item per line"
+            )
+        raise ConstraintFileError(
+            f"invalid YAML: {problem}",
+            path=path,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
+    except YAMLError as e:
+        raise ConstraintFileError(f"invalid YAML: {e}", path=path) from None
+    except RecursionError:
+        raise ConstraintFileError("invalid YAML: nested too deeply", path=path) from None
+
+
+_FLOW_METRIC_RE: Final = re.compile(r"\[[^'\"\]]*[A-Za-z][^'\"\]]*\[")
+
+
+def _line_of(text: str, index: int) -> str:
+    lines = text.splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
+
+
+def _line(node: Node) -> int:
+    """1-based line of a node (an empty value ends on its key's line, where it starts)."""
+    return min(node.start_mark.line, node.end_mark.line) + 1
+
+
+def _tag(node: Node) -> str:
+    tag = node.tag
+    return str(getattr(tag, "value", tag))
+
+
+def _kind(node: Node) -> str:
+    return type(node).__name__  # ScalarNode, SequenceNode, MappingNode
+
+
+@dataclass
+class _Reader:
+    """Walks the node tree of one file, raising ConstraintFileError with lines."""
+
+    path: str
+    yaml: Any = None
+
+    def fail(self, message: str, node: Node | int | None) -> NoReturn:
+        if node is None or isinstance(node, int):
+            line = node
+        else:
+            line = _line(node)
+        raise ConstraintFileError(message, path=self.path, line=line)
+
+    # --- safety -------------------------------------------------------------------
+    def check_tree(self, root: Node) -> None:
+        """Refuse anchors, aliases and any tag that is not a plain YAML type."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if getattr(node, "anchor", None):
+                self.fail(
+                    f"YAML anchors and aliases (&{node.anchor}, *{node.anchor}) are not "
+                    "allowed in constraint sets; write each value out",
+                    node,
+                )
+            tag, kind = _tag(node), _kind(node)
+            allowed = {
+                "MappingNode": {f"{_Y}map"},
+                "SequenceNode": {f"{_Y}seq"},
+            }.get(kind, _SCALAR_TAGS)
+            if tag not in allowed:
+                shown = "!!" + tag[len(_Y) :] if tag.startswith(_Y) else tag
+                if tag == f"{_Y}merge":
+                    what = "merge keys (<<) are"
+                else:
+                    what = f"the YAML tag {shown!r} is"
+                self.fail(
+                    f"{what} not allowed: constraint sets hold only text, numbers, lists "
+                    "and mappings",
+                    node,
+                )
+            if kind == "MappingNode":
+                for k, v in reversed(node.value):  # reversed: visit in file order
+                    if _kind(v) == "ScalarNode" and v.value == "" and _tag(v) == f"{_Y}null":
+                        v.start_mark = k.start_mark  # an empty value belongs to its key's line
+                    stack.extend((v, k))
+            elif kind == "SequenceNode":
+                stack.extend(reversed(node.value))
+
+    # --- typed access ---------------------------------------------------------------
+    def describe(self, node: Node) -> str:
+        kind = _kind(node)
+        if kind == "MappingNode":
+            return "a mapping"
+        if kind == "SequenceNode":
+            return "a list"
+        tag = _tag(node)
+        if tag == f"{_Y}null":
+            return "nothing"
+        if tag == f"{_Y}str":
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            return f"the text {shown!r}"
+        if tag == f"{_Y}bool":
+            return f"the boolean {node.value}"
+        return f"{node.value!r}"
+
+    def mapping(
+        self, node: Node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+    ) -> dict[str, tuple[Node, Node]]:
+        """The ``key -> (key node, value node)`` of a mapping with known keys."""
+        if _kind(node) != "MappingNode":
+            self.fail(f"{what} must be a mapping (key: value), not {self.describe(node)}", node)
+        out: dict[str, tuple[Node, Node]] = {}
+        for k, v in node.value:
+            if _kind(k) != "ScalarNode" or _tag(k) != f"{_Y}str":
+                self.fail(f"keys of {what} must be text, not {self.describe(k)}", k)
+            key = k.value
+            if key in out:
+                self.fail(
+                    f"duplicate key {key!r} in {what} (first at line {_line(out[key][0])})",
+                    k,
+                )
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail(
+                    f"unknown key {key!r} in {what}{hint}; expected keys: {', '.join(allowed)}",
+                    k,
+                )
+            out[key] = (k, v)
+        missing = [r for r in required if r not in out]
+        if missing:
+            self.fail(f"{what} is missing the key {missing[0]!r}", node)
+        return out
+
+    def scalar(self, node: Node) -> Any:
+        """The Python value of a scalar node whose tag :meth:`check_tree` allowed."""
+        return self.yaml.constructor.construct_object(node, deep=True)
+
+    def text(self, node: Node, what: str, *, allow_empty: bool = False) -> str:
+        """A text value; numbers and dates are taken as written (``version: 1.0``)."""
+        if _kind(node) != "ScalarNode" or _tag(node) in (f"{_Y}null", f"{_Y}bool"):
+            self.fail(f"{what} must be text, not {self.describe(node)}", node)
+        value = str(node.value)
+        if not allow_empty and not value.strip():
+            self.fail(f"{what} must not be empty", node)
+        return value
+
+    def number(self, node: Node, what: str, *, integer: bool = False) -> float:
+        tag = _tag(node)
+        ok = {f"{_Y}int"} if integer else {f"{_Y}int", f"{_Y}float"}
+        if _kind(node) != "ScalarNode" or tag not in ok:
+            expected = "a whole number" if integer else "a number"
+            self.fail(f"{what} must be {expected}, not {self.describe(node)}", node)
+        value = self.scalar(node)
+        if not math.isfinite(value) or value <= 0:
+            self.fail(f"{what} must be a positive number, not {node.value}", node)
+        return value
+
+    def sequence(self, node: Node, what: str, example: str) -> list[Node]:
+        if _kind(node) != "SequenceNode":
+            self.fail(f"{what} must be a list, e.g. {example}; not {self.describe(node)}", node)
+        return list(node.value)
+
+
+# --- the format --------------------------------------------------------------------------
+def _load(text: str, path: str, sha256: str) -> ConstraintSet:
+    yaml, root = _compose(text, path)
+    r = _Reader(path, yaml)
+    if root is None:
+        r.fail(
+            "the file is empty; expected a mapping with keys name, structures and "
+            "optionally prescription, source, description, version",
+            1,
+        )
+    r.check_tree(root)
+    top = r.mapping(root, "the constraint set", _TOP_KEYS, ("name", "structures"))
+    name = r.text(top["name"][1], "name")
+
+    prescription_gy: float | None = None
+    fractions: int | None = None
+    if "prescription" in top:
+        rx = r.mapping(top["prescription"][1], "prescription", _PRESCRIPTION_KEYS, ("dose_gy",))
+        prescription_gy = float(r.number(rx["dose_gy"][1], "prescription dose_gy"))
+        if "fractions" in rx:
+            fractions = int(r.number(rx["fractions"][1], "prescription fractions", integer=True))
+
+    optional = {
+        k: r.text(top[k][1], k, allow_empty=True) if k in top else ""
+        for k in ("source", "description", "version")
+    }
+
+    items = r.sequence(
+        top["structures"][1], "structures", "'structures: [{name: Rectum, constraints: [...]}]'"
+    )
+    if not items:
+        r.fail("structures is empty; list at least one structure", top["structures"][1])
+    structures: list[StructureSpec] = []
+    seen: dict[str, StructureSpec] = {}
+    for item in items:
+        spec = _structure(r, item, prescription_gy)
+        key = normalize_name(spec.name)
+        if key in seen:
+            r.fail(
+                f"duplicate structure {spec.name!r} (same name as {seen[key].name!r} at line "
+                f"{seen[key].line}, ignoring case, spaces, '_' and '-'); merge their "
+                "constraints into one entry",
+                item,
+            )
+        seen[key] = spec
+        structures.append(spec)
+
+    return ConstraintSet(
+        name=name,
+        path=path,
+        source=optional["source"],
+        prescription_gy=prescription_gy,
+        fractions=fractions,
+        structures=tuple(structures),
+        sha256=sha256,
+        description=optional["description"],
+        version=optional["version"],
+    )
+
+
+def _structure(r: _Reader, node: Node, prescription_gy: float | None) -> StructureSpec:
+    m = r.mapping(node, "a structure", _STRUCTURE_KEYS, ("name", "constraints"))
+    name = r.text(m["name"][1], "structure name")
+    if not normalize_name(name):
+        r.fail(f"structure name {name!r} has no letters or digits", m["name"][1])
+    what = f"structure {name!r}"
+
+    aliases: list[str] = []
+    if "aliases" in m:
+        for a in r.sequence(m["aliases"][1], f"aliases of {what}", "[BowelBag, Bowel_Bag]"):
+            alias = r.text(a, f"an alias of {what}")
+            if not normalize_name(alias):
+                r.fail(f"alias {alias!r} of {what} has no letters or digits", a)
+            aliases.append(alias)
+
+    regex: str | None = None
+    if "regex" in m:
+        regex = r.text(m["regex"][1], f"regex of {what}")
+        try:
+            re.compile(regex, re.IGNORECASE)
+        except re.error as e:
+            r.fail(f"invalid regex {regex!r} of {what}: {e}", m["regex"][1])
+
+    items = r.sequence(m["constraints"][1], f"constraints of {what}", "['V30Gy[cc] < 600']")
+    if not items:
+        r.fail(f"{what} has no constraints; list at least one", m["constraints"][1])
+    constraints = tuple(_constraint(r, c, what, prescription_gy) for c in items)
+    return StructureSpec(
+        name=name,
+        aliases=tuple(aliases),
+        regex=regex,
+        constraints=constraints,
+        line=_line(node),
+    )
+
+
+def _constraint(r: _Reader, node: Node, what: str, prescription_gy: float | None) -> Constraint:
+    line = _line(node)
+    if _kind(node) == "ScalarNode" and _tag(node) == f"{_Y}str":
+        return _constraint_string(r, node, what, prescription_gy)
+    if _kind(node) != "MappingNode":
+        r.fail(
+            f"a constraint of {what} must be a string {_CONSTRAINT_FORM} or a mapping with "
+            f"keys metric, comparator (or op), limit and optionally priority, note, "
+            f"reference; not {r.describe(node)}",
+            node,
+        )
+    m = r.mapping(node, f"a constraint of {what}", _CONSTRAINT_KEYS, ("metric", "limit"))
+    if "comparator" in m and "op" in m:
+        r.fail("give either comparator or op, not both", m["op"][0])
+    op_entry = m.get("comparator") or m.get("op")
+    if op_entry is None:
+        r.fail(f"a constraint of {what} is missing the key 'comparator' (or 'op')", node)
+    metric_node, op_node, limit_node = m["metric"][1], op_entry[1], m["limit"][1]
+
+    metric = _metric(r, r.text(metric_node, "metric"), metric_node)
+    op = _comparator(r, r.text(op_node, "comparator"), op_node)
+    if _kind(limit_node) == "ScalarNode" and _tag(limit_node) in (f"{_Y}int", f"{_Y}float"):
+        limit_text = str(limit_node.value)
+        value = r.scalar(limit_node)
+        if not math.isfinite(value) or value < 0:
+            r.fail(f"the limit must be a number >= 0, not {limit_node.value}", limit_node)
+        limit, percent_rx = float(value), False
+    elif _kind(limit_node) == "ScalarNode" and _tag(limit_node) == f"{_Y}str":
+        limit_text = limit_node.value
+        limit, percent_rx = _limit(r, limit_text, metric, limit_node)
+    else:
+        r.fail(
+            f"the limit must be a number >= 0 (e.g. 600, '45Gy', 107%), not "
+            f"{r.describe(limit_node)}",
+            limit_node,
+        )
+
+    priority = "mandatory"
+    if "priority" in m:
+        priority = r.text(m["priority"][1], "priority")
+        if priority not in PRIORITIES:
+            r.fail(f"priority must be 'mandatory' or 'optimal', not {priority!r}", m["priority"][1])
+    note = r.text(m["note"][1], "note", allow_empty=True) if "note" in m else ""
+    reference = r.text(m["reference"][1], "reference", allow_empty=True) if "reference" in m else ""
+    return _build(
+        r,
+        metric,
+        op,
+        limit,
+        percent_rx,
+        prescription_gy,
+        line,
+        text=f"{metric.text.strip()} {op} {limit_text.strip()}",
+        priority=priority,
+        note=note,
+        reference=reference,
+    )
+
+
+def _constraint_string(
+    r: _Reader, node: Node, what: str, prescription_gy: float | None
+) -> Constraint:
+    s: str = node.value
+    m = _CONSTRAINT_RE.fullmatch(s)
+    if m is None:
+        found = re.findall(r"[<>=!≤≥]+", s)
+        if not found:
+            r.fail(
+                f"constraint {s!r} of {what} has no comparator; expected {_CONSTRAINT_FORM}", node
+            )
+        r.fail(
+            f"constraint {s!r} of {what} has more than one comparator "
+            f"({', '.join(found)}); expected {_CONSTRAINT_FORM}",
+            node,
+        )
+    if not m["metric"]:
+        r.fail(f"constraint {s!r} of {what} has no metric; expected {_CONSTRAINT_FORM}", node)
+    if not m["limit"]:
+        r.fail(f"constraint {s!r} of {what} has no limit; expected {_CONSTRAINT_FORM}", node)
+    metric = _metric(r, m["metric"], node)
+    op = _comparator(r, m["op"], node)
+    limit, percent_rx = _limit(r, m["limit"], metric, node)
+    return _build(r, metric, op, limit, percent_rx, prescription_gy, node, text=s.strip())
+
+
+def _metric(r: _Reader, text: str, node: Node) -> Metric:
+    try:
+        return parse_metric(text)
+    except MetricSyntaxError as e:
+        r.fail(e.message, node)
+
+
+def _comparator(r: _Reader, op: str, node: Node) -> Any:
+    op = op.strip()
+    if op not in COMPARATORS:
+        hint = {
+            "=": " (an exact equality is not a constraint)",
+            "==": " (an exact equality is not a constraint)",
+            "=<": "; did you mean '<='?",
+            "=>": "; did you mean '>='?",
+            "≤": "; write '<='",
+            "≥": "; write '>='",
+        }.get(op, "")
+        r.fail(f"unknown comparator {op!r}{hint}; expected one of <, <=, >, >=", node)
+    return op
+
+
+def _limit(r: _Reader, text: str, metric: Metric, node: Node) -> tuple[float, bool]:
+    """``(limit, limit_unit_is_percent_rx)`` from a limit such as ``600``, ``107%``."""
+    m = _LIMIT_RE.fullmatch(text)
+    if m is None:
+        r.fail(
+            f"invalid limit {text.strip()!r} for {metric}: expected a number >= 0, optionally "
+            "followed by the metric's unit or, for a dose metric, % of prescription "
+            "(e.g. 600, 600cc, 45Gy, 107%)",
+            node,
+        )
+    value = float(m["num"])
+    if not math.isfinite(value):
+        r.fail(f"the limit {m['num']} is too large", node)
+    unit, out = m["unit"], metric.output_unit
+    if unit is None or unit == out:
+        return value, False
+    if unit == "%" and metric.gives_dose:
+        return value, True
+    if unit == "%":
+        r.fail(
+            f"the limit {text.strip()!r} is a percentage but {metric} gives {out}; write "
+            f"{metric.label}[%] with a limit in % of the structure volume, or give the limit "
+            f"in {out}",
+            node,
+        )
+    r.fail(
+        f"the limit {text.strip()!r} is in {unit} but {metric} gives {out}; write the limit "
+        f"in {out}" + (" or as % of prescription" if metric.gives_dose else ""),
+        node,
+    )
+
+
+def _build(
+    r: _Reader,
+    metric: Metric,
+    op: Any,
+    limit: float,
+    percent_rx: bool,
+    prescription_gy: float | None,
+    where: Node | int,
+    *,
+    text: str,
+    priority: Any = "mandatory",
+    note: str = "",
+    reference: str = "",
+) -> Constraint:
+    line = where if isinstance(where, int) else _line(where)
+    c = Constraint(
+        metric=metric,
+        comparator=op,
+        limit=limit,
+        limit_unit_is_percent_rx=percent_rx,
+        priority=priority,
+        note=note,
+        reference=reference,
+        line=line,
+        text=text,
+    )
+    if c.needs_prescription and prescription_gy is None:
+        uses = _rx_uses(c)
+        r.fail(
+            f"{text!r} uses {uses} but the constraint set has no prescription; add "
+            "'prescription: {dose_gy: ..., fractions: ...}' at the top level",
+            line,
+        )
+    return c
+
+
+def _rx_uses(c: Constraint) -> str:
+    parts = []
+    if c.metric.needs_prescription:
+        parts.append("a dose in % of prescription")
+    if c.limit_unit_is_percent_rx:
+        parts.append("a limit in % of prescription")
+    return " and ".join(parts)

@@ -1,0 +1,255 @@
+"""Data objects of constraint checking: constraint sets, constraints and results.
+
+Nothing here reads files or DICOM; :mod:`dosecheck.checking.loader` builds these from
+YAML and :mod:`dosecheck.checking.evaluate` produces :class:`ConstraintResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+from dosecheck.errors import MetricDomainError
+from dosecheck.metrics import Metric, format_number
+
+Comparator = Literal["<", "<=", ">", ">="]
+Priority = Literal["mandatory", "optimal"]
+Status = Literal["pass", "fail", "not_evaluated"]
+#: Why a result is ``not_evaluated`` (or failed only because of ``strict``).
+Reason = Literal["structure_not_found", "structure_ambiguous", "metric_undefined"]
+
+COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+PRIORITIES: Final = ("mandatory", "optimal")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One dose-volume constraint: ``<metric> <comparator> <limit>``.
+
+    Attributes
+    ----------
+    metric
+        The DVH metric.
+    comparator
+        ``"<"``, ``"<="``, ``">"`` or ``">="``; the value must satisfy
+        ``value <comparator> limit``.
+    limit
+        The limit as written: in the metric's output unit, or in percent of the
+        prescription dose when ``limit_unit_is_percent_rx``.
+    limit_unit_is_percent_rx
+        True when a dose limit was written as a percentage of the prescription
+        (``Max[Gy] <= 107%``) and must be converted with the prescription dose.
+    priority
+        ``"mandatory"`` (a miss fails the plan) or ``"optimal"`` (reported only).
+    note, reference
+        Free text from the constraint set.
+    line
+        Line of the constraint in its file (1-based), if loaded from a file.
+    text
+        The constraint as written, e.g. ``"V30Gy[cc] < 600"``.
+    """
+
+    metric: Metric
+    comparator: Comparator
+    limit: float
+    limit_unit_is_percent_rx: bool = False
+    priority: Priority = "mandatory"
+    note: str = ""
+    reference: str = ""
+    line: int | None = None
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.comparator not in COMPARATORS:
+            raise ValueError(f"comparator must be one of <, <=, >, >=; got {self.comparator!r}")
+        if self.priority not in PRIORITIES:
+            raise ValueError(f"priority must be mandatory or optimal; got {self.priority!r}")
+        if self.limit_unit_is_percent_rx and not self.metric.gives_dose:
+            raise ValueError(f"{self.metric} gives a volume: its limit cannot be % of prescription")
+        if not self.text:
+            object.__setattr__(self, "text", f"{self.metric} {self.comparator} {self.limit_text}")
+
+    @property
+    def needs_prescription(self) -> bool:
+        """True when the metric or the limit is a percentage of the prescription."""
+        return self.metric.needs_prescription or self.limit_unit_is_percent_rx
+
+    @property
+    def is_upper_limit(self) -> bool:
+        """True for ``<`` and ``<=``."""
+        return self.comparator in ("<", "<=")
+
+    @property
+    def limit_text(self) -> str:
+        """The limit as written in canonical form: ``600``, ``107%``."""
+        return format_number(self.limit) + ("%" if self.limit_unit_is_percent_rx else "")
+
+    def limit_in_metric_unit(self, prescription_gy: float | None) -> float:
+        """The limit in the metric's output unit.
+
+        Raises
+        ------
+        MetricDomainError
+            If the limit is a percentage of the prescription and ``prescription_gy``
+            is missing or not positive.
+        """
+        if not self.limit_unit_is_percent_rx:
+            return self.limit
+        if prescription_gy is None or not (math.isfinite(prescription_gy) and prescription_gy > 0):
+            raise MetricDomainError(
+                f"the limit {self.limit_text} of {self.metric} needs a prescription dose; "
+                "pass --prescription or use a plan with an RTPLAN"
+            )
+        gy = self.limit * prescription_gy / 100.0
+        return gy * 100.0 if self.metric.output_unit == "cGy" else gy
+
+    def holds(self, value: float, limit: float) -> bool:
+        """Whether ``value <comparator> limit``."""
+        return COMPARATORS[self.comparator](value, limit)
+
+
+@dataclass(frozen=True)
+class StructureSpec:
+    """A structure of a constraint set and how to find it among the plan's ROIs.
+
+    Attributes
+    ----------
+    name
+        The structure's name in the constraint set (preferably TG-263).
+    aliases
+        Other names the ROI may have in a plan.
+    regex
+        Optional regular expression, matched case-insensitively against the whole
+        ROI name (:func:`re.fullmatch`), tried after the name and aliases.
+    constraints
+        The constraints on this structure, in file order.
+    line
+        Line of the entry in its file (1-based).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    regex: str | None = None
+    constraints: tuple[Constraint, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ConstraintSet:
+    """A named set of constraints on several structures.
+
+    Attributes
+    ----------
+    name
+        Human-readable name.
+    path
+        File it was loaded from (``"<string>"`` for text).
+    source
+        Where the constraints come from (protocol, publication); may be empty.
+    prescription_gy, fractions
+        The prescription the set was written for, if given. Needed when a metric or
+        limit is a percentage of the prescription.
+    structures
+        The structures, in file order.
+    sha256
+        Hex digest of the file's bytes, to identify the exact version used.
+    description, version
+        Optional free text.
+    """
+
+    name: str
+    path: str
+    source: str
+    prescription_gy: float | None
+    fractions: int | None
+    structures: tuple[StructureSpec, ...]
+    sha256: str
+    description: str = ""
+    version: str = ""
+
+    @property
+    def constraints(self) -> list[tuple[StructureSpec, Constraint]]:
+        """Every ``(structure, constraint)`` pair in file order."""
+        return [(s, c) for s in self.structures for c in s.constraints]
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    """The outcome of one constraint on one plan.
+
+    Attributes
+    ----------
+    structure
+        The structure's name in the constraint set.
+    roi
+        The ROI it was matched to, or ``None``.
+    metric
+        Canonical metric, e.g. ``"V30Gy[cc]"``.
+    value
+        The metric's value in ``unit``, or ``None`` when not evaluated.
+    unit
+        The metric's output unit (``cc``, ``%``, ``Gy``, ``cGy``).
+    comparator
+        ``<``, ``<=``, ``>`` or ``>=``.
+    limit
+        The limit in ``unit`` (converted when written as % of prescription), or
+        ``None`` when it could not be converted.
+    status
+        ``"pass"``, ``"fail"`` or ``"not_evaluated"``.
+    message
+        One line for people, e.g. ``"V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over"``.
+    priority
+        ``"mandatory"`` or ``"optimal"``.
+    constraint
+        The constraint as written in the set, e.g. ``"V45Gy[cc] < 300"``.
+    reason
+        Why it was not evaluated (also set when ``strict`` turned that into a fail).
+    matched_by
+        ``"name"``, ``"alias"`` or ``"regex"`` when a ROI was found.
+    line
+        Line of the constraint in the constraint-set file.
+    note, reference
+        From the constraint set.
+    prescription_gy
+        The prescription used, when the metric or limit depends on it.
+    warnings
+        Caveats about the DVH behind this value (e.g. volume outside the dose grid).
+    """
+
+    structure: str
+    roi: str | None
+    metric: str
+    value: float | None
+    unit: str
+    comparator: str
+    limit: float | None
+    status: Status
+    message: str
+    priority: Priority
+    constraint: str = ""
+    reason: Reason | None = None
+    matched_by: str | None = None
+    line: int | None = None
+    note: str = ""
+    reference: str = ""
+    prescription_gy: float | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def is_mandatory_failure(self) -> bool:
+        """True for a failed mandatory constraint."""
+        return self.status == "fail" and self.priority == "mandatory"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary of all fields (``warnings`` as a list)."""
+        d = asdict(self)
+        d["warnings"] = list(self.warnings)
+        return d
