@@ -10,12 +10,22 @@ from __future__ import annotations
 import io
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dosecheck import __version__
+from dosecheck.commands.options import (
+    FractionsOpt,
+    FrameOpt,
+    OutputOpt,
+    PlanArg,
+    RtdoseOpt,
+    RtplanOpt,
+    RtstructOpt,
+    load_plan_from_options,
+    plan_identity,
+)
 from dosecheck.errors import InputError
 
 app = typer.Typer(
@@ -52,46 +62,6 @@ def _main(
     _state["debug"] = debug
 
 
-PlanArg = Annotated[
-    Path | None,
-    typer.Argument(help="Plan folder (searched recursively for RTSTRUCT, RTDOSE, RTPLAN)."),
-]
-RtstructOpt = Annotated[Path | None, typer.Option("--rtstruct", help="RTSTRUCT file.")]
-RtdoseOpt = Annotated[
-    list[Path] | None, typer.Option("--rtdose", help="RTDOSE file (repeat to sum beam doses).")
-]
-RtplanOpt = Annotated[Path | None, typer.Option("--rtplan", help="RTPLAN file.")]
-FractionsOpt = Annotated[
-    int | None,
-    typer.Option("--fractions", min=1, help="Number of fractions (needed for FRACTION dose)."),
-]
-FrameOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-frame-mismatch",
-        help="Accept a dose whose FrameOfReferenceUID differs from the structure set's.",
-    ),
-]
-OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
-]
-
-
-def _load(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch):
-    from dosecheck.api import load_plan
-
-    if plan is None and (rtstruct is None or not rtdose):
-        raise InputError("give a plan folder, or --rtstruct FILE and --rtdose FILE")
-    return load_plan(
-        plan,
-        rtstruct=rtstruct,
-        rtdose=tuple(rtdose or ()),
-        rtplan=rtplan,
-        fractions=fractions,
-        allow_frame_mismatch=allow_frame_mismatch,
-    )
-
-
 @app.command()
 def dvh(
     plan: PlanArg = None,
@@ -119,7 +89,7 @@ def dvh(
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
 
-    loaded = _load(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
     if engine == "dosecheck":
         from dosecheck.api import compute_dvhs
 
@@ -133,7 +103,7 @@ def dvh(
     from dosecheck.output import dvh_formats
 
     if fmt is DvhFormat.json:
-        meta = {"dosecheck_version": __version__, "engine": engine, "plan": _plan_meta(loaded)}
+        meta = {"dosecheck_version": __version__, "engine": engine, "plan": plan_identity(loaded)}
         write_text(dvh_formats.dvh_json(items, meta, list(loaded.warnings)), output)
     elif fmt is DvhFormat.csv:
         write_text(dvh_formats.dvh_csv(items), output)
@@ -155,23 +125,7 @@ def dvh(
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
 
 
-def _plan_meta(plan) -> dict:
-    info = plan.plan_info
-    ss = plan.structure_set
-    return {
-        "path": plan.files.root,
-        "rtstruct": plan.files.rtstruct,
-        "rtdose": list(plan.files.rtdose),
-        "rtplan": plan.files.rtplan,
-        "patient_id": ss.patient_id or (info.patient_id if info else ""),
-        "plan_label": info.label if info else "",
-        "structure_set_uid": ss.sop_instance_uid,
-        "dose_uids": list(plan.dose.sop_instance_uids),
-        "plan_uid": info.sop_instance_uid if info else "",
-        "dose_summation_type": plan.dose.summation_type,
-        "prescription_gy": info.prescription_gy if info else None,
-        "fractions": info.fractions if info else None,
-    }
+# --- commands defined in dosecheck.commands.* are registered here ---------------------
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The CLI's commands, one module each; ``dosecheck.cli`` registers them."""

@@ -1,0 +1,80 @@
+"""Command-line options shared by several commands, and how they load a plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dosecheck.errors import InputError
+
+if TYPE_CHECKING:
+    from dosecheck.model import Plan
+
+PlanArg = Annotated[
+    Path | None,
+    typer.Argument(help="Plan folder (searched recursively for RTSTRUCT, RTDOSE, RTPLAN)."),
+]
+RtstructOpt = Annotated[Path | None, typer.Option("--rtstruct", help="RTSTRUCT file.")]
+RtdoseOpt = Annotated[
+    list[Path] | None, typer.Option("--rtdose", help="RTDOSE file (repeat to sum beam doses).")
+]
+RtplanOpt = Annotated[Path | None, typer.Option("--rtplan", help="RTPLAN file.")]
+FractionsOpt = Annotated[
+    int | None,
+    typer.Option("--fractions", min=1, help="Number of fractions (needed for FRACTION dose)."),
+]
+FrameOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-frame-mismatch",
+        help="Accept a dose whose FrameOfReferenceUID differs from the structure set's.",
+    ),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
+]
+
+
+def load_plan_from_options(
+    plan: Path | None,
+    rtstruct: Path | None,
+    rtdose: list[Path] | None,
+    rtplan: Path | None,
+    fractions: int | None,
+    allow_frame_mismatch: bool,
+) -> Plan:
+    """Load a plan from a folder argument or the explicit file options."""
+    from dosecheck.api import load_plan
+
+    if plan is None and (rtstruct is None or not rtdose):
+        raise InputError("give a plan folder, or --rtstruct FILE and --rtdose FILE")
+    return load_plan(
+        plan,
+        rtstruct=rtstruct,
+        rtdose=tuple(rtdose or ()),
+        rtplan=rtplan,
+        fractions=fractions,
+        allow_frame_mismatch=allow_frame_mismatch,
+    )
+
+
+def plan_identity(plan: Plan) -> dict[str, Any]:
+    """Plan identity for JSON output: paths, patient, label, UIDs, dose summation."""
+    info = plan.plan_info
+    ss = plan.structure_set
+    return {
+        "path": plan.files.root,
+        "rtstruct": plan.files.rtstruct,
+        "rtdose": list(plan.files.rtdose),
+        "rtplan": plan.files.rtplan,
+        "patient_id": ss.patient_id or (info.patient_id if info else ""),
+        "plan_label": info.label if info else "",
+        "structure_set_uid": ss.sop_instance_uid,
+        "dose_uids": list(plan.dose.sop_instance_uids),
+        "plan_uid": info.sop_instance_uid if info else "",
+        "dose_summation_type": plan.dose.summation_type,
+        "prescription_gy": info.prescription_gy if info else None,
+        "fractions": info.fractions if info else None,
+    }
