@@ -1,0 +1,1 @@
+"""Validation of the DVH engine against published reference data."""
