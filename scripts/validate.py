@@ -1,0 +1,202 @@
+"""Write docs/validation.md: dosecheck against analytical values, a TPS and dicompyler-core.
+
+Usage::
+
+    python scripts/validate.py [--shared ../shared/data] [--output docs/validation.md]
+
+Needs the third-party data sets in ``../shared/data`` (not shipped with dosecheck) and
+dicompyler-core (``pip install 'dosecheck[reference]'``) for the side-by-side columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+from dosecheck.api import structure_set_spacing
+from dosecheck.core.engine import compute_dvh
+from dosecheck.dicom.dose import read_rtdose
+from dosecheck.dicom.embedded_dvh import read_embedded_dvhs
+from dosecheck.dicom.structures import read_rtstruct
+from dosecheck.validation import nelms
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def nelms_section(shared: Path) -> str:
+    folder = shared / "nelms2015-analytical-dvh"
+    t0 = time.perf_counter()
+    rows = nelms.run(folder)
+    elapsed = time.perf_counter() - t0
+    dc = _dicompyler_nelms_count(folder)
+    out = [
+        "## 1. Nelms et al. (2015) analytical data set",
+        "",
+        "Spheres, cylinders and cones (also rotated 90°) in linear 1 Gy/mm dose gradients along",
+        "y (AP) and z (SI), dose grids of 1, 2 and 3 mm, contours 0.2–3 mm apart, shifted by",
+        "half a voxel in x and z. The analytical values include half-slice end caps. Metrics:",
+        "volume, Dmin, Dmax, Dmean, D99, D95, D5, D1 and D0.03cc over all 90 rows with a",
+        "1, 2 or 3 mm dose grid.",
+        "",
+        "| engine | values more than 3 % off |",
+        "|---|---|",
+        f"| **dosecheck {_version()}** | **{nelms.summary(rows)['over_3_percent']} of 810 "
+        f"({nelms.summary(rows)['percent_over']:.1f} %)** |",
+        "| PlanIQ (published, Nelms 2015) | 7 % |",
+        "| Pinnacle (published, Nelms 2015) | 36 % |",
+    ]
+    if dc is not None:
+        out.append(
+            f"| dicompyler-core 0.5.7, default settings (`derived_dicompyler`) | {dc[0]} of "
+            f"{dc[1]} ({100 * dc[0] / dc[1]:.1f} %) |"
+        )
+    out += [
+        "",
+        f"dosecheck computed the 90 rows in {elapsed:.1f} s (including reading the DICOM files).",
+        "",
+        "Where dosecheck is still more than 3 % off, the cause is the slab model itself, not",
+        "the sampling: every remaining case is a shape whose cross-section shrinks to nothing",
+        "at its ends along z (the rotated cylinder, and the sphere on 3 mm contours). Each",
+        "contour stands for a slab of constant cross-section, so the curved cap beyond the",
+        "last contour plane is cut off; the analytical shape keeps it. This loses up to 5 % of",
+        "the rotated cylinder's volume at 3 mm spacing and raises D99/D95 in the SI gradient,",
+        "where the cold end of the structure is exactly that cap. It is the same model as the",
+        "analytical end caps assume for flat-ended shapes, and as clinical systems use.",
+        "",
+        nelms.markdown(rows),
+    ]
+    return "\n".join(out)
+
+
+def _dicompyler_nelms_count(folder: Path) -> tuple[int, int] | None:
+    path = folder / "derived_dicompyler" / "nelms_dicompyler-core-0.5.7_default.csv"
+    if not path.is_file():
+        return None
+    cols = ("V_%", "Dmin_%", "Dmax_%", "Dmean_%", "D99_%", "D95_%", "D5_%", "D1_%", "D003_%")
+    over = total = 0
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            for c in cols:
+                total += 1
+                over += abs(float(row[c])) > 3.0
+    return over, total
+
+
+def tps_section(shared: Path) -> str:
+    folder = shared / "dicompyler-core-example"
+    sset = read_rtstruct(folder / "rtss.dcm")
+    grid = read_rtdose(folder / "rtdose.dcm")
+    tps = read_embedded_dvhs(folder / "rtdose.dcm")
+    spacing = structure_set_spacing(sset)
+    dc = _dicompyler_dvhs(folder, [s.number for s in sset.structures])
+    out = [
+        "## 2. A clinical plan with the TPS's own DVHs (Varian Eclipse)",
+        "",
+        "The dicompyler-core example breast plan: 10 ROIs, 3 mm contour spacing, 2.5 mm dose",
+        "grid, and 9 cumulative DVHs computed by Eclipse embedded in the RTDOSE (DVHSequence).",
+        "Columns: volume (cc), min, mean, max (Gy). Δ is dosecheck − Eclipse.",
+        "",
+        "| ROI | Eclipse V | dosecheck V | dicompyler V | ΔV % | Eclipse min/mean/max | "
+        "dosecheck min/mean/max | dicompyler min/mean/max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sset.structures:
+        d = compute_dvh(s, grid, slice_thickness_mm=spacing)
+        ref = tps.get(s.number)
+        ref_dc = dc.get(s.number) if dc else None
+        if ref is None:
+            out.append(
+                f"| {s.name} | — | {d.volume_cc:.2f} | "
+                f"{_fmt_v(ref_dc)} | — | — | {_fmt_stats(d)} | {_fmt_stats(ref_dc)} |"
+            )
+            continue
+        dv = 100 * (d.volume_cc - ref.volume_cc) / ref.volume_cc
+        out.append(
+            f"| {s.name} | {ref.volume_cc:.2f} | {d.volume_cc:.2f} | {_fmt_v(ref_dc)} | "
+            f"{dv:+.1f} | {_fmt_stats(ref)} | {_fmt_stats(d)} | {_fmt_stats(ref_dc)} |"
+        )
+    out += [
+        "",
+        "Why the volumes differ by more than 1 %:",
+        "",
+        "* **End caps.** Eclipse does not extend a structure beyond its first and last contour",
+        "  (the Nelms data set's README names Eclipse as the example of a system without end",
+        "  caps); dosecheck adds half a contour spacing (1.5 mm here) at each end, as the",
+        "  analytical data assume. For a structure of n planes of area A that is a difference",
+        "  of about 1/n: Tumor Bed (18 contours) +2.7 %, Tumor Bed Block +1.5 %.",
+        "* **Small, thin structures.** Scar (0.34 cc in Eclipse), Nodes and Borders are a",
+        "  few contours of a few mm²; the end caps and the in-plane partial-volume model",
+        "  (dosecheck: exact polygon area; Eclipse: its own voxelisation) decide most of their",
+        "  volume. Their dose statistics still agree within a few hundredths of a Gy except",
+        "  Scar's minimum, which lies on the end-cap surface in a steep gradient.",
+        "* **BODY.** Eclipse reports 13 944 cc; dosecheck and dicompyler-core, which both take",
+        "  every contour as given, agree on about 14 880 cc. Eclipse evidently limits the BODY",
+        "  DVH to a region it does not record in the file (such as the calculation volume",
+        "  or the couch-cropped outline); the difference is not in the dose.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _fmt_v(d) -> str:
+    return "—" if d is None else f"{d.volume_cc:.2f}"
+
+
+def _fmt_stats(d) -> str:
+    if d is None or d.is_empty:
+        return "—"
+    return f"{d.min_gy:.2f} / {d.mean_gy:.3f} / {d.max_gy:.2f}"
+
+
+def _dicompyler_dvhs(folder: Path, numbers: list[int]) -> dict[int, object] | None:
+    try:
+        from dosecheck.core.dvh import DVH
+        from dosecheck.reference_engine import import_dvhcalc
+
+        dvhcalc = import_dvhcalc()
+    except Exception:
+        return None
+    out = {}
+    for n in numbers:
+        ref = dvhcalc.get_dvh(str(folder / "rtss.dcm"), str(folder / "rtdose.dcm"), n).cumulative
+        if ref.volume > 0:
+            out[n] = DVH(
+                dose_edges_gy=ref.bins[:-1],
+                cumulative_cc=ref.counts,
+                volume_cc=float(ref.volume),
+                min_gy=float(ref.min),
+                mean_gy=float(ref.mean),
+                max_gy=float(ref.max),
+            )
+    return out
+
+
+def _version() -> str:
+    from dosecheck import __version__
+
+    return __version__
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--output", type=Path, default=REPO / "docs" / "validation.md")
+    args = ap.parse_args()
+    header = [
+        "# DVH validation",
+        "",
+        "Generated by `python scripts/validate.py` from the third-party data sets in",
+        "`../shared/data` (not shipped with dosecheck; each has a README with its source).",
+        "Rerun it after any change to the engine or the DICOM readers.",
+        "",
+    ]
+    text = "\n".join(header) + nelms_section(args.shared) + "\n" + tps_section(args.shared)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
