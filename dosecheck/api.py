@@ -110,12 +110,13 @@ def compute_dvhs(
     settings: EngineSettings | None = None,
 ) -> list[StructureDVH]:
     """Compute the DVH of each selected structure (all when ``structures`` is None)."""
-    from dosecheck.core.engine import compute_dvh, contour_spacing
+    from dosecheck.core.engine import DoseField, compute_dvh, contour_spacing
 
     spacing = structure_set_spacing(plan.structure_set)
+    field = DoseField(plan.dose)
     out = []
     for s in select_structures(plan.structure_set, structures):
         own = contour_spacing(np.unique(np.round(s.z, 3)))
-        dvh = compute_dvh(s, plan.dose, slice_thickness_mm=own or spacing, settings=settings)
+        dvh = compute_dvh(s, field, slice_thickness_mm=own or spacing, settings=settings)
         out.append(StructureDVH(structure=s, dvh=dvh))
     return out
