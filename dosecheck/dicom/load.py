@@ -1,0 +1,194 @@
+"""Load a whole plan (structures, summed dose, RTPLAN) into :class:`~dosecheck.model.Plan`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dosecheck.dicom._common import check_exists
+from dosecheck.dicom.discover import find_plan_files
+from dosecheck.dicom.dose import combine_doses, read_rtdose
+from dosecheck.dicom.plan import read_rtplan
+from dosecheck.dicom.structures import read_rtstruct
+from dosecheck.errors import DicomInputError, InputError
+from dosecheck.model import Plan, PlanFiles
+
+__all__ = ["load_plan"]
+
+
+def _resolve_files(
+    path_or_files: str | Path | PlanFiles | None,
+    rtstruct: str | Path | None,
+    rtdose: Sequence[str | Path],
+    rtplan: str | Path | None,
+) -> PlanFiles:
+    if isinstance(rtdose, str | Path):
+        rtdose = (rtdose,)
+    if isinstance(path_or_files, PlanFiles):
+        return PlanFiles(
+            rtstruct=str(rtstruct) if rtstruct is not None else path_or_files.rtstruct,
+            rtdose=tuple(str(p) for p in rtdose) or path_or_files.rtdose,
+            rtplan=str(rtplan) if rtplan is not None else path_or_files.rtplan,
+            root=path_or_files.root,
+        )
+    if path_or_files is None:
+        if rtstruct is None or not rtdose:
+            raise InputError("no plan folder given: pass a folder, or both --rtstruct and --rtdose")
+        return PlanFiles(
+            rtstruct=str(rtstruct),
+            rtdose=tuple(str(p) for p in rtdose),
+            rtplan=str(rtplan) if rtplan is not None else None,
+        )
+    root = Path(path_or_files)
+    if not root.exists():
+        raise InputError("not found; check the path", path=root)
+    if root.is_dir():
+        if rtstruct is not None and rtdose:
+            return PlanFiles(
+                rtstruct=str(rtstruct),
+                rtdose=tuple(str(p) for p in rtdose),
+                rtplan=str(rtplan) if rtplan is not None else None,
+                root=str(root),
+            )
+        return find_plan_files(root, rtstruct=rtstruct, rtdose=rtdose, rtplan=rtplan)
+    raise InputError(
+        "is a file, not a folder; pass the plan folder, or the files with "
+        "--rtstruct/--rtdose/--rtplan",
+        path=root,
+    )
+
+
+def load_plan(
+    path_or_files: str | Path | PlanFiles | None = None,
+    *,
+    rtstruct: str | Path | None = None,
+    rtdose: Sequence[str | Path] = (),
+    rtplan: str | Path | None = None,
+    fractions: int | None = None,
+    allow_frame_mismatch: bool = False,
+) -> Plan:
+    """Read the structures, the (summed) dose and the optional RTPLAN of one plan.
+
+    Parameters
+    ----------
+    path_or_files
+        A folder to search (see :func:`~dosecheck.dicom.discover.find_plan_files`),
+        a :class:`~dosecheck.model.PlanFiles`, or ``None`` when ``rtstruct`` and
+        ``rtdose`` are given.
+    rtstruct, rtdose, rtplan
+        Explicit files; they override or help the folder search.
+    fractions
+        Number of fractions for per-fraction (FRACTION) dose; defaults to the
+        RTPLAN's NumberOfFractionsPlanned.
+    allow_frame_mismatch
+        Turn a FrameOfReferenceUID mismatch between structures and dose into a
+        warning instead of an error.
+
+    Returns
+    -------
+    Plan
+        With ``warnings`` for the report (fraction scaling, unverifiable or
+        mismatching references, …). Several doses are summed (resampled onto the
+        first grid when needed); FRACTION dose is multiplied by the fraction count.
+
+    Raises
+    ------
+    InputError
+        A path does not exist; ``fractions`` < 1.
+    DicomInputError
+        Any problem reading the files; FRACTION dose with no fraction count;
+        FrameOfReferenceUID mismatch (unless allowed).
+    """
+    if fractions is not None and fractions < 1:
+        raise InputError(f"--fractions must be at least 1, got {fractions}")
+    files = _resolve_files(path_or_files, rtstruct, rtdose, rtplan)
+    for p in (files.rtstruct, *files.rtdose, *([files.rtplan] if files.rtplan else [])):
+        check_exists(p)
+
+    warnings: list[str] = []
+    structure_set = read_rtstruct(files.rtstruct)
+    plan_info = read_rtplan(files.rtplan) if files.rtplan else None
+    grids = [read_rtdose(p) for p in files.rtdose]
+    dose = combine_doses(grids)
+
+    if dose.summation_type == "FRACTION":
+        if fractions is not None:
+            n, source = fractions, "--fractions"
+        elif plan_info is not None and plan_info.fractions:
+            n, source = plan_info.fractions, "RTPLAN"
+        else:
+            raise DicomInputError(
+                "is FRACTION (dose per fraction) and the number of fractions is unknown "
+                "(no RTPLAN with NumberOfFractionsPlanned); pass --fractions N",
+                path=dose.sources[0] if dose.sources else None,
+                tag="DoseSummationType",
+            )
+        unit = "fraction" if n == 1 else "fractions"
+        message = f"dose is per fraction; multiplied by {n} {unit} from {source}"
+        dose = dataclasses.replace(
+            dose,
+            dose_gy=(dose.dose_gy * np.float32(n)).astype(np.float32, copy=False),
+            summation_type="PLAN",
+            notes=(*dose.notes, message),
+        )
+        warnings.append(message)
+    elif fractions is not None:
+        warnings.append(
+            f"--fractions {fractions} ignored: the dose is {dose.summation_type or 'PLAN'} "
+            "dose, not per fraction"
+        )
+
+    ss_frame = structure_set.frame_of_reference_uid
+    dose_frame = dose.frame_of_reference_uid
+    if ss_frame and dose_frame and ss_frame != dose_frame:
+        message = (
+            f"FrameOfReferenceUID of the structure set ({ss_frame}) differs from that of "
+            f"the dose ({dose_frame}): they may not be in the same coordinate system"
+        )
+        if not allow_frame_mismatch:
+            raise DicomInputError(
+                message + "; pass files of one plan, or --allow-frame-mismatch if you are "
+                "sure they are registered",
+                path=dose.sources[0] if dose.sources else None,
+                tag="FrameOfReferenceUID",
+            )
+        warnings.append(message)
+    elif not ss_frame or not dose_frame:
+        warnings.append(
+            "FrameOfReferenceUID missing in the structure set or the dose; could not check "
+            "that they share a coordinate system"
+        )
+
+    if plan_info is not None:
+        if (
+            plan_info.referenced_structure_set_uid
+            and structure_set.sop_instance_uid
+            and plan_info.referenced_structure_set_uid != structure_set.sop_instance_uid
+        ):
+            warnings.append(
+                f"the RTPLAN references structure set {plan_info.referenced_structure_set_uid}"
+                f", not the one loaded ({structure_set.sop_instance_uid})"
+            )
+        others = [
+            Path(g.sources[0]).name
+            for g in grids
+            if g.referenced_plan_uid
+            and plan_info.sop_instance_uid
+            and g.referenced_plan_uid != plan_info.sop_instance_uid
+        ]
+        if others:
+            warnings.append(
+                f"dose file(s) {', '.join(others)} reference a different RTPLAN than "
+                f"{Path(plan_info.path).name}"
+            )
+
+    return Plan(
+        files=files,
+        structure_set=structure_set,
+        dose=dose,
+        plan_info=plan_info,
+        warnings=warnings,
+    )
