@@ -126,6 +126,11 @@ def dvh(
 
 
 # --- commands defined in dosecheck.commands.* are registered here ---------------------
+from dosecheck.commands import check as _check_cmd  # noqa: E402
+from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
+
+app.command("check")(_check_cmd.check)
+app.add_typer(_constraints_cmd.app, name="constraints")
 
 
 def main() -> None:

@@ -132,6 +132,75 @@ def _frac_index(coord: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.nda
     return i0, u - i0
 
 
+@dataclass(frozen=True)
+class _Axis:
+    """Where points fall along one in-plane axis of the dose grid.
+
+    ``i0``/``w``: lower voxel index and upper weight for linear interpolation (clamped
+    beyond the end centres); ``nearest``: nearest voxel; ``core``: between the first and
+    last voxel centres (where the dose varies); ``inside``: within the grid's extent.
+    """
+
+    i0: np.ndarray
+    w: np.ndarray
+    nearest: np.ndarray
+    core: np.ndarray
+    inside: np.ndarray
+
+    def take(self, mask: np.ndarray) -> _Axis:
+        return _Axis(
+            self.i0[mask], self.w[mask], self.nearest[mask], self.core[mask], self.inside[mask]
+        )
+
+    @staticmethod
+    def concat(a: _Axis, b: _Axis) -> _Axis:
+        return _Axis(
+            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in _Axis.__dataclass_fields__)
+        )
+
+
+def _axis_from_u(u: np.ndarray, n: int) -> _Axis:
+    """Axis placement from fractional voxel indices ``u``."""
+    inside = (u >= -0.5) & (u <= n - 0.5)
+    if n == 1:
+        zero = np.zeros(u.shape, dtype=np.int64)
+        return _Axis(zero, np.zeros(u.shape), zero, np.zeros(u.shape, bool), inside)
+    r = np.rint(u)
+    u = np.where(np.abs(u - r) < 1e-9, r, u)  # points on a centre get a weight of exactly 0
+    core = (u >= 0) & (u <= n - 1)
+    uc = np.clip(u, 0, n - 1)
+    i0 = np.minimum(np.floor(uc).astype(np.int64), n - 2)
+    nearest = np.clip(r, 0, n - 1).astype(np.int64)
+    return _Axis(i0, uc - i0, nearest, core, inside)
+
+
+def _axis_from_samples(m: np.ndarray, k: int, n: int) -> _Axis:
+    """Axis placement of sample-grid indices ``m`` (``k`` samples per voxel).
+
+    Sample ``m`` lies at fractional voxel index ``(m + 0.5) / k - 0.5``; the placement is
+    computed once per distinct ``m`` and looked up.
+    """
+    if m.size == 0:
+        return _axis_from_u(np.zeros(0), n)
+    m0 = int(m.min())
+    table = _axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) / k - 0.5, n)
+    j = m - m0
+    return _Axis(table.i0[j], table.w[j], table.nearest[j], table.core[j], table.inside[j])
+
+
+def _axis_from_coords(c: np.ndarray, axis: np.ndarray) -> _Axis:
+    """Axis placement of coordinates ``c`` (mm) on an ascending voxel-centre axis."""
+    n = axis.size
+    if n == 1:
+        return _axis_from_u(np.full(c.shape, -1.0), 1)
+    idx = np.arange(n, dtype=np.float64)
+    u = np.interp(c, axis, idx, left=np.nan, right=np.nan)
+    lo_step, hi_step = axis[1] - axis[0], axis[-1] - axis[-2]
+    u = np.where(c < axis[0], (c - axis[0]) / lo_step, u)
+    u = np.where(c > axis[-1], n - 1 + (c - axis[-1]) / hi_step, u)
+    return _axis_from_u(u, n)
+
+
 class DoseField:
     """A dose grid prepared for interpolation; build once per plan, reuse per structure.
 
@@ -163,34 +232,30 @@ class DoseField:
         return self._gradients
 
     def inplane_spread(
-        self, x: np.ndarray, y: np.ndarray, z: np.ndarray, sx: float, sy: float
+        self, ax: _Axis, ay: _Axis, z: np.ndarray, sx: float, sy: float
     ) -> np.ndarray:
         """Dose spread (Gy) across an ``sx`` × ``sy`` sample cell centred at each point.
 
         The width of the uniform distribution with the same variance as the linear dose
         across the cell: ``sqrt((sx * dD/dx)² + (sy * dD/dy)²)``, from the gradient at
-        the nearest voxel.
+        the nearest voxel. Beyond the outermost voxel centres the dose is held constant,
+        so there is no spread along that axis.
         """
         gx, gy = self.inplane_gradients()
-        ix = _nearest_index(x, self.grid.x)
-        iy = _nearest_index(y, self.grid.y)
         iz = _nearest_index(z, self.grid.z)
-        flat = (iz * self.ny + iy) * self.nx + ix
-        x_ax, y_ax = self.grid.x, self.grid.y
-        # Beyond the outermost voxel centres the dose is held constant: no spread.
-        fx = np.where((x < x_ax[0]) | (x > x_ax[-1]), 0.0, sx * gx[flat])
-        fy = np.where((y < y_ax[0]) | (y > y_ax[-1]), 0.0, sy * gy[flat])
+        flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
+        fx = np.where(ax.core, sx * gx[flat], 0.0)
+        fy = np.where(ay.core, sy * gy[flat], 0.0)
         return np.hypot(fx, fy)
 
-    def inplane(self, x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Bilinear corners of each sample: ``[(flat in-plane offset, weight), ...]``.
+    def inplane(self, ax: _Axis, ay: _Axis) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Bilinear corners of each point: ``[(flat in-plane offset, weight), ...]``.
 
-        Corners whose weight is zero for every sample are left out, so samples at voxel
+        Corners whose weight is zero for every point are left out, so samples at voxel
         centres cost one look-up per dose plane instead of four.
         """
-        ix, wx = _frac_index(x, self.grid.x)
-        iy, wy = _frac_index(y, self.grid.y)
-        base = iy * self.nx + ix
+        base = ay.i0 * self.nx + ax.i0
+        wx, wy = ax.w, ay.w
         corners = []
         for oy, fy in ((0, 1 - wy), (self.nx, wy)):
             if not fy.any():
@@ -244,8 +309,8 @@ def _plane_breaks(
 
 
 def _segments(
-    px: np.ndarray,
-    py: np.ndarray,
+    ax: _Axis,
+    ay: _Axis,
     pplane: np.ndarray,
     slabs: _Slabs,
     z_range: tuple[float, float],
@@ -255,8 +320,8 @@ def _segments(
 
     Parameters
     ----------
-    px, py, pplane
-        In-plane position and plane index of each point.
+    ax, ay, pplane
+        In-plane placement and plane index of each point.
 
     Returns
     -------
@@ -269,26 +334,26 @@ def _segments(
     fa = ib[:, 0]  # first dose plane each slab needs
     rel = ib - fa[:, None]  # break's lower plane, relative to fa
     n_frames = rel.max(axis=1) + 2
-    if px.size == 0:
+    n = pplane.size
+    if n == 0:
         empty = np.zeros(0)
         return np.zeros(0, dtype=np.int64), empty, empty, empty
-    corners = interp.inplane(px, py)
+    corners = interp.inplane(ax, ay)
     # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
     fa_p = fa[pplane]
-    p = np.empty((int(n_frames.max(initial=2)), px.size))
+    p = np.empty((int(n_frames.max(initial=2)), n))
     for j in range(p.shape[0]):
         p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
-    n = px.size
     cols = np.arange(n)
     flat_p = p.reshape(-1)
     last_row = (p.shape[0] - 1) * n
     d_prev = None
     out_pt, out_a, out_b, out_len = [], [], [], []
     for b in range(zb.shape[1]):
-        lower = rel[pplane, b] * n + cols
+        lower = rel[:, b][pplane] * n + cols
         d_b = flat_p[lower]
         if tb[:, b].any():
-            t = tb[pplane, b]
+            t = tb[:, b][pplane]
             d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
         if d_prev is not None:
             length = zb[:, b] - zb[:, b - 1]
@@ -371,7 +436,10 @@ def compute_dvh(
         x0=float(grid.x[0]) - dx / 2, y0=float(grid.y[0]) - dy / 2, sx=dx / k, sy=dy / k
     )
     samples = rasterise(structure.xy, structure.offsets, contour_plane, sgrid)
-    px, py, pplane = sgrid.x(samples.col), sgrid.y(samples.row), samples.plane
+    _, ny, nx = grid.dose_gy.shape
+    ax = _axis_from_samples(samples.col, k, nx)
+    ay = _axis_from_samples(samples.row, k, ny)
+    pplane = samples.plane
     cell_area = sgrid.sx * sgrid.sy
     sampled_area = np.bincount(pplane, minlength=n_planes) * cell_area
     # A plane too small to hold a sample gets one at the mean of its vertices.
@@ -381,7 +449,8 @@ def compute_dvh(
         n_v = np.bincount(vplane, minlength=n_planes)[missing]
         mx = np.bincount(vplane, weights=structure.xy[:, 0], minlength=n_planes)[missing] / n_v
         my = np.bincount(vplane, weights=structure.xy[:, 1], minlength=n_planes)[missing] / n_v
-        px, py = np.concatenate([px, mx]), np.concatenate([py, my])
+        ax = _Axis.concat(ax, _axis_from_coords(mx, grid.x))
+        ay = _Axis.concat(ay, _axis_from_coords(my, grid.y))
         pplane = np.concatenate([pplane, missing])
         sampled_area[missing] = cell_area
     # Each plane's samples share its exact (even-odd) polygon area, so the volume does
@@ -395,17 +464,16 @@ def compute_dvh(
     total_cc = float(np.bincount(pplane, minlength=n_planes) @ (weight_per_mm * thickness))
 
     # Samples inside the grid's in-plane extent.
-    x_lo, x_hi = _axis_domain(grid.x)
-    y_lo, y_hi = _axis_domain(grid.y)
     z_lo, z_hi = _axis_domain(grid.z)
-    inside = (px >= x_lo) & (px <= x_hi) & (py >= y_lo) & (py <= y_hi)
-    px, py, pplane = px[inside], py[inside], pplane[inside]
-    pt, da, db, length = _segments(px, py, pplane, slabs, (z_lo, z_hi), field)
+    inside = ax.inside & ay.inside
+    if not inside.all():
+        ax, ay, pplane = ax.take(inside), ay.take(inside), pplane[inside]
+    pt, da, db, length = _segments(ax, ay, pplane, slabs, (z_lo, z_hi), field)
     vol = length * weight_per_mm[pplane[pt]]
     inside_cc = float(vol.sum())
     outside_cc = max(total_cc - inside_cc, 0.0)
     warnings: list[str] = []
-    if outside_cc > 1e-3 * max(total_cc, 1e-12):
+    if outside_cc >= 5e-4:
         warnings.append(
             f"{name}: {outside_cc:.2f} cc ({100 * outside_cc / total_cc:.1f} %) lies outside "
             "the dose grid and is excluded from the DVH"
@@ -427,7 +495,7 @@ def compute_dvh(
     # cell as well as along z (uniform distribution of the same variance), so the
     # histogram has no staircase from the in-plane sample spacing.
     slab_mid = np.clip((slabs.lo + slabs.hi) / 2, z_lo, z_hi)
-    spread = field.inplane_spread(px, py, slab_mid[pplane], sgrid.sx, sgrid.sy)[pt]
+    spread = field.inplane_spread(ax, ay, slab_mid[pplane], sgrid.sx, sgrid.sy)[pt]
     if spread.any():
         half = np.hypot(hi - lo, spread) / 2
         mid = (lo + hi) / 2
@@ -460,17 +528,13 @@ def _vertex_extremes(
 ) -> tuple[float, float]:
     """Min and max dose over contour vertices at their slab faces and inner dose planes."""
     xy = structure.xy
-    x_lo, x_hi = _axis_domain(grid.x)
-    y_lo, y_hi = _axis_domain(grid.y)
-    ok = (xy[:, 0] >= x_lo) & (xy[:, 0] <= x_hi) & (xy[:, 1] >= y_lo) & (xy[:, 1] <= y_hi)
-    lengths = np.diff(structure.offsets)
-    vplane = np.repeat(contour_plane, lengths)[ok]
-    if vplane.size == 0:
+    ax = _axis_from_coords(xy[:, 0], grid.x)
+    ay = _axis_from_coords(xy[:, 1], grid.y)
+    ok = ax.inside & ay.inside
+    if not ok.any():
         return np.inf, -np.inf
-    order = np.argsort(vplane, kind="stable")
-    vplane = vplane[order]
-    pts = xy[ok][order]
-    _, da, db, _ = _segments(pts[:, 0], pts[:, 1], vplane, slabs, z_range, interp)
+    vplane = np.repeat(contour_plane, np.diff(structure.offsets))[ok]
+    _, da, db, _ = _segments(ax.take(ok), ay.take(ok), vplane, slabs, z_range, interp)
     if da.size == 0:
         return np.inf, -np.inf
     return float(max(min(da.min(), db.min()), 0.0)), float(max(da.max(), db.max()))
