@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dosecheck.core.dvh import DVH
-from dosecheck.core.histogram import accumulate_segments
-from dosecheck.core.rasterise import SampleGrid, even_odd_areas, rasterise
+from dosecheck.core.histogram import SegmentHistogram
+from dosecheck.core.rasterise import SampleGrid, Samples, even_odd_areas, rasterise
 from dosecheck.model import DoseGrid, Structure
 
 MM3_PER_CC = 1000.0
@@ -55,6 +55,8 @@ class EngineSettings:
         Cap on the samples summed over all planes of one structure.
     gap_factor
         Plane gaps larger than ``gap_factor`` × the contour spacing split runs.
+    chunk_samples
+        About how many in-plane samples are processed at once (memory and speed).
     """
 
     bin_width_gy: float = 0.01
@@ -62,6 +64,7 @@ class EngineSettings:
     plane_sample_budget: int = 5_000
     sample_budget: int = 2_000_000
     gap_factor: float = 1.5
+    chunk_samples: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ class DoseField:
         self.nx, self.ny, self.nz = nx, ny, nz
         self.stride_z = ny * nx
         self._gradients: tuple[np.ndarray, np.ndarray] | None = None
+        self.max_gy = float(self.flat.max()) if self.flat.size else 0.0
 
     def inplane_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """Flat ``|dD/dx|`` and ``|dD/dy|`` (Gy/mm) at the voxel centres (computed once)."""
@@ -435,87 +439,186 @@ def compute_dvh(
     sgrid = SampleGrid(
         x0=float(grid.x[0]) - dx / 2, y0=float(grid.y[0]) - dy / 2, sx=dx / k, sy=dy / k
     )
-    samples = rasterise(structure.xy, structure.offsets, contour_plane, sgrid)
-    _, ny, nx = grid.dose_gy.shape
-    ax = _axis_from_samples(samples.col, k, nx)
-    ay = _axis_from_samples(samples.row, k, ny)
-    pplane = samples.plane
     cell_area = sgrid.sx * sgrid.sy
-    sampled_area = np.bincount(pplane, minlength=n_planes) * cell_area
-    # A plane too small to hold a sample gets one at the mean of its vertices.
-    missing = np.flatnonzero((sampled_area == 0) & (plane_area > 0))
-    if missing.size:
-        vplane = np.repeat(contour_plane, np.diff(structure.offsets))
-        n_v = np.bincount(vplane, minlength=n_planes)[missing]
-        mx = np.bincount(vplane, weights=structure.xy[:, 0], minlength=n_planes)[missing] / n_v
-        my = np.bincount(vplane, weights=structure.xy[:, 1], minlength=n_planes)[missing] / n_v
-        ax = _Axis.concat(ax, _axis_from_coords(mx, grid.x))
-        ay = _Axis.concat(ay, _axis_from_coords(my, grid.y))
-        pplane = np.concatenate([pplane, missing])
-        sampled_area[missing] = cell_area
-    # Each plane's samples share its exact (even-odd) polygon area, so the volume does
-    # not depend on the sampling. Contours that cross each other make the polygon area
-    # meaningless; those planes keep the sampled area.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = plane_area / sampled_area
-    trusted = (sampled_area > 0) & (scale > 0.5) & (scale < 2.0)
-    scale = np.where(trusted, scale, 1.0)
-    weight_per_mm = cell_area * scale / MM3_PER_CC  # cc per mm of slab height, per sample
-    total_cc = float(np.bincount(pplane, minlength=n_planes) @ (weight_per_mm * thickness))
+    z_range = _axis_domain(grid.z)
+    slab_mid = np.clip((slabs.lo + slabs.hi) / 2, *z_range)
+    hist = SegmentHistogram(bw, field.max_gy)
+    acc = _Totals()
 
-    # Samples inside the grid's in-plane extent.
-    z_lo, z_hi = _axis_domain(grid.z)
-    inside = ax.inside & ay.inside
-    if not inside.all():
-        ax, ay, pplane = ax.take(inside), ay.take(inside), pplane[inside]
-    pt, da, db, length = _segments(ax, ay, pplane, slabs, (z_lo, z_hi), field)
-    vol = length * weight_per_mm[pplane[pt]]
-    inside_cc = float(vol.sum())
-    outside_cc = max(total_cc - inside_cc, 0.0)
+    # Planes are processed in chunks of about CHUNK_SAMPLES samples: memory stays
+    # bounded and NumPy's temporaries stay small enough to be reused, not page-faulted.
+    by_plane = _ContoursByPlane(structure, contour_plane)
+    expected = np.abs(plane_area) / cell_area + 1.0
+    for p0, p1 in _chunks(expected, settings.chunk_samples):
+        xy, offsets, cplane = by_plane.planes(p0, p1)
+        samples = rasterise(xy, offsets, cplane, sgrid)
+        _process_chunk(
+            samples,
+            xy,
+            offsets,
+            cplane,
+            range(p0, p1),
+            k,
+            sgrid,
+            plane_area,
+            thickness,
+            slabs,
+            slab_mid,
+            z_range,
+            field,
+            hist,
+            acc,
+        )
+
     warnings: list[str] = []
+    outside_cc = max(acc.total_cc - acc.inside_cc, 0.0)
     if outside_cc >= 5e-4:
         warnings.append(
-            f"{name}: {outside_cc:.2f} cc ({100 * outside_cc / total_cc:.1f} %) lies outside "
+            f"{name}: {outside_cc:.2f} cc ({100 * outside_cc / acc.total_cc:.1f} %) lies outside "
             "the dose grid and is excluded from the DVH"
         )
-    if pt.size == 0:
+    if acc.inside_cc <= 0:
         return DVH.empty(
             name=name,
-            outside_grid_cc=total_cc,
+            outside_grid_cc=acc.total_cc,
             warnings=(f"{name}: structure lies entirely outside the dose grid",),
         )
-    lo = np.maximum(np.minimum(da, db), 0.0)
-    hi = np.maximum(np.maximum(da, db), 0.0)
-    vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, (z_lo, z_hi))
-    dmin = min(float(lo.min()), vmin)
-    dmax = max(float(hi.max()), vmax)
-    mean = float(np.dot(vol, lo + hi) / (2 * inside_cc))
-
-    # Each sample stands for a cell; spread its volume over the dose range across the
-    # cell as well as along z (uniform distribution of the same variance), so the
-    # histogram has no staircase from the in-plane sample spacing.
-    slab_mid = np.clip((slabs.lo + slabs.hi) / 2, z_lo, z_hi)
-    spread = field.inplane_spread(ax, ay, slab_mid[pplane], sgrid.sx, sgrid.sy)[pt]
-    if spread.any():
-        half = np.hypot(hi - lo, spread) / 2
-        mid = (lo + hi) / 2
-        lo = np.maximum(mid - half, 0.0)
-        hi = mid + half
-    n_edges = int(np.ceil(max(dmax, float(hi.max())) / bw)) + 2
-    below = accumulate_segments(lo, hi, vol, bw, n_edges)
-    volume = inside_cc
-    cumulative = np.clip(volume - below, 0.0, volume)
+    vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
+    dmin = min(acc.dmin, vmin)
+    dmax = max(acc.dmax, vmax)
+    below = hist.below()
+    n_edges = min(int(np.ceil(dmax / bw)) + 2, below.size)
+    volume = acc.inside_cc
     return DVH(
         dose_edges_gy=np.arange(n_edges) * bw,
-        cumulative_cc=cumulative,
+        cumulative_cc=np.clip(volume - below[:n_edges], 0.0, volume),
         volume_cc=volume,
         min_gy=dmin,
-        mean_gy=mean,
+        mean_gy=acc.dose_volume / volume,
         max_gy=dmax,
         outside_grid_cc=outside_cc,
         name=name,
         warnings=tuple(warnings),
     )
+
+
+@dataclass
+class _Totals:
+    """Running totals over the chunks of one structure."""
+
+    total_cc: float = 0.0
+    inside_cc: float = 0.0
+    dose_volume: float = 0.0  # sum of volume × mean dose (Gy·cc)
+    dmin: float = np.inf
+    dmax: float = -np.inf
+
+
+class _ContoursByPlane:
+    """A structure's contours reordered by plane, so a run of planes is one slice."""
+
+    def __init__(self, structure: Structure, contour_plane: np.ndarray) -> None:
+        order = np.argsort(contour_plane, kind="stable")
+        lengths = np.diff(structure.offsets)[order]
+        starts = structure.offsets[:-1][order]
+        total = int(lengths.sum())
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        idx = np.repeat(starts, lengths) + (np.arange(total) - first)
+        self.xy = structure.xy[idx]
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self.plane = contour_plane[order]
+
+    def planes(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Contours of planes ``p0 <= plane < p1``: ``(xy, offsets, plane)``."""
+        c0, c1 = np.searchsorted(self.plane, [p0, p1])
+        o = self.offsets[c0 : c1 + 1]
+        return self.xy[o[0] : o[-1]], o - o[0], self.plane[c0:c1]
+
+
+def _chunks(weights: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive index ranges whose summed weight stays near ``limit``."""
+    out: list[tuple[int, int]] = []
+    start, acc = 0, 0.0
+    for i, w in enumerate(weights.tolist()):
+        if acc and acc + w > limit:
+            out.append((start, i))
+            start, acc = i, 0.0
+        acc += w
+    if weights.size:
+        out.append((start, weights.size))
+    return out
+
+
+def _process_chunk(
+    samples: Samples,
+    xy: np.ndarray,
+    offsets: np.ndarray,
+    cplane: np.ndarray,
+    planes: range,
+    k: int,
+    sgrid: SampleGrid,
+    plane_area: np.ndarray,
+    thickness: np.ndarray,
+    slabs: _Slabs,
+    slab_mid: np.ndarray,
+    z_range: tuple[float, float],
+    field: DoseField,
+    hist: SegmentHistogram,
+    acc: _Totals,
+) -> None:
+    """Sample, interpolate and histogram the planes of one chunk."""
+    grid = field.grid
+    n_all = plane_area.size
+    ax = _axis_from_samples(samples.col, k, field.nx)
+    ay = _axis_from_samples(samples.row, k, field.ny)
+    pplane = samples.plane
+    cell_area = sgrid.sx * sgrid.sy
+    count = np.bincount(pplane, minlength=n_all)
+    sel = slice(planes.start, planes.stop)
+    # A plane too small to hold a sample gets one at the mean of its vertices.
+    missing = np.flatnonzero((count[sel] == 0) & (plane_area[sel] > 0)) + planes.start
+    if missing.size:
+        vplane = np.repeat(cplane, np.diff(offsets))
+        n_v = np.bincount(vplane, minlength=n_all)[missing]
+        mx = np.bincount(vplane, weights=xy[:, 0], minlength=n_all)[missing] / n_v
+        my = np.bincount(vplane, weights=xy[:, 1], minlength=n_all)[missing] / n_v
+        ax = _Axis.concat(ax, _axis_from_coords(mx, grid.x))
+        ay = _Axis.concat(ay, _axis_from_coords(my, grid.y))
+        pplane = np.concatenate([pplane, missing])
+        count[missing] = 1
+    # Each plane's samples share its exact (even-odd) polygon area, so the volume does
+    # not depend on the sampling. Contours that cross each other make the polygon area
+    # meaningless; those planes keep the sampled area.
+    sampled_area = count * cell_area
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = plane_area / sampled_area
+    trusted = (sampled_area > 0) & (scale > 0.5) & (scale < 2.0)
+    scale = np.where(trusted, scale, 1.0)
+    weight_per_mm = cell_area * scale / MM3_PER_CC  # cc per mm of slab height, per sample
+    acc.total_cc += float(count[sel] @ (weight_per_mm * thickness)[sel])
+
+    inside = ax.inside & ay.inside
+    if not inside.all():
+        ax, ay, pplane = ax.take(inside), ay.take(inside), pplane[inside]
+    pt, da, db, length = _segments(ax, ay, pplane, slabs, z_range, field)
+    if pt.size == 0:
+        return
+    vol = length * weight_per_mm[pplane[pt]]
+    lo = np.maximum(np.minimum(da, db), 0.0)
+    hi = np.maximum(np.maximum(da, db), 0.0)
+    acc.inside_cc += float(vol.sum())
+    acc.dose_volume += float(np.dot(vol, lo + hi)) / 2
+    acc.dmin = min(acc.dmin, float(lo.min()))
+    acc.dmax = max(acc.dmax, float(hi.max()))
+    # Each sample stands for a cell; spread its volume over the dose range across the
+    # cell as well as along z (uniform distribution of the same variance), so the
+    # histogram has no staircase from the in-plane sample spacing.
+    spread = field.inplane_spread(ax, ay, slab_mid[pplane], sgrid.sx, sgrid.sy)[pt]
+    if spread.any():
+        half = np.hypot(hi - lo, spread) / 2
+        mid = (lo + hi) / 2
+        lo = mid - half
+        hi = mid + half
+    hist.add(lo, hi, vol)
 
 
 def _vertex_extremes(

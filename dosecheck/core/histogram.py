@@ -15,6 +15,62 @@ from __future__ import annotations
 import numpy as np
 
 
+class SegmentHistogram:
+    """Accumulates uniformly spread segments on the edges ``0, w, 2w, …`` up to a maximum.
+
+    Parameters
+    ----------
+    bin_width
+        Spacing of the dose edges.
+    max_dose
+        Highest dose that can occur; segment ends above it are clipped to it.
+    """
+
+    def __init__(self, bin_width: float, max_dose: float) -> None:
+        self.bin_width = bin_width
+        self.max_dose = max(float(max_dose), 0.0)
+        self.n_edges = int(np.ceil(self.max_dose / bin_width)) + 3
+        self._second = np.zeros(self.n_edges + 2)
+
+    def add(self, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray) -> None:
+        """Add segments of volume ``weight`` spread uniformly over ``[lo, hi]``."""
+        inv = 1.0 / self.bin_width
+        p_lo = np.clip(lo, 0.0, self.max_dose) * inv
+        p_hi = np.clip(hi, 0.0, self.max_dose) * inv
+        i_lo = p_lo.astype(np.int64)  # non-negative, so truncation is floor
+        i_hi = p_hi.astype(np.int64)
+        f_lo = p_lo - i_lo
+        f_hi = p_hi - i_hi
+        width = p_hi - p_lo
+        # Within one bin (or degenerate): a step of the whole weight at the bin's upper
+        # edge. Otherwise: uniform spread over [lo, hi], a ramp of slope c = w / width.
+        same = (i_lo == i_hi) | (width < 1e-6)
+        has_step = bool(same.any())
+        if has_step:
+            width = np.where(same, 1.0, width)
+        c = weight / width
+        if has_step:
+            c[same] = 0.0
+            step = np.where(same, weight, 0.0)
+        n = self._second.size
+        c_f_lo = c * f_lo
+        c_f_hi = c * f_hi
+        second = self._second
+        second[1:] += np.bincount(i_lo, weights=c - c_f_lo, minlength=n - 1)[: n - 1]
+        second[2:] += np.bincount(i_lo, weights=c_f_lo, minlength=n - 2)[: n - 2]
+        at_hi1 = c - c_f_hi
+        at_hi2 = c_f_hi
+        if has_step:
+            at_hi1 -= step
+            at_hi2 += step
+        second[1:] -= np.bincount(i_hi, weights=at_hi1, minlength=n - 1)[: n - 1]
+        second[2:] -= np.bincount(i_hi, weights=at_hi2, minlength=n - 2)[: n - 2]
+
+    def below(self) -> np.ndarray:
+        """``F[j]``: the volume whose dose is below ``j * bin_width``."""
+        return np.cumsum(np.cumsum(self._second[: self.n_edges]))
+
+
 def accumulate_segments(
     lo: np.ndarray,
     hi: np.ndarray,
@@ -22,7 +78,7 @@ def accumulate_segments(
     bin_width: float,
     n_edges: int,
 ) -> np.ndarray:
-    """Volume with dose below each edge, for uniformly spread segments.
+    """Volume with dose below each of ``n_edges`` edges, for uniformly spread segments.
 
     Parameters
     ----------
@@ -33,44 +89,11 @@ def accumulate_segments(
     bin_width
         Spacing of the dose edges ``0, bin_width, 2 * bin_width, …``.
     n_edges
-        Number of edges; the last edge must be above ``hi.max()``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``F[j]``: the volume whose dose is below ``j * bin_width`` (``(n_edges,)``).
+        Number of edges returned.
     """
-    inv = 1.0 / bin_width
-    p_lo = lo * inv
-    p_hi = hi * inv
-    i_lo = p_lo.astype(np.int64)  # doses are >= 0, so truncation is floor
-    i_hi = p_hi.astype(np.int64)
-    if i_hi.size and int(i_hi.max()) + 2 >= n_edges + 2:
-        raise ValueError("dose above the last histogram edge")
-    f_lo = p_lo - i_lo
-    f_hi = p_hi - i_hi
-    width = p_hi - p_lo
-    # Within one bin (or degenerate): a step of the whole weight at the bin's upper
-    # edge. Otherwise: uniform spread over [lo, hi], a ramp of slope c = w / width.
-    same = (i_lo == i_hi) | (width < 1e-6)
-    has_step = bool(same.any())
-    if has_step:
-        width = np.where(same, 1.0, width)
-    c = weight / width
-    if has_step:
-        c[same] = 0.0
-        step = np.where(same, weight, 0.0)
-    n = n_edges + 2
-    second = np.zeros(n)
-    c_f_lo = c * f_lo
-    c_f_hi = c * f_hi
-    second[1:] += np.bincount(i_lo, weights=c - c_f_lo, minlength=n - 1)[: n - 1]
-    second[2:] += np.bincount(i_lo, weights=c_f_lo, minlength=n - 2)[: n - 2]
-    at_hi1 = c - c_f_hi
-    at_hi2 = c_f_hi
-    if has_step:
-        at_hi1 -= step
-        at_hi2 += step
-    second[1:] -= np.bincount(i_hi, weights=at_hi1, minlength=n - 1)[: n - 1]
-    second[2:] -= np.bincount(i_hi, weights=at_hi2, minlength=n - 2)[: n - 2]
-    return np.cumsum(np.cumsum(second[:n_edges]))
+    h = SegmentHistogram(bin_width, (n_edges - 1) * bin_width)
+    h.add(lo, hi, weight)
+    f = h.below()
+    if f.size < n_edges:
+        f = np.concatenate([f, np.full(n_edges - f.size, f[-1] if f.size else 0.0)])
+    return f[:n_edges]
