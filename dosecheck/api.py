@@ -21,7 +21,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dosecheck.checking.check import CheckReport, check_plan
 from dosecheck.errors import InputError
+
+__all__ = [
+    "CheckReport",
+    "StructureDVH",
+    "check_plan",
+    "compute_dvhs",
+    "load_plan",
+    "select_structures",
+    "structure_set_spacing",
+]
 
 if TYPE_CHECKING:
     from dosecheck.core.dvh import DVH

@@ -133,6 +133,11 @@ app.command("check")(_check_cmd.check)
 app.add_typer(_constraints_cmd.app, name="constraints")
 
 
+def _is_click(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is click's exception ``name`` (typer may vendor its own click)."""
+    return any(c.__name__ == name and "click" in c.__module__ for c in type(exc).__mro__)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning input errors into exit 2."""
     try:
@@ -150,12 +155,10 @@ def main() -> None:
         sys.stderr.write("dosecheck: interrupted\n")
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line unless --debug
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        if _is_click(exc, "ClickException"):  # usage errors: bad option, missing argument
+            exc.show()  # type: ignore[attr-defined]
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+        if _is_click(exc, "Abort"):
             sys.exit(130)
         if _state["debug"]:
             raise

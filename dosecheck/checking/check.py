@@ -1,0 +1,471 @@
+"""The dosimetrist's check: one plan against one constraint set, with everything needed
+to report it.
+
+:func:`check_plan` decides the prescription (command line, then RTPLAN, then the
+constraint set, recording which), warns loudly when the RTPLAN and the constraint set
+disagree about it, computes the DVH of each ROI the set refers to (and of no other),
+evaluates every constraint and returns a :class:`CheckReport`, which the renderers in
+:mod:`dosecheck.output.check_formats` turn into a table, JSON, CSV, JUnit or Markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from dosecheck import __version__
+from dosecheck.checking.evaluate import evaluate_constraints, verdict
+from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet
+from dosecheck.checking.sets import (
+    PRESCRIPTION_REL_TOL,
+    describe_prescription,
+    resolve_constraint_set,
+)
+from dosecheck.errors import InputError
+from dosecheck.metrics import format_number
+
+if TYPE_CHECKING:
+    from dosecheck.api import StructureDVH
+    from dosecheck.core.dvh import DVH
+    from dosecheck.core.engine import DoseField, EngineSettings
+    from dosecheck.model import Plan
+
+__all__ = ["CheckReport", "Prescription", "check_plan", "file_sha256", "result_margin"]
+
+#: Where the prescription came from.
+PrescriptionSource = Literal["command line", "RTPLAN", "constraint set", "none"]
+
+
+@dataclass(frozen=True)
+class Prescription:
+    """The prescription a check used.
+
+    Attributes
+    ----------
+    dose_gy
+        Prescription dose (Gy), or ``None`` when nothing gave one.
+    fractions
+        Number of fractions, or ``None``.
+    source
+        Where ``dose_gy`` came from: ``"command line"``, ``"RTPLAN"``,
+        ``"constraint set"`` or ``"none"``.
+    fractions_source
+        Where ``fractions`` came from (same values).
+    """
+
+    dose_gy: float | None
+    fractions: int | None
+    source: PrescriptionSource
+    fractions_source: PrescriptionSource
+
+    def describe(self) -> str:
+        """E.g. ``"50.4 Gy in 28 fractions (from RTPLAN)"``."""
+        text = describe_prescription(self.dose_gy, self.fractions)
+        if self.source == "none":
+            return text
+        if self.fractions is None or self.fractions_source == self.source:
+            return f"{text} (from {self.source})"
+        return f"{text} (dose from {self.source}, fractions from {self.fractions_source})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{dose_gy, fractions, source, fractions_source}``."""
+        return {
+            "dose_gy": self.dose_gy,
+            "fractions": self.fractions,
+            "source": self.source,
+            "fractions_source": self.fractions_source,
+        }
+
+
+def result_margin(result: ConstraintResult) -> float | None:
+    """Distance from the value to the limit in the metric's unit: positive inside the
+    limit, negative outside, ``None`` when not evaluated."""
+    if result.value is None or result.limit is None:
+        return None
+    if result.comparator in ("<", "<="):
+        return result.limit - result.value
+    return result.value - result.limit
+
+
+@dataclass(frozen=True, eq=False)
+class CheckReport:
+    """The outcome of :func:`check_plan`.
+
+    Attributes
+    ----------
+    constraint_set
+        The set checked against (its ``name``, ``path`` and ``sha256`` identify it).
+    results
+        One result per constraint, in file order.
+    constraints
+        The constraints behind ``results`` (same order), e.g. for the metric as written.
+    verdict
+        ``"fail"`` when a mandatory constraint failed, else ``"pass"``.
+    prescription
+        The prescription used and where it came from.
+    warnings
+        Plan-loading warnings, prescription warnings, then DVH warnings (no repeats).
+    prescription_warnings
+        The prescription warnings alone (also in ``warnings``), e.g. an RTPLAN whose
+        prescription is not the constraint set's; renderers show them prominently.
+    dvhs
+        The DVHs computed, one per matched ROI, in the order first needed.
+    plan
+        Plan identity: paths, patient, UIDs, dose summation, RTPLAN prescription, and
+        ``sha256`` of every input file.
+    strict
+        Whether ``not_evaluated`` was turned into ``fail``.
+    dosecheck_version
+        The version that produced the report.
+    """
+
+    constraint_set: ConstraintSet
+    results: tuple[ConstraintResult, ...]
+    constraints: tuple[Constraint, ...]
+    verdict: Literal["pass", "fail"]
+    prescription: Prescription
+    warnings: tuple[str, ...]
+    dvhs: tuple[StructureDVH, ...]
+    plan: dict[str, Any]
+    prescription_warnings: tuple[str, ...] = ()
+    strict: bool = False
+    dosecheck_version: str = field(default=__version__)
+
+    # --- counts ------------------------------------------------------------------
+    @property
+    def exit_code(self) -> int:
+        """0 when every mandatory constraint passed, 1 otherwise."""
+        return 1 if self.verdict == "fail" else 0
+
+    @property
+    def mandatory(self) -> list[ConstraintResult]:
+        """The results of mandatory constraints."""
+        return [r for r in self.results if r.priority == "mandatory"]
+
+    @property
+    def mandatory_failures(self) -> list[ConstraintResult]:
+        """The failed mandatory constraints."""
+        return [r for r in self.results if r.is_mandatory_failure]
+
+    def metric_as_written(self, index: int) -> str:
+        """The metric of result ``index`` exactly as written in the constraint file."""
+        return self.constraints[index].metric.text.strip()
+
+    def summary(self) -> str:
+        """The one-line verdict, e.g.
+        ``FAIL — 1 of 5 mandatory constraints failed (Bag_Bowel V45Gy[cc])``."""
+        mandatory = self.mandatory
+        n = len(mandatory)
+        noun = "constraint" if n == 1 else "constraints"
+        failed = self.mandatory_failures
+        not_evaluated = [r for r in mandatory if r.status == "not_evaluated"]
+        optimal_missed = [r for r in self.results if r.priority == "optimal" and r.status == "fail"]
+        if failed:
+            names = ", ".join(f"{r.structure} {r.metric}" for r in failed)
+            line = f"FAIL — {len(failed)} of {n} mandatory {noun} failed ({names})"
+            if not_evaluated:
+                names = ", ".join(f"{r.structure} {r.metric}" for r in not_evaluated)
+                line += f"; {len(not_evaluated)} not evaluated ({names})"
+        elif not_evaluated:
+            names = ", ".join(f"{r.structure} {r.metric}" for r in not_evaluated)
+            passed = n - len(not_evaluated)
+            line = (
+                f"PASS — {passed} of {n} mandatory {noun} passed; {len(not_evaluated)} "
+                f"not evaluated ({names}): check by hand, or use --strict to fail them"
+            )
+        elif n:
+            line = f"PASS — all {n} mandatory {noun} passed"
+        else:
+            line = "PASS — the constraint set has no mandatory constraints"
+        if optimal_missed:
+            k = len(optimal_missed)
+            line += f"; {k} optimal {'constraint' if k == 1 else 'constraints'} not met"
+        return line
+
+    # --- records -------------------------------------------------------------------
+    def result_records(self) -> list[dict[str, Any]]:
+        """One JSON-ready object per result.
+
+        Keys: ``structure``, ``roi``, ``metric`` (exactly as written in the file),
+        ``metric_canonical``, ``value``, ``unit``, ``comparator``, ``limit`` (in
+        ``unit``), ``limit_as_written``, ``margin``, ``status``, ``priority``,
+        ``message``, ``constraint``, ``reason``, ``matched_by``, ``line``, ``note``,
+        ``reference``, ``prescription_gy``, ``warnings``.
+        """
+        out = []
+        for i, (r, c) in enumerate(zip(self.results, self.constraints, strict=True)):
+            d = r.to_dict()
+            record: dict[str, Any] = {
+                "structure": r.structure,
+                "roi": r.roi,
+                "metric": self.metric_as_written(i),
+                "metric_canonical": r.metric,
+                "value": _json_number(r.value),
+                "unit": r.unit,
+                "comparator": r.comparator,
+                "limit": _json_number(r.limit),
+                "limit_as_written": c.limit_text,
+                "margin": _json_number(result_margin(r)),
+                "status": r.status,
+                "priority": r.priority,
+                "message": r.message,
+            }
+            record.update({k: v for k, v in d.items() if k not in record})
+            out.append(record)
+        return out
+
+    def constraint_set_record(self) -> dict[str, Any]:
+        """``{name, path, sha256, source, version, prescription_gy, fractions}``."""
+        c = self.constraint_set
+        return {
+            "name": c.name,
+            "path": c.path,
+            "sha256": c.sha256,
+            "source": c.source,
+            "version": c.version,
+            "prescription_gy": c.prescription_gy,
+            "fractions": c.fractions,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as a JSON-ready dictionary."""
+        counts = {s: sum(r.status == s for r in self.results) for s in _STATUSES}
+        return {
+            "dosecheck_version": self.dosecheck_version,
+            "verdict": self.verdict,
+            "summary": self.summary(),
+            "strict": self.strict,
+            "counts": counts,
+            "plan": self.plan,
+            "prescription": self.prescription.to_dict(),
+            "constraint_set": self.constraint_set_record(),
+            "results": self.result_records(),
+            "warnings": list(self.warnings),
+        }
+
+
+_STATUSES = ("pass", "fail", "not_evaluated")
+
+
+def _json_number(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def file_sha256(path: str | Path | None) -> str | None:
+    """Hex SHA-256 of a file's bytes, or ``None`` for no path or an unreadable file."""
+    if not path:
+        return None
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _plan_identity(plan: Plan) -> dict[str, Any]:
+    from dosecheck.commands.options import plan_identity
+
+    ident = plan_identity(plan)
+    ident["sha256"] = {
+        "rtstruct": file_sha256(plan.files.rtstruct),
+        "rtdose": [file_sha256(p) for p in plan.files.rtdose],
+        "rtplan": file_sha256(plan.files.rtplan),
+    }
+    return ident
+
+
+# --- prescription ----------------------------------------------------------------------
+def _same_dose(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=PRESCRIPTION_REL_TOL)
+
+
+def _resolve_prescription(
+    plan: Plan, cset: ConstraintSet, prescription_gy: float | None, fractions: int | None
+) -> tuple[Prescription, list[str]]:
+    """The prescription to use (command line → RTPLAN → set) and warnings about it."""
+    info = plan.plan_info
+    plan_gy = info.prescription_gy if info else None
+    plan_fx = info.fractions if info else None
+    set_gy, set_fx = cset.prescription_gy, cset.fractions
+
+    def pick(cli: Any, rtplan: Any, from_set: Any) -> tuple[Any, PrescriptionSource]:
+        if cli is not None:
+            return cli, "command line"
+        if rtplan is not None:
+            return rtplan, "RTPLAN"
+        if from_set is not None:
+            return from_set, "constraint set"
+        return None, "none"
+
+    dose, dose_source = pick(prescription_gy, plan_gy, set_gy)
+    fx, fx_source = pick(fractions, plan_fx, set_fx)
+    rx = Prescription(dose, fx, dose_source, fx_source)
+
+    warnings: list[str] = []
+    set_text = describe_prescription(set_gy, set_fx)
+    # The RTPLAN against the set: the wrong protocol is the mistake this catches.
+    if set_gy is not None or set_fx is not None:
+        dose_differs = (
+            plan_gy is not None and set_gy is not None and not _same_dose(plan_gy, set_gy)
+        )
+        fx_differs = plan_fx is not None and set_fx is not None and plan_fx != set_fx
+        if dose_differs or fx_differs:
+            warnings.append(
+                f"RTPLAN prescribes {describe_prescription(plan_gy, plan_fx)} but constraint "
+                f"set {cset.name!r} is for {set_text} — wrong protocol?"
+            )
+    # The command line against the RTPLAN and the set.
+    if prescription_gy is not None or fractions is not None:
+        cli_text = describe_prescription(prescription_gy, fractions)
+        overridden = []
+        if (
+            prescription_gy is not None
+            and plan_gy is not None
+            and not math.isclose(prescription_gy, plan_gy, rel_tol=1e-9)
+        ):
+            overridden.append(f"dose {format_number(plan_gy)} Gy")
+        if fractions is not None and plan_fx is not None and fractions != plan_fx:
+            overridden.append(f"{plan_fx} fractions")
+        if overridden:
+            warnings.append(
+                f"the command line ({cli_text}) overrides the RTPLAN's {' and '.join(overridden)}"
+            )
+        cli_dose_differs = (
+            prescription_gy is not None
+            and set_gy is not None
+            and not _same_dose(prescription_gy, set_gy)
+        )
+        cli_fx_differs = fractions is not None and set_fx is not None and fractions != set_fx
+        if cli_dose_differs or cli_fx_differs:
+            warnings.append(
+                f"the command line prescribes {cli_text} but constraint set {cset.name!r} "
+                f"is for {set_text} — wrong protocol?"
+            )
+    if dose_source == "constraint set":
+        why = "the plan has no RTPLAN" if info is None else "the RTPLAN gives no prescription dose"
+        warnings.append(
+            f"{why}: using the constraint set's {set_text} for the check; the plan cannot "
+            "be confirmed to follow this protocol (give --prescription to state it)"
+        )
+    elif dose_source == "none" and any(c.needs_prescription for _, c in cset.constraints):
+        warnings.append(
+            "no prescription dose (no RTPLAN, none in the constraint set, no "
+            "--prescription): constraints in % of prescription are not evaluated"
+        )
+    return rx, warnings
+
+
+# --- DVHs -----------------------------------------------------------------------------
+class _DVHCache:
+    """Computes a ROI's DVH on first request, on one prepared dose field and with the
+    structure set's contour spacing for end caps (as :func:`dosecheck.api.compute_dvhs`
+    does)."""
+
+    def __init__(self, plan: Plan, settings: EngineSettings | None) -> None:
+        from dosecheck.api import structure_set_spacing
+
+        self.plan = plan
+        self.settings = settings
+        self.spacing = structure_set_spacing(plan.structure_set)
+        self.field: DoseField | None = None
+        self.items: dict[str, StructureDVH] = {}
+
+    def __call__(self, roi: str) -> DVH:
+        if roi not in self.items:
+            import numpy as np
+
+            from dosecheck.api import StructureDVH, select_structures
+            from dosecheck.core.engine import DoseField, compute_dvh, contour_spacing
+
+            if self.field is None:
+                self.field = DoseField(self.plan.dose)
+            structure = select_structures(self.plan.structure_set, [roi])[0]
+            own = contour_spacing(np.unique(np.round(structure.z, 3)))
+            dvh = compute_dvh(
+                structure,
+                self.field,
+                slice_thickness_mm=own or self.spacing,
+                settings=self.settings,
+            )
+            self.items[roi] = StructureDVH(structure=structure, dvh=dvh)
+        return self.items[roi].dvh
+
+
+def _unique(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+# --- the check ---------------------------------------------------------------------------
+def check_plan(
+    plan: Plan,
+    constraint_set: ConstraintSet | str | Path,
+    *,
+    prescription_gy: float | None = None,
+    fractions: int | None = None,
+    strict: bool = False,
+    settings: EngineSettings | None = None,
+) -> CheckReport:
+    """Check ``plan`` against ``constraint_set``.
+
+    Parameters
+    ----------
+    plan
+        The loaded plan (:func:`dosecheck.api.load_plan`).
+    constraint_set
+        A loaded set, the path of a YAML file, or the name of a shipped set.
+    prescription_gy
+        Prescription dose (Gy) from the command line; overrides the RTPLAN's, which
+        overrides the constraint set's. Used for limits and metrics in % of
+        prescription.
+    fractions
+        Number of fractions from the command line (same precedence).
+    strict
+        Fail constraints that cannot be evaluated (structure missing or ambiguous,
+        metric undefined) instead of reporting them as not evaluated.
+    settings
+        DVH engine settings (defaults to the engine's).
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    InputError
+        For a bad constraint set, or a prescription that is not a positive number.
+    """
+    if prescription_gy is not None and not (math.isfinite(prescription_gy) and prescription_gy > 0):
+        raise InputError(f"the prescription must be a positive dose in Gy, not {prescription_gy}")
+    if fractions is not None and fractions < 1:
+        raise InputError(f"the number of fractions must be at least 1, not {fractions}")
+    cset = (
+        constraint_set
+        if isinstance(constraint_set, ConstraintSet)
+        else resolve_constraint_set(constraint_set)
+    )
+    rx, rx_warnings = _resolve_prescription(plan, cset, prescription_gy, fractions)
+    cache = _DVHCache(plan, settings)
+    results = evaluate_constraints(cset, cache, plan.structure_set.names, rx.dose_gy, strict=strict)
+    dvhs = tuple(cache.items.values())
+    warnings = _unique(
+        [*plan.warnings, *rx_warnings, *(w for item in dvhs for w in item.dvh.warnings)]
+    )
+    return CheckReport(
+        constraint_set=cset,
+        results=tuple(results),
+        constraints=tuple(c for _, c in cset.constraints),
+        verdict=verdict(results),
+        prescription=rx,
+        warnings=warnings,
+        dvhs=dvhs,
+        plan=_plan_identity(plan),
+        prescription_warnings=tuple(rx_warnings),
+        strict=strict,
+    )

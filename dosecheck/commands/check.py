@@ -1,0 +1,193 @@
+"""``dosecheck check``: check a plan against a constraint set (the dosimetrist's check).
+
+Exit codes: 0 when every mandatory constraint passes, 1 when one fails, 2 for bad
+input (raised as :class:`~dosecheck.errors.InputError`, turned into one line on stderr
+by :func:`dosecheck.cli.main`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dosecheck.commands.options import (
+    FrameOpt,
+    OutputOpt,
+    PlanArg,
+    RtdoseOpt,
+    RtplanOpt,
+    RtstructOpt,
+    load_plan_from_options,
+)
+from dosecheck.errors import InputError
+
+if TYPE_CHECKING:
+    from dosecheck.checking.check import CheckReport
+    from dosecheck.checking.model import ConstraintSet
+    from dosecheck.model import Plan
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    junit = "junit"
+    markdown = "markdown"
+
+
+ConstraintsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--constraints",
+        "-c",
+        help=(
+            "Shipped set name (see 'dosecheck constraints list') or a YAML file. "
+            "Default: the shipped set written for the RTPLAN's prescription."
+        ),
+    ),
+]
+PrescriptionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--prescription",
+        help="Prescription dose in Gy; overrides the RTPLAN's (which overrides the set's).",
+    ),
+]
+CheckFractionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--fractions",
+        min=1,
+        help=(
+            "Number of fractions: overrides the RTPLAN's for the prescription, and scales "
+            "a FRACTION dose to the plan dose."
+        ),
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail constraints that cannot be evaluated (ROI missing or ambiguous, …).",
+    ),
+]
+FormatOpt = Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def load_plan_for_check(
+    plan: Path | None,
+    rtstruct: Path | None,
+    rtdose: list[Path] | None,
+    rtplan: Path | None,
+    fractions: int | None,
+    allow_frame_mismatch: bool,
+) -> Plan:
+    """Load the plan as :func:`load_plan_from_options` does, for ``check``/``report``.
+
+    The loader uses ``--fractions`` only to scale a FRACTION dose and warns that it
+    ignored it otherwise; for a check it is also the prescription's number of
+    fractions, so that warning is dropped.
+    """
+    loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    if fractions is not None:
+        ignored = f"--fractions {fractions} ignored:"
+        loaded.warnings[:] = [w for w in loaded.warnings if not w.startswith(ignored)]
+    return loaded
+
+
+def choose_constraint_set(
+    constraints: str | None,
+    plan: Plan,
+    prescription_gy: float | None,
+    fractions: int | None,
+) -> ConstraintSet:
+    """The set named by ``--constraints``, or the shipped set for the plan's prescription.
+
+    Without ``--constraints`` the set is chosen by the RTPLAN's prescription; the
+    command line's ``--prescription``/``--fractions`` stand in only for what the plan
+    lacks (no RTPLAN, or one without dose or fractions).
+
+    Raises
+    ------
+    InputError
+        Unknown name, bad file, or no / several shipped sets for the prescription (the
+        message lists the shipped sets with their prescriptions).
+    """
+    from dosecheck.checking.sets import resolve_constraint_set, select_set_for_plan
+
+    if constraints is not None:
+        return resolve_constraint_set(constraints)
+    info = plan.plan_info
+    dose = info.prescription_gy if info is not None else None
+    fx = info.fractions if info is not None else None
+    if dose is None:
+        dose = prescription_gy
+    if fx is None:
+        fx = fractions
+    return select_set_for_plan(dose, fx).constraint_set
+
+
+def render(report: CheckReport, fmt: CheckFormat, output: Path | None) -> None:
+    """Write the report in ``fmt`` to ``output`` (atomically) or stdout."""
+    from rich.console import Console
+
+    from dosecheck.output import check_formats as cf
+    from dosecheck.output.write import write_text
+
+    err = Console(stderr=True, highlight=False)
+    if fmt is CheckFormat.table:
+        if output is None:
+            cf.print_check_table(report, Console(highlight=False))
+            return
+        write_text(cf.check_table_text(report), output)
+    else:
+        renderer = {
+            CheckFormat.json: cf.check_json,
+            CheckFormat.csv: cf.check_csv,
+            CheckFormat.junit: cf.check_junit,
+            CheckFormat.markdown: cf.check_markdown,
+        }[fmt]
+        write_text(renderer(report), output)
+    # Machine formats and files: say the verdict and the warnings on stderr too.
+    style = "bold red" if report.verdict == "fail" else "bold green"
+    err.print(report.summary(), style=style, markup=False, soft_wrap=True)
+    for w in report.warnings:
+        err.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
+
+
+def check(
+    plan: PlanArg = None,
+    constraints: ConstraintsOpt = None,
+    prescription: PrescriptionOpt = None,
+    fractions: CheckFractionsOpt = None,
+    strict: StrictOpt = False,
+    fmt: FormatOpt = CheckFormat.table,
+    output: OutputOpt = None,
+    rtstruct: RtstructOpt = None,
+    rtdose: RtdoseOpt = None,
+    rtplan: RtplanOpt = None,
+    allow_frame_mismatch: FrameOpt = False,
+) -> None:
+    """Check a plan against dose-volume constraints.
+
+    Exit code 0 when every mandatory constraint passes, 1 when one fails, 2 for bad
+    input. Without --constraints the shipped set whose prescription matches the
+    RTPLAN's is used.
+    """
+    import math
+
+    from dosecheck.checking.check import check_plan
+
+    if prescription is not None and not (math.isfinite(prescription) and prescription > 0):
+        raise InputError(f"--prescription must be a positive dose in Gy, not {prescription}")
+    loaded = load_plan_for_check(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    cset = choose_constraint_set(constraints, loaded, prescription, fractions)
+    report = check_plan(
+        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict
+    )
+    render(report, fmt, output)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)

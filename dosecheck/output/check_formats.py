@@ -1,0 +1,364 @@
+"""Rendering a :class:`~dosecheck.checking.check.CheckReport`: a rich table for people,
+and JSON, CSV, JUnit XML and Markdown for machines, CI and documents.
+
+Every format shows the same numbers: the table and Markdown print values, limits and
+margins with :func:`format_value` (two decimals), JSON and CSV give them at full
+precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dosecheck.checking.check import result_margin
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from dosecheck.checking.check import CheckReport
+    from dosecheck.checking.model import ConstraintResult
+
+__all__ = [
+    "CSV_COLUMNS",
+    "check_csv",
+    "check_json",
+    "check_junit",
+    "check_markdown",
+    "check_table_text",
+    "format_value",
+    "print_check_table",
+    "status_label",
+]
+
+#: Columns of the CSV output, one row per constraint.
+CSV_COLUMNS = (
+    "structure",
+    "roi",
+    "metric",
+    "metric_canonical",
+    "value",
+    "unit",
+    "comparator",
+    "limit",
+    "limit_as_written",
+    "margin",
+    "priority",
+    "status",
+    "message",
+    "constraint",
+    "matched_by",
+    "reason",
+    "line",
+)
+
+_DASH = "—"
+
+
+# --- shared formatting ---------------------------------------------------------------------
+def format_value(x: float | None, unit: str = "", *, signed: bool = False) -> str:
+    """A number as the table shows it: two decimals (three significant digits below
+    0.1), then the unit; ``—`` for ``None``.
+
+    Examples: ``format_value(340, "cc") == "340.00 cc"``, ``format_value(95.5, "%") ==
+    "95.50%"``, ``format_value(-40, "cc", signed=True) == "-40.00 cc"``.
+    """
+    if x is None:
+        return _DASH
+    if x != 0 and abs(x) < 0.1:
+        text = f"{x:+.3g}" if signed else f"{x:.3g}"
+    else:
+        text = f"{x:+.2f}" if signed else f"{x:.2f}"
+    if not unit:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def status_label(result: ConstraintResult) -> str:
+    """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
+    if result.status == "pass":
+        return "PASS"
+    if result.status == "fail":
+        return "FAIL" if result.priority == "mandatory" else "NOT MET (optimal)"
+    return "NOT EVALUATED"
+
+
+def _limit_cell(report: CheckReport, i: int) -> str:
+    r, c = report.results[i], report.constraints[i]
+    if r.limit is None or not c.limit_unit_is_percent_rx:
+        # As written in the set; a limit in % of prescription that could not be
+        # converted (no prescription) stays in %.
+        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        unit = "" if c.limit_unit_is_percent_rx else r.unit
+        return f"{r.comparator} {c.limit_text}{sep}{unit}"
+    return f"{r.comparator} {format_value(r.limit, r.unit)} ({c.limit_text} of Rx)"
+
+
+def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
+    """``(structure, [result indices])`` in file order."""
+    order: dict[str, list[int]] = {}
+    for i, r in enumerate(report.results):
+        order.setdefault(r.structure, []).append(i)
+    yield from order.items()
+
+
+def _matched_text(report: CheckReport, indices: list[int]) -> str:
+    r = report.results[indices[0]]
+    if r.roi is None:
+        if r.reason == "structure_ambiguous":
+            return "ambiguous: no ROI chosen"
+        return "no matching ROI"
+    return f"ROI {r.roi!r} (matched by {r.matched_by})"
+
+
+def _plan_text(report: CheckReport) -> str:
+    p = report.plan
+    where = p.get("path") or p.get("rtstruct") or "(in memory)"
+    extra = []
+    if p.get("patient_id"):
+        extra.append(f"patient {p['patient_id']}")
+    if p.get("plan_label"):
+        extra.append(f"plan {p['plan_label']}")
+    return f"{where}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _header_lines(report: CheckReport) -> list[tuple[str, str]]:
+    c = report.constraint_set
+    lines = [
+        ("Plan", _plan_text(report)),
+        ("Constraint set", f"{c.name} — {c.path} (sha256 {c.sha256[:12]}…)"),
+    ]
+    if c.source:
+        lines.append(("Source", c.source))
+    lines.append(("Prescription", report.prescription.describe()))
+    if report.strict:
+        lines.append(("Mode", "strict: constraints that cannot be evaluated fail"))
+    return lines
+
+
+# --- table -----------------------------------------------------------------------------------
+_STATUS_STYLE = {
+    "PASS": "bold green",
+    "FAIL": "bold red",
+    "NOT MET (optimal)": "yellow",
+    "NOT EVALUATED": "magenta",
+}
+
+
+def _renderables(report: CheckReport) -> list[RenderableType]:
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[RenderableType] = []
+    head = Text()
+    head.append(f"dosecheck check {report.dosecheck_version}\n", style="bold")
+    for key, value in _header_lines(report):
+        head.append(f"{key}: ", style="bold")
+        head.append(f"{value}\n")
+    out.append(head)
+    for w in report.prescription_warnings:
+        out.append(Text(f"WARNING: {w}", style="bold yellow"))
+
+    for structure, indices in _groups(report):
+        table = Table(
+            title=Text(f"{structure} — {_matched_text(report, indices)}", style="bold"),
+            title_justify="left",
+        )
+        for col, justify in (
+            ("Metric", "left"),
+            ("Value", "right"),
+            ("Limit", "left"),
+            ("Margin", "right"),
+            ("Priority", "left"),
+            ("Status", "left"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        details: list[str] = []
+        for i in indices:
+            r = report.results[i]
+            label = status_label(r)
+            table.add_row(
+                Text(report.metric_as_written(i)),
+                Text(format_value(r.value, r.unit)),
+                Text(_limit_cell(report, i)),
+                Text(format_value(result_margin(report.results[i]), r.unit, signed=True)),
+                Text(r.priority),
+                Text(label, style=_STATUS_STYLE[label]),
+            )
+            if r.status != "pass" and r.message not in details:
+                details.append(r.message)
+        out.append(table)
+        out.extend(Text(f"  {d}", style="dim") for d in details)
+
+    style = "bold red" if report.verdict == "fail" else "bold green"
+    out.append(Text(report.summary(), style=style))
+    for w in report.warnings:
+        out.append(Text(f"warning: {w}", style="yellow"))
+    return out
+
+
+def print_check_table(report: CheckReport, console: Console) -> None:
+    """Print the report as rich tables, one per structure, then the verdict and warnings."""
+    from rich.text import Text
+
+    for item in _renderables(report):
+        # Text is never wrapped at the terminal width (paths and messages stay whole).
+        console.print(item, soft_wrap=isinstance(item, Text))
+
+
+def check_table_text(report: CheckReport, width: int = 120) -> str:
+    """The table report as plain text (for ``--output`` with ``--format table``)."""
+    from rich.console import Console
+
+    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    print_check_table(report, console)
+    return console.export_text()
+
+
+# --- JSON ------------------------------------------------------------------------------------
+def check_json(report: CheckReport) -> str:
+    """The report as JSON (see :meth:`CheckReport.to_dict` for the keys)."""
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+# --- CSV -------------------------------------------------------------------------------------
+def check_csv(report: CheckReport) -> str:
+    """One row per constraint with the columns :data:`CSV_COLUMNS`."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for rec in report.result_records():
+        w.writerow(["" if rec[c] is None else rec[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+# --- JUnit -----------------------------------------------------------------------------------
+_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: Any) -> str:
+    """Text safe for XML 1.0 (characters XML cannot carry are dropped)."""
+    return _XML_BAD.sub("", str(text))
+
+
+def check_junit(report: CheckReport) -> str:
+    """JUnit XML: one ``<testcase>`` per constraint.
+
+    ``classname`` is the structure, ``name`` the metric as written with its comparator
+    and limit (`` (optimal)`` appended for optimal constraints). A failed constraint
+    has a ``<failure>`` (``type`` is its priority: an optimal miss does not fail the
+    plan or the exit code), a constraint that could not be evaluated a ``<skipped>``.
+    """
+    results = report.results
+    n_fail = sum(r.status == "fail" for r in results)
+    n_skip = sum(r.status == "not_evaluated" for r in results)
+    counts = {
+        "tests": str(len(results)),
+        "failures": str(n_fail),
+        "errors": "0",
+        "skipped": str(n_skip),
+    }
+    root = ET.Element("testsuites", {"name": "dosecheck", **counts})
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {"name": _x(report.constraint_set.name), **counts, "time": "0"},
+    )
+    props = ET.SubElement(suite, "properties")
+    plan = report.plan
+    for key, value in (
+        ("verdict", report.verdict),
+        ("summary", report.summary()),
+        ("plan", plan.get("path") or plan.get("rtstruct") or ""),
+        ("patient_id", plan.get("patient_id") or ""),
+        ("prescription_gy", report.prescription.dose_gy),
+        ("fractions", report.prescription.fractions),
+        ("prescription_source", report.prescription.source),
+        ("constraint_set", report.constraint_set.path),
+        ("constraint_set_sha256", report.constraint_set.sha256),
+        ("strict", str(report.strict).lower()),
+        ("dosecheck_version", report.dosecheck_version),
+    ):
+        ET.SubElement(props, "property", {"name": key, "value": _x("" if value is None else value)})
+
+    for i, r in enumerate(results):
+        c = report.constraints[i]
+        name = f"{report.metric_as_written(i)} {r.comparator} {c.limit_text}"
+        if r.priority == "optimal":
+            name += " (optimal)"
+        case = ET.SubElement(
+            suite, "testcase", {"classname": _x(r.structure), "name": _x(name), "time": "0"}
+        )
+        if r.status == "fail":
+            what = "" if r.priority == "mandatory" else "optimal constraint not met: "
+            failure = ET.SubElement(
+                case, "failure", {"message": _x(what + r.message), "type": r.priority}
+            )
+            failure.text = _x(_case_detail(report, i))
+        elif r.status == "not_evaluated":
+            ET.SubElement(case, "skipped", {"message": _x(r.message)})
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = _x(_case_detail(report, i))
+    if report.warnings:
+        err = ET.SubElement(suite, "system-err")
+        err.text = _x("\n".join(f"warning: {w}" for w in report.warnings))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _case_detail(report: CheckReport, i: int) -> str:
+    r = report.results[i]
+    lines = [r.message, f"ROI: {r.roi} (matched by {r.matched_by})"]
+    if r.line is not None:
+        lines.append(f"constraint: {r.constraint} ({report.constraint_set.path}:{r.line})")
+    lines.extend(f"warning: {w}" for w in r.warnings)
+    return "\n".join(lines)
+
+
+# --- Markdown --------------------------------------------------------------------------------
+def _md(text: Any) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def check_markdown(report: CheckReport) -> str:
+    """The report as Markdown: header, one table per structure, the verdict, warnings."""
+    c = report.constraint_set
+    lines = [f"# dosecheck check: {_md(c.name)}", ""]
+    for key, value in _header_lines(report):
+        lines.append(f"- **{key}:** {_md(value)}")
+    lines.append(f"- **Constraint set sha256:** `{c.sha256}`")
+    lines.append(f"- **dosecheck:** {report.dosecheck_version}")
+    lines.append("")
+    for structure, indices in _groups(report):
+        lines.append(f"## {_md(structure)} — {_md(_matched_text(report, indices))}")
+        lines.append("")
+        lines.append("| Metric | Value | Limit | Margin | Priority | Status | Detail |")
+        lines.append("|---|---:|---|---:|---|---|---|")
+        for i in indices:
+            r = report.results[i]
+            cells = [
+                f"`{report.metric_as_written(i)}`",
+                format_value(r.value, r.unit),
+                _limit_cell(report, i),
+                format_value(result_margin(report.results[i]), r.unit, signed=True),
+                r.priority,
+                f"**{status_label(r)}**" if r.status != "pass" else status_label(r),
+                r.message,
+            ]
+            lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
+        lines.append("")
+    lines.append(f"**{_md(report.summary())}**")
+    lines.append("")
+    if report.warnings:
+        lines.append("## Warnings")
+        lines.append("")
+        lines.extend(f"- {_md(w)}" for w in report.warnings)
+        lines.append("")
+    return "\n".join(lines)
