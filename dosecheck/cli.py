@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -78,6 +79,10 @@ def dvh(
     rtplan: RtplanOpt = None,
     fractions: FractionsOpt = None,
     allow_frame_mismatch: FrameOpt = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write the cumulative DVHs as a plot (.png or .svg)."),
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -89,6 +94,10 @@ def dvh(
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
 
+    if plot is not None:
+        from dosecheck.report.plots import plot_format
+
+        plot_format(plot)  # exit 2 for a bad extension, before any work
     loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
     if engine == "dosecheck":
         from dosecheck.api import compute_dvhs
@@ -100,6 +109,11 @@ def dvh(
         items = dicompyler_dvhs(loaded, structure)
     else:
         raise InputError(f"unknown engine {engine!r}; use dosecheck or dicompyler")
+    if plot is not None:
+        from dosecheck.report.plots import plot_dvhs_to_file
+
+        info = loaded.plan_info
+        plot_dvhs_to_file(items, plot, prescription_gy=info.prescription_gy if info else None)
     from dosecheck.output import dvh_formats
 
     if fmt is DvhFormat.json:
@@ -128,9 +142,11 @@ def dvh(
 # --- commands defined in dosecheck.commands.* are registered here ---------------------
 from dosecheck.commands import check as _check_cmd  # noqa: E402
 from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
+from dosecheck.commands import report as _report_cmd  # noqa: E402
 
 app.command("check")(_check_cmd.check)
 app.add_typer(_constraints_cmd.app, name="constraints")
+app.command("report")(_report_cmd.report)
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

@@ -158,6 +158,14 @@ def render(report: CheckReport, fmt: CheckFormat, output: Path | None) -> None:
         err.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
 
 
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report", help="Also write the HTML plan report (verdict, table, DVH plots) here."
+    ),
+]
+
+
 def check(
     plan: PlanArg = None,
     constraints: ConstraintsOpt = None,
@@ -170,6 +178,7 @@ def check(
     rtdose: RtdoseOpt = None,
     rtplan: RtplanOpt = None,
     allow_frame_mismatch: FrameOpt = False,
+    report_file: ReportOpt = None,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -183,11 +192,19 @@ def check(
 
     if prescription is not None and not (math.isfinite(prescription) and prescription > 0):
         raise InputError(f"--prescription must be a positive dose in Gy, not {prescription}")
+    if report_file is not None:
+        from dosecheck.commands.report import validate_report_path
+
+        validate_report_path(report_file)  # exit 2 before any work
     loaded = load_plan_for_check(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     report = check_plan(
         loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict
     )
+    if report_file is not None:
+        from dosecheck.report import write_report
+
+        write_report(report, report_file)
     render(report, fmt, output)
     if report.exit_code:
         raise typer.Exit(report.exit_code)

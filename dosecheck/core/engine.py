@@ -443,7 +443,8 @@ def compute_dvh(
     z_range = _axis_domain(grid.z)
     slab_mid = np.clip((slabs.lo + slabs.hi) / 2, *z_range)
     hist = SegmentHistogram(bw, field.max_gy)
-    acc = _Totals()
+    vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
+    acc = _Totals(vertex_min=vmin, vertex_max=vmax)
 
     # Planes are processed in chunks of about CHUNK_SAMPLES samples: memory stays
     # bounded and NumPy's temporaries stay small enough to be reused, not page-faulted.
@@ -483,7 +484,6 @@ def compute_dvh(
             outside_grid_cc=acc.total_cc,
             warnings=(f"{name}: structure lies entirely outside the dose grid",),
         )
-    vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
     dmin = min(acc.dmin, vmin)
     dmax = max(acc.dmax, vmax)
     below = hist.below()
@@ -511,6 +511,8 @@ class _Totals:
     dose_volume: float = 0.0  # sum of volume × mean dose (Gy·cc)
     dmin: float = np.inf
     dmax: float = -np.inf
+    vertex_min: float = np.inf
+    vertex_max: float = -np.inf
 
 
 class _ContoursByPlane:
@@ -616,8 +618,10 @@ def _process_chunk(
     if spread.any():
         half = np.hypot(hi - lo, spread) / 2
         mid = (lo + hi) / 2
-        lo = mid - half
-        hi = mid + half
+        # Keep the spread within the structure's extremes (at least those known so
+        # far: vertices and this chunk's samples), so the curve ends at Min and Max.
+        lo = np.maximum(mid - half, min(acc.vertex_min, float(lo.min())))
+        hi = np.minimum(mid + half, max(acc.vertex_max, float(hi.max())))
     hist.add(lo, hi, vol)
 
 

@@ -1,0 +1,564 @@
+"""The plan report: one self-contained HTML file a dosimetrist can attach to the approval.
+
+:func:`render_report` turns a :class:`~dosecheck.checking.check.CheckReport` into a
+single HTML document that fetches nothing: the CSS is inline, the DVH plots are inline
+SVG (hover a curve or a marker for its ``<title>``), there are no scripts, fonts or
+images from anywhere else, and a Content-Security-Policy forbids any fetch. It holds:
+
+* the verdict (``id="verdict"``, ``data-verdict="pass|fail"``) and the one-line
+  summary;
+* plan identity: patient, plan label, input files with their SHA-256, UIDs, dose
+  summation; the prescription and where it came from; the constraint set (name,
+  version, file, SHA-256, source);
+* the warnings;
+* the constraint table, one row per constraint (``tr.result``, ``data-index``,
+  ``data-status``), coloured by status, with value, limit, margin, priority, status
+  and message. The value, limit and margin cells (``td.value``, ``td.limit``,
+  ``td.margin``, each with ``data-structure`` and ``data-metric``) carry the number
+  exactly as in ``dosecheck check --format json`` in ``data-value`` (a JSON literal,
+  ``null`` when not evaluated) and show it as the text table does (two decimals);
+* one cumulative DVH plot per checked structure (``figure.dvh-plot``,
+  ``data-structure``) with its constraint markers, after an overview of all of them;
+* the whole JSON report (``script#report-json``, ``type="application/json"``: data,
+  never executed) and a sign-off block.
+
+The print stylesheet lays it out on A4, keeps plots and table rows whole, repeats the
+table header and puts the patient and page number in the page margins.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
+
+if TYPE_CHECKING:
+    from dosecheck.checking.check import CheckReport
+
+__all__ = ["render_report", "write_report"]
+
+_CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+_STATUS_CLASS = {
+    "PASS": "pass",
+    "FAIL": "fail",
+    "NOT MET (optimal)": "not-met",
+    "NOT EVALUATED": "not-evaluated",
+}
+
+
+def _e(value: Any) -> str:
+    """Escaped text (``—`` for ``None`` or empty)."""
+    if value is None or value == "":
+        return "—"
+    return escape(str(value), quote=True)
+
+
+def _a(value: Any) -> str:
+    """An escaped attribute value."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _json_attr(value: Any) -> str:
+    """``value`` as the JSON literal ``dosecheck check --format json`` writes."""
+    return _a(json.dumps(value))
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal that cannot end the ``<style>`` element."""
+    out = []
+    for ch in text:
+        if ch in '"\\<>' or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+# --- stylesheet ----------------------------------------------------------------------------
+_CSS = """
+:root {
+  --pass: %(pass)s; --fail: %(fail)s; --not-met: %(not_met)s; --not-evaluated: %(ne)s;
+  --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; --head: #f3f5f7;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%%; }
+body {
+  margin: 0 auto; padding: 24px 28px 40px; max-width: 1100px; color: var(--ink);
+  font: 14px/1.45 "Segoe UI", "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
+  background: #fff;
+}
+h1 { font-size: 22px; margin: 0 0 2px; }
+h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px;
+     border-bottom: 2px solid var(--rule); }
+.subtitle { color: var(--muted); margin: 0; }
+code, .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace;
+              font-size: 12px; overflow-wrap: anywhere; }
+.report-head { display: flex; gap: 20px; align-items: stretch; justify-content: space-between;
+               border-bottom: 1px solid var(--rule); padding-bottom: 16px; }
+.report-head .titles { flex: 1 1 auto; min-width: 0; }
+.report-head .patient { margin-top: 10px; font-size: 15px; }
+.report-head .patient b { font-size: 17px; }
+#verdict { flex: 0 0 330px; border-radius: 8px; padding: 12px 16px; color: #fff; }
+#verdict.verdict-pass { background: var(--pass); }
+#verdict.verdict-fail { background: var(--fail); }
+#verdict .verdict-label { font-size: 12px; letter-spacing: .08em; text-transform: uppercase;
+                          opacity: .9; }
+#verdict .verdict-word { font-size: 40px; font-weight: 800; line-height: 1.05;
+                         letter-spacing: .04em; }
+#verdict .verdict-summary { font-size: 13px; margin-top: 4px; }
+#verdict .verdict-counts { font-size: 12px; margin-top: 6px; opacity: .95; }
+table { border-collapse: collapse; width: 100%%; }
+th, td { text-align: left; vertical-align: top; padding: 5px 8px;
+         border-bottom: 1px solid var(--rule); }
+thead th { background: var(--head); font-size: 12px; text-transform: uppercase;
+           letter-spacing: .04em; color: var(--muted); border-bottom: 2px solid var(--rule); }
+table.kv th { width: 190px; font-weight: 600; color: var(--muted); white-space: nowrap; }
+table.kv td { overflow-wrap: anywhere; }
+table.kv .sha { display: block; color: var(--muted); }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.limit { white-space: nowrap; }
+tr.group th { background: #fafbfc; font-size: 13px; color: var(--ink); padding-top: 9px; }
+tr.group th .matched { font-weight: 400; color: var(--muted); }
+tr.result td:first-child { border-left: 4px solid transparent; }
+tr.status-pass td:first-child { border-left-color: var(--pass); }
+tr.status-fail td:first-child { border-left-color: var(--fail); }
+tr.status-not-met td:first-child { border-left-color: var(--not-met); }
+tr.status-not-evaluated td:first-child { border-left-color: var(--not-evaluated); }
+tr.status-fail { background: #ffebe9; }
+tr.status-not-met { background: #fff5e0; }
+tr.status-not-evaluated { background: #f2f3f5; }
+.badge { display: inline-block; border-radius: 4px; padding: 1px 7px; font-size: 12px;
+         font-weight: 700; color: #fff; white-space: nowrap; }
+.badge.pass { background: var(--pass); }
+.badge.fail { background: var(--fail); }
+.badge.not-met { background: var(--not-met); }
+.badge.not-evaluated { background: var(--not-evaluated); }
+td.detail { font-size: 13px; }
+td.detail .note, td.detail .rwarn { display: block; color: var(--muted); font-size: 12px; }
+td.detail .rwarn { color: #8a5a00; }
+.metric { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace;
+          font-size: 12.5px; white-space: nowrap; }
+#warnings ul { margin: 0; padding-left: 20px; }
+#warnings.has-warnings { background: #fff8e5; border: 1px solid #e6c35c; border-radius: 6px;
+                         padding: 4px 16px 10px; }
+#warnings.has-warnings h2 { border-bottom-color: #e6c35c; }
+#warnings li { margin: 3px 0; }
+.none { color: var(--muted); }
+figure { margin: 0 0 22px; }
+figure.dvh-plot, figure.dvh-overview { border: 1px solid var(--rule); border-radius: 6px;
+                                       padding: 8px 10px 6px; }
+figure svg { display: block; width: 100%%; height: auto; max-width: 760px; margin: 0 auto; }
+figcaption { font-size: 12.5px; color: var(--muted); margin-top: 4px; }
+figcaption b { color: var(--ink); }
+.legend-note { font-size: 12.5px; color: var(--muted); margin: 0 0 12px; }
+.legend-note .sw { font-weight: 700; }
+.signoff { margin-top: 30px; display: grid; grid-template-columns: repeat(3, 1fr); gap: 24px; }
+.signoff div { border-top: 1px solid var(--ink); padding-top: 4px; font-size: 12px;
+               color: var(--muted); min-height: 48px; }
+footer { margin-top: 18px; font-size: 11.5px; color: var(--muted); }
+@page {
+  size: A4; margin: 14mm 12mm 16mm 12mm;
+  @bottom-left { content: %(page_left)s; font-size: 8pt; color: #59636e; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
+                  color: #59636e; }
+}
+@media print {
+  body { max-width: none; padding: 0; font-size: 9.5pt; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  h2 { font-size: 12.5pt; margin-top: 14pt; break-after: avoid; page-break-after: avoid; }
+  #verdict { flex-basis: 62mm; }
+  #verdict .verdict-word { font-size: 26pt; }
+  thead { display: table-header-group; }
+  tr, figure, .signoff, table.kv, #verdict, #warnings {
+    break-inside: avoid; page-break-inside: avoid;
+  }
+  table { break-inside: auto; }
+  figure.dvh-plot, figure.dvh-overview { border: none; padding: 0; }
+  figure svg { max-width: 170mm; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def _stylesheet(report: CheckReport) -> str:
+    p = report.plan
+    left = "dosecheck plan report"
+    who = " · ".join(
+        x for x in (p.get("patient_id") or "", p.get("plan_label") or "") if str(x).strip()
+    )
+    if who:
+        left += f" — {who}"
+    left += f" — {report.verdict.upper()}"
+    return _CSS % {
+        "pass": STATUS_COLORS["pass"],
+        "fail": STATUS_COLORS["fail"],
+        "not_met": STATUS_COLORS["not_met"],
+        "ne": STATUS_COLORS["not_evaluated"],
+        "page_left": _css_string(left),
+    }
+
+
+# --- sections ------------------------------------------------------------------------------
+def _verdict(report: CheckReport) -> str:
+    counts = {s: sum(r.status == s for r in report.results) for s in ("pass", "fail")}
+    not_eval = sum(r.status == "not_evaluated" for r in report.results)
+    summary = report.summary()
+    word = report.verdict.upper()
+    short = summary[len(word) + 3 :] if summary.startswith(f"{word} — ") else summary
+    parts = [f"{counts['pass']} passed", f"{counts['fail']} failed"]
+    if not_eval:
+        parts.append(f"{not_eval} not evaluated")
+    return (
+        f'<div id="verdict" class="verdict-{_a(report.verdict)}" '
+        f'data-verdict="{_a(report.verdict)}" role="status">'
+        '<div class="verdict-label">Verdict</div>'
+        f'<div class="verdict-word">{_e(report.verdict.upper())}</div>'
+        f'<div class="verdict-summary" id="summary" title="{_a(summary)}">{_e(short)}</div>'
+        f'<div class="verdict-counts">{_e(" · ".join(parts))} '
+        f"(of {len(report.results)} constraints)</div>"
+        "</div>"
+    )
+
+
+def _header(report: CheckReport) -> str:
+    p = report.plan
+    c = report.constraint_set
+    patient = p.get("patient_id") or "—"
+    label = p.get("plan_label") or "—"
+    return (
+        '<header class="report-head"><div class="titles">'
+        "<h1>Plan dose-volume check</h1>"
+        f'<p class="subtitle">{_e(c.name)}</p>'
+        f'<div class="patient">Patient ID <b data-field="patient_id">{_e(patient)}</b>'
+        f' &nbsp;·&nbsp; Plan <b data-field="plan_label">{_e(label)}</b></div>'
+        f'<div class="patient">Prescription <b data-field="prescription">'
+        f"{_e(report.prescription.describe())}</b></div>"
+        f"</div>{_verdict(report)}</header>"
+    )
+
+
+def _mono(value: Any) -> str:
+    """Monospaced text (paths, UIDs), ``—`` when empty."""
+    return f'<span class="mono">{_e(value)}</span>' if value else "—"
+
+
+def _file_cell(path: Any, sha: Any) -> str:
+    if not path:
+        return "—"
+    out = f'<span class="mono">{_e(path)}</span>'
+    if sha:
+        out += f'<span class="sha mono">sha256 {_e(sha)}</span>'
+    return out
+
+
+def _identity(report: CheckReport) -> str:
+    from dosecheck.checking.sets import describe_prescription
+
+    p = report.plan
+    c = report.constraint_set
+    rx = report.prescription
+    sha = p.get("sha256") or {}
+    doses = list(p.get("rtdose") or [])
+    dose_sha = list(sha.get("rtdose") or [])
+    dose_cells = "<br>".join(
+        _file_cell(path, dose_sha[i] if i < len(dose_sha) else None) for i, path in enumerate(doses)
+    )
+    rx_source = rx.source
+    if rx.fractions is not None and rx.fractions_source != rx.source:
+        rx_source = f"dose: {rx.source}; fractions: {rx.fractions_source}"
+    rtplan_rx = ""
+    if p.get("prescription_gy") is not None or p.get("fractions") is not None:
+        rtplan_rx = describe_prescription(p.get("prescription_gy"), p.get("fractions"))
+    set_rx = ""
+    if c.prescription_gy is not None or c.fractions is not None:
+        set_rx = describe_prescription(c.prescription_gy, c.fractions)
+    mode = (
+        "strict: constraints that cannot be evaluated fail"
+        if report.strict
+        else "standard: constraints that cannot be evaluated are reported, not failed"
+    )
+    set_name = c.name + (f" (version {c.version})" if c.version else "")
+    uids = "<br>".join(_mono(u) for u in p.get("dose_uids") or []) or "—"
+    rows: list[tuple[str, str, str]] = [
+        ("patient_id", "Patient ID", _e(p.get("patient_id"))),
+        ("plan_label", "Plan label", _e(p.get("plan_label"))),
+        ("prescription", "Prescription used", _e(rx.describe())),
+        ("prescription_source", "Prescription source", _e(rx_source)),
+        ("rtplan_prescription", "RTPLAN prescription", _e(rtplan_rx)),
+        ("constraint_set", "Constraint set", _e(set_name)),
+        ("constraint_set_prescription", "Set written for", _e(set_rx)),
+        ("constraint_set_file", "Constraint set file", _file_cell(c.path, c.sha256)),
+        ("constraint_set_source", "Constraint source", _e(c.source)),
+        ("plan_path", "Plan folder", _mono(p.get("path"))),
+        ("rtstruct", "RTSTRUCT", _file_cell(p.get("rtstruct"), sha.get("rtstruct"))),
+        ("rtdose", "RTDOSE", dose_cells or "—"),
+        ("rtplan", "RTPLAN", _file_cell(p.get("rtplan"), sha.get("rtplan"))),
+        ("structure_set_uid", "Structure set UID", _mono(p.get("structure_set_uid"))),
+        ("dose_uids", "Dose UID(s)", uids),
+        ("plan_uid", "Plan UID", _mono(p.get("plan_uid"))),
+        ("dose_summation_type", "Dose summation", _e(p.get("dose_summation_type"))),
+        ("mode", "Mode", _e(mode)),
+    ]
+    body = "".join(
+        f'<tr><th scope="row">{escape(label)}</th><td data-field="{key}">{cell}</td></tr>'
+        for key, label, cell in rows
+    )
+    return (
+        '<section id="plan"><h2>Plan and constraint set</h2>'
+        f'<table class="kv" id="plan-identity"><tbody>{body}</tbody></table></section>'
+    )
+
+
+def _warnings(report: CheckReport) -> str:
+    if not report.warnings:
+        return '<section id="warnings" data-count="0"><p class="none">No warnings.</p></section>'
+    items = "".join(f'<li class="warning">{_e(w)}</li>' for w in report.warnings)
+    return (
+        f'<section id="warnings" class="has-warnings" data-count="{len(report.warnings)}">'
+        f"<h2>Warnings ({len(report.warnings)})</h2><ul>{items}</ul></section>"
+    )
+
+
+def _limit_text(report: CheckReport, i: int) -> str:
+    """The limit as the text table writes it, with ≤/≥."""
+    from dosecheck.output.check_formats import format_value
+
+    r, c = report.results[i], report.constraints[i]
+    cmp = _CMP.get(r.comparator, r.comparator)
+    if r.limit is None or not c.limit_unit_is_percent_rx:
+        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        unit = "" if c.limit_unit_is_percent_rx else r.unit
+        return f"{cmp} {c.limit_text}{sep}{unit}"
+    return f"{cmp} {format_value(r.limit, r.unit)} ({c.limit_text} of Rx)"
+
+
+def _matched(report: CheckReport, i: int) -> str:
+    r = report.results[i]
+    if r.roi is None:
+        return (
+            "ambiguous: no ROI chosen" if r.reason == "structure_ambiguous" else ("no matching ROI")
+        )
+    return f"ROI {r.roi} (matched by {r.matched_by})"
+
+
+def _full(x: float | None, unit: str) -> str:
+    """Full-precision tooltip of a number."""
+    if x is None:
+        return "not evaluated"
+    return f"{json.dumps(x)} {unit}".strip()
+
+
+def _constraint_table(report: CheckReport) -> str:
+    from dosecheck.output.check_formats import format_value, status_label
+
+    records = report.result_records()
+    rows: list[str] = []
+    current: str | None = None
+    for i, (r, rec) in enumerate(zip(report.results, records, strict=True)):
+        if rec["structure"] != current:
+            current = rec["structure"]
+            rows.append(
+                f'<tr class="group" data-structure="{_a(current)}"><th colspan="7">'
+                f'{_e(current)} <span class="matched">— {_e(_matched(report, i))}</span>'
+                "</th></tr>"
+            )
+        label = status_label(r)
+        cls = _STATUS_CLASS[label]
+        unit = rec["unit"]
+        ident = f'data-structure="{_a(rec["structure"])}" data-metric="{_a(rec["metric"])}"'
+        detail = [f'<span class="message">{_e(rec["message"])}</span>']
+        if rec.get("note"):
+            detail.append(f'<span class="note">Note: {_e(rec["note"])}</span>')
+        if rec.get("reference"):
+            detail.append(f'<span class="note">Reference: {_e(rec["reference"])}</span>')
+        for w in rec.get("warnings") or []:
+            detail.append(f'<span class="rwarn">warning: {_e(w)}</span>')
+        rows.append(
+            f'<tr class="result status-{cls} priority-{_a(rec["priority"])}" '
+            f'data-index="{i}" data-status="{_a(rec["status"])}" {ident}>'
+            f'<td class="metric" title="{_a(rec["constraint"])}">{_e(rec["metric"])}</td>'
+            f'<td class="value num" {ident} data-unit="{_a(unit)}" '
+            f'data-value="{_json_attr(rec["value"])}" title="{_a(_full(rec["value"], unit))}">'
+            f"{_e(format_value(rec['value'], unit))}</td>"
+            f'<td class="limit" {ident} data-comparator="{_a(rec["comparator"])}" '
+            f'data-value="{_json_attr(rec["limit"])}" title="{_a(_full(rec["limit"], unit))}">'
+            f"{_e(_limit_text(report, i))}</td>"
+            f'<td class="margin num" {ident} data-value="{_json_attr(rec["margin"])}" '
+            f'title="{_a(_full(rec["margin"], unit))}">'
+            f"{_e(format_value(rec['margin'], unit, signed=True))}</td>"
+            f'<td class="priority">{_e(rec["priority"])}</td>'
+            f'<td class="status"><span class="badge {cls}">{_e(label)}</span></td>'
+            f'<td class="detail">{"".join(detail)}</td></tr>'
+        )
+    head = (
+        "<thead><tr><th>Metric</th><th>Value</th><th>Limit</th><th>Margin</th>"
+        "<th>Priority</th><th>Status</th><th>Detail</th></tr></thead>"
+    )
+    return (
+        '<section id="constraints"><h2>Constraints</h2>'
+        '<p class="legend-note">Margin: distance from the value to the limit, positive inside '
+        "the limit. Values as in <code>dosecheck check --format json</code>, rounded to two "
+        "decimals (hover a number for all its digits). An optimal constraint that is not met "
+        "does not fail the plan.</p>"
+        f'<table class="constraints" id="constraint-table">{head}<tbody>{"".join(rows)}'
+        "</tbody></table></section>"
+    )
+
+
+def _plots(report: CheckReport) -> str:
+    curves = report_curves(report)
+    rx = report.prescription.dose_gy
+    parts = [
+        '<section id="dvh"><h2>Cumulative DVHs</h2>'
+        '<p class="legend-note">Each constraint is a limit marker on its structure\'s curve: '
+        '<span class="sw">▼</span> the DVH must pass below the point, '
+        '<span class="sw">▲</span> above it; the open circle is the plan\'s value. Colours: '
+        f'<span class="sw" style="color:{STATUS_COLORS["pass"]}">pass</span>, '
+        f'<span class="sw" style="color:{STATUS_COLORS["fail"]}">fail</span>, '
+        f'<span class="sw" style="color:{STATUS_COLORS["not_met"]}">optimal not met</span>, '
+        f'<span class="sw" style="color:{STATUS_COLORS["not_evaluated"]}">not evaluated</span>'
+        ". The dashed line is the prescription. Hover a curve or marker to identify it.</p>"
+    ]
+    if len(curves) > 1:
+        svg = render_svg(
+            [c for c, _, _ in curves],
+            volume_unit="%",
+            title="All checked structures",
+            prescription_gy=rx,
+            figsize=(7.2, 4.2),
+            inline=True,
+            id_prefix="ov-",
+        )
+        parts.append(
+            f'<figure class="dvh-overview" id="dvh-overview">{svg}<figcaption>'
+            "<b>All checked structures</b>, volume in % of each structure "
+            "(limits in cc converted with the structure's volume).</figcaption></figure>"
+        )
+    for n, (curve, indices, unit) in enumerate(curves):
+        svg = render_svg(
+            [curve],
+            volume_unit=unit,
+            title=curve.label,
+            prescription_gy=rx,
+            figsize=(7.2, 3.7),
+            inline=True,
+            id_prefix=f"p{n}-",
+        )
+        dvh = curve.dvh
+        stats = (
+            "no volume inside the dose grid"
+            if dvh.is_empty
+            else f"{dvh.volume_cc:.1f} cc in the dose grid; min {dvh.min_gy:.2f} Gy, "
+            f"mean {dvh.mean_gy:.2f} Gy, max {dvh.max_gy:.2f} Gy"
+        )
+        if dvh.outside_grid_cc > 0:
+            stats += f"; {dvh.outside_grid_cc:.2f} cc outside the dose grid (not included)"
+        metrics = ", ".join(report.metric_as_written(i) for i in indices)
+        parts.append(
+            f'<figure class="dvh-plot" id="dvh-plot-{n}" data-structure="{_a(curve.key)}" '
+            f'data-roi="{_a(curve.roi)}" data-volume-unit="{_a(unit)}" '
+            f'data-constraints="{len(indices)}">{svg}<figcaption><b>{_e(curve.label)}</b>: '
+            f"{_e(stats)}. Constraints: {_e(metrics)}.</figcaption></figure>"
+        )
+    plotted = {c.key for c, _, _ in curves}
+    missing = []
+    for i, r in enumerate(report.results):
+        if r.structure not in plotted and r.structure not in missing:
+            missing.append(r.structure)
+            plotted_note = _matched(report, i)
+            parts.append(
+                f'<p class="not-plotted" data-structure="{_a(r.structure)}">'
+                f"<b>{_e(r.structure)}</b>: not plotted — {_e(plotted_note)}.</p>"
+            )
+    if not curves:
+        parts.append('<p class="none">No structure of the constraint set has a DVH.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _embedded_json(report: CheckReport) -> str:
+    text = json.dumps(report.to_dict(), indent=1, ensure_ascii=True)
+    # Nothing inside can close the element: "<" only appears escaped.
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="report-json">{text}</script>'
+
+
+def render_report(report: CheckReport, *, generated: datetime | None = None) -> str:
+    """The report as one self-contained HTML document.
+
+    Parameters
+    ----------
+    report
+        The result of :func:`dosecheck.checking.check.check_plan`.
+    generated
+        Time stamp printed in the report; default: now (local time).
+
+    Returns
+    -------
+    str
+        The HTML text (UTF-8 when written).
+
+    Raises
+    ------
+    InputError
+        When matplotlib (``dosecheck[plot]``) is not installed.
+    """
+    when = (generated or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    p = report.plan
+    title = " — ".join(
+        x
+        for x in (
+            "dosecheck plan report",
+            str(p.get("patient_id") or ""),
+            str(p.get("plan_label") or ""),
+            report.verdict.upper(),
+        )
+        if x
+    )
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    body = "".join(
+        [
+            _header(report),
+            _warnings(report),
+            _constraint_table(report),
+            _plots(report),
+            _identity(report),
+            '<section class="signoff" id="signoff"><div>Checked by (name)</div>'
+            "<div>Signature</div><div>Date</div></section>",
+            f"<footer>Generated by dosecheck {_e(report.dosecheck_version)} on {_e(when)}. "
+            "DVHs computed by dosecheck from the RTSTRUCT and RTDOSE listed above. This "
+            "report supports, and does not replace, the clinical review of the plan."
+            "</footer>",
+            _embedded_json(report),
+        ]
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="dosecheck {_a(report.dosecheck_version)}">'
+        f"<title>{_e(title)}</title>"
+        f"<style>{_stylesheet(report)}</style></head>\n"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def write_report(report: CheckReport, path: str | Path) -> None:
+    """Render ``report`` (:func:`render_report`) and write it to ``path`` atomically.
+
+    Raises
+    ------
+    InputError
+        When the folder of ``path`` does not exist, or matplotlib is missing.
+    """
+    from dosecheck.output.write import write_text
+
+    write_text(render_report(report), Path(path))
