@@ -236,21 +236,20 @@ class DoseField:
         return self._gradients
 
     def inplane_spread(
-        self, ax: _Axis, ay: _Axis, z: np.ndarray, sx: float, sy: float
+        self, ax: _Axis, ay: _Axis, iz: np.ndarray, sx: float, sy: float
     ) -> np.ndarray:
         """Dose spread (Gy) across an ``sx`` × ``sy`` sample cell centred at each point.
 
         The width of the uniform distribution with the same variance as the linear dose
         across the cell: ``sqrt((sx * dD/dx)² + (sy * dD/dy)²)``, from the gradient at
-        the nearest voxel. Beyond the outermost voxel centres the dose is held constant,
-        so there is no spread along that axis.
+        the nearest voxel (``iz``: dose-plane index per point). Beyond the outermost
+        voxel centres the dose is held constant, so there is no spread along that axis.
         """
         gx, gy = self.inplane_gradients()
-        iz = _nearest_index(z, self.grid.z)
         flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
         fx = np.where(ax.core, sx * gx[flat], 0.0)
         fy = np.where(ay.core, sy * gy[flat], 0.0)
-        return np.hypot(fx, fy)
+        return np.sqrt(fx * fx + fy * fy)
 
     def inplane(self, ax: _Axis, ay: _Axis) -> list[tuple[np.ndarray, np.ndarray]]:
         """Bilinear corners of each point: ``[(flat in-plane offset, weight), ...]``.
@@ -441,7 +440,7 @@ def compute_dvh(
     )
     cell_area = sgrid.sx * sgrid.sy
     z_range = _axis_domain(grid.z)
-    slab_mid = np.clip((slabs.lo + slabs.hi) / 2, *z_range)
+    frame_mid = _nearest_index(np.clip((slabs.lo + slabs.hi) / 2, *z_range), grid.z)
     hist = SegmentHistogram(bw, field.max_gy)
     vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
     acc = _Totals(vertex_min=vmin, vertex_max=vmax)
@@ -464,7 +463,7 @@ def compute_dvh(
             plane_area,
             thickness,
             slabs,
-            slab_mid,
+            frame_mid,
             z_range,
             field,
             hist,
@@ -561,7 +560,7 @@ def _process_chunk(
     plane_area: np.ndarray,
     thickness: np.ndarray,
     slabs: _Slabs,
-    slab_mid: np.ndarray,
+    frame_mid: np.ndarray,
     z_range: tuple[float, float],
     field: DoseField,
     hist: SegmentHistogram,
@@ -608,15 +607,15 @@ def _process_chunk(
     lo = np.maximum(np.minimum(da, db), 0.0)
     hi = np.maximum(np.maximum(da, db), 0.0)
     acc.inside_cc += float(vol.sum())
-    acc.dose_volume += float(np.dot(vol, lo + hi)) / 2
+    acc.dose_volume += float((vol * (lo + hi)).sum()) / 2  # not np.dot: no BLAS threads
     acc.dmin = min(acc.dmin, float(lo.min()))
     acc.dmax = max(acc.dmax, float(hi.max()))
     # Each sample stands for a cell; spread its volume over the dose range across the
     # cell as well as along z (uniform distribution of the same variance), so the
     # histogram has no staircase from the in-plane sample spacing.
-    spread = field.inplane_spread(ax, ay, slab_mid[pplane], sgrid.sx, sgrid.sy)[pt]
+    spread = field.inplane_spread(ax, ay, frame_mid[pplane], sgrid.sx, sgrid.sy)[pt]
     if spread.any():
-        half = np.hypot(hi - lo, spread) / 2
+        half = np.sqrt((hi - lo) ** 2 + spread**2) / 2
         mid = (lo + hi) / 2
         # Keep the spread within the structure's extremes (at least those known so
         # far: vertices and this chunk's samples), so the curve ends at Min and Max.
