@@ -134,8 +134,10 @@ def test_green_halfplane_area_and_moment_match_shapely(
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(4, 40),
-    x0=st.floats(-8, 2),
-    y0=st.floats(-8, 2),
+    # Subnormal coordinates (e.g. 2.2e-309) are not geometry anyone contours with; the
+    # two clippers then differ only by floating-point underflow.
+    x0=st.floats(-8, 2, allow_subnormal=False),
+    y0=st.floats(-8, 2, allow_subnormal=False),
     w=st.floats(0.5, 10),
     h=st.floats(0.5, 10),
 )

@@ -194,7 +194,8 @@ class CheckReport:
         ``metric_canonical``, ``value``, ``unit``, ``comparator``, ``limit`` (in
         ``unit``), ``limit_as_written``, ``margin``, ``status``, ``priority``,
         ``message``, ``constraint``, ``reason``, ``matched_by``, ``line``, ``note``,
-        ``reference``, ``prescription_gy``, ``warnings``.
+        ``reference``, ``prescription_gy``, ``warnings``, ``dose_basis``, ``alpha_beta``,
+        ``plan_fractions``, ``converted_dose_gy``.
         """
         out = []
         for i, (r, c) in enumerate(zip(self.results, self.constraints, strict=True)):
@@ -359,6 +360,19 @@ def _resolve_prescription(
             "no prescription dose (no RTPLAN, none in the constraint set, no "
             "--prescription): constraints in % of prescription are not evaluated"
         )
+    # EQD2/BED conversions depend on the plan's number of fractions.
+    if any(c.is_converted for _, c in cset.constraints):
+        if fx is None:
+            warnings.append(
+                "no number of fractions (none in the RTPLAN or the constraint set, no "
+                "--fractions): constraints given as EQD2 are not evaluated"
+            )
+        elif fx_source == "constraint set":
+            why = "the plan has no RTPLAN" if info is None else "the RTPLAN gives no fractions"
+            warnings.append(
+                f"{why}: EQD2/BED conversions assume the constraint set's {fx} fractions "
+                "(give --fractions to state the plan's)"
+            )
     return rx, warnings
 
 
@@ -425,7 +439,8 @@ def check_plan(
         overrides the constraint set's. Used for limits and metrics in % of
         prescription.
     fractions
-        Number of fractions from the command line (same precedence).
+        Number of fractions from the command line (same precedence). Constraints
+        given as EQD2 or for the set's fractions are converted to this number.
     strict
         Fail constraints that cannot be evaluated (structure missing or ambiguous,
         metric undefined) instead of reporting them as not evaluated.
@@ -452,7 +467,9 @@ def check_plan(
     )
     rx, rx_warnings = _resolve_prescription(plan, cset, prescription_gy, fractions)
     cache = _DVHCache(plan, settings)
-    results = evaluate_constraints(cset, cache, plan.structure_set.names, rx.dose_gy, strict=strict)
+    results = evaluate_constraints(
+        cset, cache, plan.structure_set.names, rx.dose_gy, strict=strict, fractions=rx.fractions
+    )
     dvhs = tuple(cache.items.values())
     warnings = _unique(
         [*plan.warnings, *rx_warnings, *(w for item in dvhs for w in item.dvh.warnings)]

@@ -8,14 +8,22 @@ Prescription used for "% of prescription": the ``prescription_gy`` argument when
 given (``--prescription`` or the RTPLAN), otherwise the constraint set's own. When both
 are known and differ, :func:`resolve_prescription` returns a warning, which is also
 attached to every result that depends on the prescription.
+
+Fractionation: a constraint with ``dose_basis`` ``eqd2`` or ``set_fractions`` has its
+dose (the dose of ``V``/``CV``, the limit of a dose metric) converted to the physical
+dose in the plan's number of fractions (the ``fractions`` argument, otherwise the
+set's); the DVH itself is never converted. Without a number of fractions such a
+constraint is ``not_evaluated``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
+from dosecheck.checking.fractionation import from_physical, to_physical
 from dosecheck.checking.matching import MatchResult, match_structure
 from dosecheck.checking.model import (
     Constraint,
@@ -73,6 +81,7 @@ def evaluate_constraints(
     prescription_gy: float | None,
     *,
     strict: bool = False,
+    fractions: int | None = None,
 ) -> list[ConstraintResult]:
     """Check every constraint of ``cset``.
 
@@ -90,6 +99,9 @@ def evaluate_constraints(
     strict
         Turn every ``not_evaluated`` (structure missing or ambiguous, metric
         undefined) into ``fail``.
+    fractions
+        The plan's number of fractions, or ``None`` to use the set's; constraints
+        given as EQD2 or for the set's fractions are converted to it.
 
     Returns
     -------
@@ -97,7 +109,10 @@ def evaluate_constraints(
         One per constraint, in file order.
     """
     get_dvh: Callable[[str], DVH] = dvhs.__getitem__ if isinstance(dvhs, Mapping) else dvhs
+    if fractions is not None and (isinstance(fractions, bool) or fractions < 1):
+        raise ValueError(f"the number of fractions must be at least 1, not {fractions!r}")
     rx, rx_warnings = resolve_prescription(cset, prescription_gy)
+    n = fractions if fractions is not None else cset.fractions
     cache: dict[str, DVH] = {}
     results: list[ConstraintResult] = []
     for spec in cset.structures:
@@ -107,7 +122,7 @@ def evaluate_constraints(
                 "structure_ambiguous" if match.status == "ambiguous" else "structure_not_found"
             )
             results.extend(
-                _not_evaluated(spec, c, match, None, reason, match.message, strict)
+                _not_evaluated(spec, c, match, None, n, reason, match.message, strict)
                 for c in spec.constraints
             )
             continue
@@ -115,7 +130,7 @@ def evaluate_constraints(
             cache[match.roi] = get_dvh(match.roi)
         dvh = cache[match.roi]
         for c in spec.constraints:
-            results.append(_evaluate_one(spec, c, match, dvh, rx, rx_warnings, strict))
+            results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
     return results
 
 
@@ -126,6 +141,59 @@ def verdict(results: Iterable[ConstraintResult]) -> Literal["pass", "fail"]:
     ``strict=True`` in :func:`evaluate_constraints` to make the latter fail).
     """
     return "fail" if any(r.is_mandatory_failure for r in results) else "pass"
+
+
+# --- fractionation ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Conversion:
+    """A constraint's dose converted to the plan's fractionation."""
+
+    fractions: int  # the plan's
+    physical_gy: float  # the physical dose equivalent to the dose as written
+    metric: Metric  # the metric to evaluate: V/CV at the physical dose, else as written
+    limit: float | None  # the physical limit (metric unit) of a dose metric, else None
+
+
+def _convert(c: Constraint, fractions: int | None) -> _Conversion | None:
+    """``None`` for a physical constraint.
+
+    Raises
+    ------
+    MetricDomainError
+        When the constraint must be converted but the number of fractions is unknown.
+    """
+    if not c.is_converted:
+        return None
+    if fractions is None:
+        raise MetricDomainError(
+            f"{c.metric.label} is given {_as_basis(c)} and must be converted to the plan's "
+            "fractionation, but the number of fractions is unknown; pass --fractions or use "
+            "a plan with an RTPLAN"
+        )
+    written = c.dose_as_written_gy
+    assert written is not None  # the loader and Constraint refuse the rest
+    physical = to_physical(written, c.dose_basis, fractions, c.alpha_beta, c.basis_fractions)
+    m = c.metric
+    if m.kind in ("V", "CV"):
+        number = physical * 100.0 if m.number_unit == "cGy" else physical
+        metric = Metric(m.kind, number, m.number_unit, m.output_unit)
+        return _Conversion(fractions, physical, metric, None)
+    limit = physical * 100.0 if m.output_unit == "cGy" else physical
+    return _Conversion(fractions, physical, m, limit)
+
+
+def _as_basis(c: Constraint) -> str:
+    """``"as EQD2 (α/β 3 Gy)"``, ``"for 28 fractions (α/β 3 Gy)"``."""
+    ab = f"α/β {format_number(c.alpha_beta or 0)} Gy"
+    if c.dose_basis == "eqd2":
+        return f"as EQD2 ({ab})"
+    return f"for {c.basis_fractions} fractions ({ab})"
+
+
+def _limit_of(c: Constraint, rx: float | None, conv: _Conversion | None) -> float:
+    if conv is not None and conv.limit is not None:
+        return conv.limit
+    return c.limit_in_metric_unit(rx)
 
 
 # --- one constraint --------------------------------------------------------------------
@@ -146,6 +214,7 @@ def _result(
     rx: float | None,
     reason: Reason | None = None,
     warnings: tuple[str, ...] = (),
+    conv: _Conversion | None = None,
 ) -> ConstraintResult:
     return ConstraintResult(
         structure=spec.name,
@@ -166,6 +235,10 @@ def _result(
         reference=c.reference,
         prescription_gy=rx if c.needs_prescription else None,
         warnings=warnings,
+        dose_basis=c.dose_basis,
+        alpha_beta=c.alpha_beta,
+        plan_fractions=None if conv is None else conv.fractions,
+        converted_dose_gy=None if conv is None else conv.physical_gy,
     )
 
 
@@ -174,14 +247,23 @@ def _not_evaluated(
     c: Constraint,
     match: MatchResult,
     rx: float | None,
+    fractions: int | None,
     reason: Reason,
     message: str,
     strict: bool,
     warnings: tuple[str, ...] = (),
 ) -> ConstraintResult:
     limit: float | None
+    conv: _Conversion | None = None
     try:
-        limit = c.limit_in_metric_unit(rx)
+        conv = _convert(c, fractions)
+    except MetricDomainError:  # unknown fractions: only a dose limit is then unknown
+        pass
+    try:
+        if c.is_converted and conv is None and c.metric.gives_dose:
+            limit = None
+        else:
+            limit = _limit_of(c, rx, conv)
     except MetricDomainError:
         limit = None
     return _result(
@@ -195,6 +277,7 @@ def _not_evaluated(
         rx=rx,
         reason=reason,
         warnings=warnings,
+        conv=conv,
     )
 
 
@@ -204,6 +287,7 @@ def _evaluate_one(
     match: MatchResult,
     dvh: DVH,
     rx: float | None,
+    fractions: int | None,
     rx_warnings: list[str],
     strict: bool,
 ) -> ConstraintResult:
@@ -211,12 +295,16 @@ def _evaluate_one(
     if c.needs_prescription:
         warnings += tuple(rx_warnings)
     try:
-        value = c.metric.evaluate(dvh, rx).value
-        limit = c.limit_in_metric_unit(rx)
+        conv = _convert(c, fractions)
+        metric = c.metric if conv is None else conv.metric
+        value = metric.evaluate(dvh, rx).value
+        limit = _limit_of(c, rx, conv)
         if not math.isfinite(value):
             raise MetricDomainError(f"{c.metric.label} is undefined on {match.roi!r}")
     except MetricDomainError as e:
-        return _not_evaluated(spec, c, match, rx, "metric_undefined", str(e), strict, warnings)
+        return _not_evaluated(
+            spec, c, match, rx, fractions, "metric_undefined", str(e), strict, warnings
+        )
     ok = c.holds(value, limit)
     return _result(
         spec,
@@ -225,19 +313,31 @@ def _evaluate_one(
         value=value,
         limit=limit,
         status="pass" if ok else "fail",
-        message=_message(c, dvh, value, limit, ok, rx),
+        message=_message(c, dvh, value, limit, ok, rx, conv),
         rx=rx,
         warnings=warnings,
+        conv=conv,
     )
 
 
 def _message(
-    c: Constraint, dvh: DVH, value: float, limit: float, ok: bool, rx: float | None
+    c: Constraint,
+    dvh: DVH,
+    value: float,
+    limit: float,
+    ok: bool,
+    rx: float | None,
+    conv: _Conversion | None = None,
 ) -> str:
-    """E.g. ``V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over; D300cc = 45.9 Gy``."""
+    """E.g. ``V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over; D300cc = 45.9 Gy``.
+
+    Converted constraints say so: ``V45Gy (EQD2, α/β 3 Gy) = V46.35Gy physical in 25 fx
+    = 312.4 cc, limit 300 cc: …`` and ``D2cc = 44 Gy, limit 46.35 Gy physical in 25 fx
+    (45 Gy EQD2, α/β 3 Gy): …``.
+    """
     unit = c.metric.output_unit
     sep = "" if unit == "%" else " "
-    if c.limit_unit_is_percent_rx:
+    if c.limit_unit_is_percent_rx or (conv is not None and conv.limit is not None):
         limit_n, places = _fmt(limit), 2
     else:  # as written, and the value at least as precise
         limit_n = format_number(limit)
@@ -245,19 +345,36 @@ def _message(
     limit_s = f"{limit_n}{sep}{unit}"
     if c.limit_unit_is_percent_rx and rx is not None:
         limit_s += f" ({c.limit_text} of {_fmt(rx)} Gy)"
-    head = f"{c.metric.label} = {_fmt(value, places)}{sep}{unit}, limit {limit_s}"
+    label = c.metric.label
+    if conv is not None and conv.limit is None:  # V/CV: the threshold was converted
+        physical = f"{_short_label(conv.metric)} physical in {conv.fractions} fx"
+        label = f"{label} ({c.basis_text}) = {physical}"
+    elif conv is not None:  # a dose metric: the limit was converted
+        written = f"{format_number(c.limit)}{sep}{unit}"
+        limit_s += f" physical in {conv.fractions} fx ({written} {c.basis_text})"
+    head = f"{label} = {_fmt(value, places)}{sep}{unit}, limit {limit_s}"
     diff = abs(value - limit)
     if ok:
         return f"{head}: {_fmt(diff, places)}{sep}{unit} margin"
     if diff == 0:
         return f"{head}: equal to the limit, which must be {c.comparator} {limit_s}"
     msg = f"{head}: {_fmt(diff, places)}{sep}{unit} {'over' if c.is_upper_limit else 'under'}"
-    hint = _dose_at_limit(c.metric, limit, dvh, rx) if c.is_upper_limit else None
+    hint = _dose_at_limit(c, limit, dvh, rx, conv) if c.is_upper_limit else None
     return f"{msg}; {hint}" if hint else msg
 
 
-def _dose_at_limit(metric: Metric, limit: float, dvh: DVH, rx: float | None) -> str | None:
-    """For a failed upper limit on ``V``: the dose the limiting volume now receives."""
+def _short_label(m: Metric) -> str:
+    """``V46.35Gy``: a converted metric's label with its dose to 2 decimals."""
+    assert m.number is not None
+    return f"{m.kind}{_fmt(m.number)}{m.number_unit}"
+
+
+def _dose_at_limit(
+    c: Constraint, limit: float, dvh: DVH, rx: float | None, conv: _Conversion | None = None
+) -> str | None:
+    """For a failed upper limit on ``V``: the dose the limiting volume now receives
+    (and, for a converted constraint, that dose on the constraint's basis)."""
+    metric = c.metric
     if metric.kind != "V" or metric.number_unit is None:
         return None
     if metric.output_unit == "%" and limit > 100:
@@ -268,6 +385,12 @@ def _dose_at_limit(metric: Metric, limit: float, dvh: DVH, rx: float | None) -> 
         s = f"{d.label} = {_fmt(value)}{'%' if d.output_unit == '%' else ' ' + d.output_unit}"
         if d.output_unit == "%":
             s += f" ({_fmt(Metric('D', limit, metric.output_unit, 'Gy').evaluate(dvh).value)} Gy)"
+        if conv is not None:
+            scale = 100.0 if d.output_unit == "cGy" else 1.0
+            on_basis = scale * from_physical(
+                value / scale, c.dose_basis, conv.fractions, c.alpha_beta, c.basis_fractions
+            )
+            s += f" physical ({_fmt(on_basis)} {d.output_unit} {c.basis_text})"
     except MetricDomainError:
         return None
     return s

@@ -4,6 +4,7 @@ Format::
 
     name: Rectum long course 50.4 Gy in 28 fractions
     prescription: {dose_gy: 50.4, fractions: 28}     # optional
+    fractionation: {dose_basis: eqd2, alpha_beta: 3} # optional set-wide default
     source: ...                                      # optional
     description: ...                                 # optional
     version: ...                                     # optional
@@ -15,12 +16,22 @@ Format::
           - V30Gy[cc] < 600
           - Max[Gy] <= 107%                          # % of prescription
           - {metric: V45Gy[cc], op: "<", limit: 300, priority: optimal,
-             note: ..., reference: ...}
+             note: ..., reference: ..., dose_basis: eqd2, alpha_beta: 3}
 
 A constraint string is ``<metric> <comparator> <limit>`` with a TG-263 metric
 (:mod:`dosecheck.metrics`), a comparator ``<``, ``<=``, ``>`` or ``>=``, and a limit
 in the metric's output unit. The limit may carry that unit (``600cc``, ``45Gy``); for
 a dose metric a trailing ``%`` means percent of the prescription dose.
+
+``dose_basis`` (``physical``, the default; ``eqd2``; ``set_fractions``) and
+``alpha_beta`` (Gy) say that a constraint's absolute dose is an EQD2 or a physical dose
+for the set's number of fractions, to be converted to the plan's fractionation (see
+:mod:`dosecheck.checking.fractionation`). A top-level ``fractionation`` mapping gives
+set-wide defaults; they apply to every constraint with an absolute dose (``V<n>Gy``,
+``D…[Gy]``, ``Max``, ``Min``, …) and leave doses in % of prescription and
+``Volume[cc]`` alone; a ``Mean`` in Gy under a converting default is refused unless it
+says ``dose_basis: physical``. Everything that cannot be converted is refused at load
+time with file and line.
 
 Safety: the YAML is only *composed* into a node tree, never constructed by a general
 loader. Every node is checked before use: any explicit tag other than the standard
@@ -39,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from dosecheck.checking.fractionation import DOSE_BASES, describe_basis
 from dosecheck.checking.matching import normalize_name
 from dosecheck.checking.model import (
     COMPARATORS,
@@ -46,6 +58,7 @@ from dosecheck.checking.model import (
     Constraint,
     ConstraintSet,
     StructureSpec,
+    fractionation_refusal,
 )
 from dosecheck.errors import ConstraintFileError, MetricSyntaxError
 from dosecheck.metrics import Metric, parse_metric
@@ -61,7 +74,10 @@ MAX_BYTES: Final = 1_000_000
 _Y: Final = "tag:yaml.org,2002:"
 _SCALAR_TAGS: Final = {f"{_Y}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _TOP_KEYS: Final = ("name", "prescription", "structures", "source", "description", "version")
+# Accepted but not listed in "expected keys" messages (which name the core keys only).
+_TOP_KEYS_MORE: Final = ("fractionation",)
 _PRESCRIPTION_KEYS: Final = ("dose_gy", "fractions")
+_FRACTIONATION_KEYS: Final = ("dose_basis", "alpha_beta")
 _STRUCTURE_KEYS: Final = ("name", "aliases", "regex", "constraints")
 _CONSTRAINT_KEYS: Final = (
     "metric",
@@ -72,6 +88,7 @@ _CONSTRAINT_KEYS: Final = (
     "note",
     "reference",
 )
+_CONSTRAINT_KEYS_MORE: Final = _FRACTIONATION_KEYS
 _CONSTRAINT_FORM: Final = (
     "'<metric> <comparator> <limit>', e.g. 'V30Gy[cc] < 600', 'D95%[Gy] >= 47.88' "
     "or 'Max[Gy] <= 107%'"
@@ -267,9 +284,18 @@ class _Reader:
         return f"{node.value!r}"
 
     def mapping(
-        self, node: Node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+        self,
+        node: Node,
+        what: str,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...],
+        more: tuple[str, ...] = (),
     ) -> dict[str, tuple[Node, Node]]:
-        """The ``key -> (key node, value node)`` of a mapping with known keys."""
+        """The ``key -> (key node, value node)`` of a mapping with known keys.
+
+        ``more`` are further accepted keys, suggested for misspellings but not listed
+        among the expected keys of the message.
+        """
         if _kind(node) != "MappingNode":
             self.fail(f"{what} must be a mapping (key: value), not {self.describe(node)}", node)
         out: dict[str, tuple[Node, Node]] = {}
@@ -282,8 +308,8 @@ class _Reader:
                     f"duplicate key {key!r} in {what} (first at line {_line(out[key][0])})",
                     k,
                 )
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
+            if key not in allowed and key not in more:
+                close = difflib.get_close_matches(key, allowed + more, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.fail(
                     f"unknown key {key!r} in {what}{hint}; expected keys: {', '.join(allowed)}",
@@ -336,7 +362,9 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
             1,
         )
     r.check_tree(root)
-    top = r.mapping(root, "the constraint set", _TOP_KEYS, ("name", "structures"))
+    top = r.mapping(
+        root, "the constraint set", _TOP_KEYS, ("name", "structures"), more=_TOP_KEYS_MORE
+    )
     name = r.text(top["name"][1], "name")
 
     prescription_gy: float | None = None
@@ -346,6 +374,9 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
         prescription_gy = float(r.number(rx["dose_gy"][1], "prescription dose_gy"))
         if "fractions" in rx:
             fractions = int(r.number(rx["fractions"][1], "prescription fractions", integer=True))
+    ctx = _SetContext(prescription_gy, fractions)
+    if "fractionation" in top:
+        ctx = _fractionation(r, top["fractionation"][1], ctx)
 
     optional = {
         k: r.text(top[k][1], k, allow_empty=True) if k in top else ""
@@ -360,7 +391,7 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
     structures: list[StructureSpec] = []
     seen: dict[str, StructureSpec] = {}
     for item in items:
-        spec = _structure(r, item, prescription_gy)
+        spec = _structure(r, item, ctx)
         key = normalize_name(spec.name)
         if key in seen:
             r.fail(
@@ -385,7 +416,114 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
     )
 
 
-def _structure(r: _Reader, node: Node, prescription_gy: float | None) -> StructureSpec:
+@dataclass(frozen=True)
+class _SetContext:
+    """What a constraint needs to know about its set."""
+
+    prescription_gy: float | None
+    fractions: int | None
+    dose_basis: str = "physical"  # set-wide default (fractionation: dose_basis)
+    alpha_beta: float | None = None  # set-wide default (fractionation: alpha_beta)
+    line: int | None = None  # of the fractionation mapping
+
+
+def _fractionation(r: _Reader, node: Node, ctx: _SetContext) -> _SetContext:
+    """The set-wide defaults of the top-level ``fractionation`` mapping."""
+    m = r.mapping(node, "fractionation", _FRACTIONATION_KEYS, ())
+    if not m:
+        r.fail(
+            "fractionation is empty; give dose_basis (eqd2 or set_fractions) and alpha_beta",
+            node,
+        )
+    basis = _dose_basis(r, m["dose_basis"][1]) if "dose_basis" in m else "physical"
+    ab = _alpha_beta(r, m["alpha_beta"][1]) if "alpha_beta" in m else None
+    if basis == "set_fractions" and ctx.fractions is None:
+        _no_set_fractions(r, m["dose_basis"][1])
+    return _SetContext(ctx.prescription_gy, ctx.fractions, basis, ab, _line(node))
+
+
+def _dose_basis(r: _Reader, node: Node) -> str:
+    value = r.text(node, "dose_basis")
+    if value in DOSE_BASES:
+        return value
+    low = value.strip().lower()
+    if low in DOSE_BASES:
+        hint = f" (did you mean {low!r}? the values are lower case)"
+    elif low == "bed":
+        hint = (
+            " (limits in BED are not supported: give them as EQD2, "
+            "EQD2 = BED / (1 + 2 / (α/β)), with dose_basis: eqd2)"
+        )
+    else:
+        close = difflib.get_close_matches(low, DOSE_BASES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    r.fail(f"unknown dose_basis {value!r}{hint}; expected physical, eqd2 or set_fractions", node)
+
+
+def _alpha_beta(r: _Reader, node: Node) -> float:
+    return float(r.number(node, "alpha_beta (α/β in Gy)"))
+
+
+def _no_set_fractions(r: _Reader, where: Node | int) -> NoReturn:
+    r.fail(
+        "dose_basis set_fractions converts doses from the set's number of fractions, but "
+        "the set gives none; add it to the prescription "
+        "('prescription: {dose_gy: ..., fractions: ...}')",
+        where,
+    )
+
+
+def _basis(
+    r: _Reader,
+    ctx: _SetContext,
+    metric: Metric,
+    percent_rx: bool,
+    text: str,
+    line: int,
+    m: dict[str, tuple[Node, Node]] | None = None,
+) -> tuple[Any, float | None, int | None]:
+    """``(dose_basis, alpha_beta, basis_fractions)`` of one constraint: its own
+    ``dose_basis``/``alpha_beta`` (mapping form), else the set's defaults."""
+    basis_node = m["dose_basis"][1] if m is not None and "dose_basis" in m else None
+    ab_node = m["alpha_beta"][1] if m is not None and "alpha_beta" in m else None
+    basis = _dose_basis(r, basis_node) if basis_node is not None else ctx.dose_basis
+    ab = _alpha_beta(r, ab_node) if ab_node is not None else ctx.alpha_beta
+    from_set = basis_node is None and basis != "physical"
+    if from_set and (
+        metric.kind == "Volume" or metric.needs_prescription or percent_rx
+    ):  # relative or dose-free: the set's default does not concern it
+        basis = "physical"
+    if basis == "physical":
+        if ab_node is not None:
+            r.fail(
+                f"alpha_beta has no effect on {text!r}: its dose is physical; add "
+                "dose_basis: eqd2 or set_fractions, or remove alpha_beta",
+                ab_node,
+            )
+        return "physical", None, None
+    where: Node | int = basis_node if basis_node is not None else line
+    default = (
+        f" (dose_basis {basis} is the set's default, from fractionation at line {ctx.line})"
+        if from_set
+        else ""
+    )
+    refusal = fractionation_refusal(metric, percent_rx, basis)
+    if refusal:
+        if from_set:
+            refusal += " — to override the set's default, write this constraint as a mapping"
+        r.fail(f"{text!r}{default}: {refusal}", where)
+    if basis == "set_fractions" and ctx.fractions is None:
+        _no_set_fractions(r, where)
+    if ab is None:
+        r.fail(
+            f"{text!r}{default} has dose_basis {basis} but no alpha_beta; add "
+            "alpha_beta: <α/β in Gy> to the constraint or to the set's fractionation",
+            where,
+        )
+    return basis, ab, ctx.fractions if basis == "set_fractions" else None
+
+
+def _structure(r: _Reader, node: Node, ctx: _SetContext) -> StructureSpec:
     m = r.mapping(node, "a structure", _STRUCTURE_KEYS, ("name", "constraints"))
     name = r.text(m["name"][1], "structure name")
     if not normalize_name(name):
@@ -411,7 +549,7 @@ def _structure(r: _Reader, node: Node, prescription_gy: float | None) -> Structu
     items = r.sequence(m["constraints"][1], f"constraints of {what}", "['V30Gy[cc] < 600']")
     if not items:
         r.fail(f"{what} has no constraints; list at least one", m["constraints"][1])
-    constraints = tuple(_constraint(r, c, what, prescription_gy) for c in items)
+    constraints = tuple(_constraint(r, c, what, ctx) for c in items)
     return StructureSpec(
         name=name,
         aliases=tuple(aliases),
@@ -421,10 +559,10 @@ def _structure(r: _Reader, node: Node, prescription_gy: float | None) -> Structu
     )
 
 
-def _constraint(r: _Reader, node: Node, what: str, prescription_gy: float | None) -> Constraint:
+def _constraint(r: _Reader, node: Node, what: str, ctx: _SetContext) -> Constraint:
     line = _line(node)
     if _kind(node) == "ScalarNode" and _tag(node) == f"{_Y}str":
-        return _constraint_string(r, node, what, prescription_gy)
+        return _constraint_string(r, node, what, ctx)
     if _kind(node) != "MappingNode":
         r.fail(
             f"a constraint of {what} must be a string {_CONSTRAINT_FORM} or a mapping with "
@@ -432,7 +570,13 @@ def _constraint(r: _Reader, node: Node, what: str, prescription_gy: float | None
             f"reference; not {r.describe(node)}",
             node,
         )
-    m = r.mapping(node, f"a constraint of {what}", _CONSTRAINT_KEYS, ("metric", "limit"))
+    m = r.mapping(
+        node,
+        f"a constraint of {what}",
+        _CONSTRAINT_KEYS,
+        ("metric", "limit"),
+        more=_CONSTRAINT_KEYS_MORE,
+    )
     if "comparator" in m and "op" in m:
         r.fail("give either comparator or op, not both", m["op"][0])
     op_entry = m.get("comparator") or m.get("op")
@@ -465,24 +609,25 @@ def _constraint(r: _Reader, node: Node, what: str, prescription_gy: float | None
             r.fail(f"priority must be 'mandatory' or 'optimal', not {priority!r}", m["priority"][1])
     note = r.text(m["note"][1], "note", allow_empty=True) if "note" in m else ""
     reference = r.text(m["reference"][1], "reference", allow_empty=True) if "reference" in m else ""
+    text = f"{metric.text.strip()} {op} {limit_text.strip()}"
+    basis = _basis(r, ctx, metric, percent_rx, text, line, m)
     return _build(
         r,
         metric,
         op,
         limit,
         percent_rx,
-        prescription_gy,
+        ctx.prescription_gy,
         line,
-        text=f"{metric.text.strip()} {op} {limit_text.strip()}",
+        text=text,
         priority=priority,
         note=note,
         reference=reference,
+        basis=basis,
     )
 
 
-def _constraint_string(
-    r: _Reader, node: Node, what: str, prescription_gy: float | None
-) -> Constraint:
+def _constraint_string(r: _Reader, node: Node, what: str, ctx: _SetContext) -> Constraint:
     s: str = node.value
     m = _CONSTRAINT_RE.fullmatch(s)
     if m is None:
@@ -503,7 +648,10 @@ def _constraint_string(
     metric = _metric(r, m["metric"], node)
     op = _comparator(r, m["op"], node)
     limit, percent_rx = _limit(r, m["limit"], metric, node)
-    return _build(r, metric, op, limit, percent_rx, prescription_gy, node, text=s.strip())
+    basis = _basis(r, ctx, metric, percent_rx, s.strip(), _line(node))
+    return _build(
+        r, metric, op, limit, percent_rx, ctx.prescription_gy, node, text=s.strip(), basis=basis
+    )
 
 
 def _metric(r: _Reader, text: str, node: Node) -> Metric:
@@ -573,8 +721,12 @@ def _build(
     priority: Any = "mandatory",
     note: str = "",
     reference: str = "",
+    basis: tuple[Any, float | None, int | None] = ("physical", None, None),
 ) -> Constraint:
     line = where if isinstance(where, int) else _line(where)
+    dose_basis, alpha_beta, basis_fractions = basis
+    if dose_basis != "physical":
+        text += f" ({describe_basis(dose_basis, alpha_beta, basis_fractions)})"
     c = Constraint(
         metric=metric,
         comparator=op,
@@ -585,6 +737,9 @@ def _build(
         reference=reference,
         line=line,
         text=text,
+        dose_basis=dose_basis,
+        alpha_beta=alpha_beta,
+        basis_fractions=basis_fractions,
     )
     if c.needs_prescription and prescription_gy is None:
         uses = _rx_uses(c)

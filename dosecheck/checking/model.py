@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
+from dosecheck.checking.fractionation import DOSE_BASES, DoseBasis, describe_basis
 from dosecheck.errors import MetricDomainError
 from dosecheck.metrics import Metric, format_number
 
@@ -54,7 +55,17 @@ class Constraint:
     line
         Line of the constraint in its file (1-based), if loaded from a file.
     text
-        The constraint as written, e.g. ``"V30Gy[cc] < 600"``.
+        The constraint as written, e.g. ``"V30Gy[cc] < 600"``; for a converted
+        constraint followed by its basis, e.g. ``"V45Gy[cc] < 300 (EQD2, α/β 3 Gy)"``.
+    dose_basis
+        What the constraint's absolute dose (the dose of ``V``/``CV``, the limit of
+        ``D``/``DC``/``Max``/``Min``) means: ``"physical"`` (as is), ``"eqd2"`` (EQD2
+        with ``alpha_beta``) or ``"set_fractions"`` (physical in ``basis_fractions``
+        fractions). See :mod:`dosecheck.checking.fractionation`.
+    alpha_beta
+        α/β (Gy) of the conversion; required unless ``dose_basis`` is physical.
+    basis_fractions
+        The constraint set's number of fractions; required for ``set_fractions``.
     """
 
     metric: Metric
@@ -66,6 +77,9 @@ class Constraint:
     reference: str = ""
     line: int | None = None
     text: str = ""
+    dose_basis: DoseBasis = "physical"
+    alpha_beta: float | None = None
+    basis_fractions: int | None = None
 
     def __post_init__(self) -> None:
         if self.comparator not in COMPARATORS:
@@ -74,8 +88,52 @@ class Constraint:
             raise ValueError(f"priority must be mandatory or optimal; got {self.priority!r}")
         if self.limit_unit_is_percent_rx and not self.metric.gives_dose:
             raise ValueError(f"{self.metric} gives a volume: its limit cannot be % of prescription")
+        problem = self._fractionation_problem()
+        if problem:
+            raise ValueError(problem)
         if not self.text:
-            object.__setattr__(self, "text", f"{self.metric} {self.comparator} {self.limit_text}")
+            text = f"{self.metric} {self.comparator} {self.limit_text}"
+            if self.is_converted:
+                text += f" ({self.basis_text})"
+            object.__setattr__(self, "text", text)
+
+    def _fractionation_problem(self) -> str | None:
+        basis = self.dose_basis
+        if basis not in DOSE_BASES:
+            return f"dose_basis must be one of {', '.join(DOSE_BASES)}; got {basis!r}"
+        if basis == "physical":
+            if self.alpha_beta is not None:
+                return "alpha_beta has no effect on a physical dose"
+            return None
+        ab = self.alpha_beta
+        if ab is None or not (math.isfinite(ab) and ab > 0):
+            return f"dose_basis {basis} needs alpha_beta > 0 (Gy), got {ab!r}"
+        if basis == "set_fractions" and (self.basis_fractions is None or self.basis_fractions < 1):
+            return "dose_basis set_fractions needs the set's number of fractions"
+        return fractionation_refusal(self.metric, self.limit_unit_is_percent_rx, basis)
+
+    @property
+    def is_converted(self) -> bool:
+        """True when the constraint's dose is EQD2 or for another number of fractions."""
+        return self.dose_basis != "physical"
+
+    @property
+    def basis_text(self) -> str:
+        """``"physical"``, ``"EQD2, α/β 3 Gy"`` or ``"in 28 fx, α/β 3 Gy"``."""
+        return describe_basis(self.dose_basis, self.alpha_beta, self.basis_fractions)
+
+    @property
+    def dose_as_written_gy(self) -> float | None:
+        """The absolute dose a ``dose_basis`` applies to, in Gy: the dose of ``V``/``CV``
+        or the limit of a dose metric; ``None`` when there is none (``Volume``, doses in
+        % of prescription)."""
+        m = self.metric
+        if m.kind in ("V", "CV"):
+            assert m.number is not None
+            return _gy(m.number, m.number_unit)
+        if m.gives_dose and not self.limit_unit_is_percent_rx:
+            return _gy(self.limit, m.output_unit)
+        return None
 
     @property
     def needs_prescription(self) -> bool:
@@ -114,6 +172,37 @@ class Constraint:
     def holds(self, value: float, limit: float) -> bool:
         """Whether ``value <comparator> limit``."""
         return COMPARATORS[self.comparator](value, limit)
+
+
+def _gy(x: float, unit: str | None) -> float | None:
+    if unit == "Gy":
+        return x
+    if unit == "cGy":
+        return x / 100.0
+    return None
+
+
+def fractionation_refusal(metric: Metric, limit_percent_rx: bool, basis: str) -> str | None:
+    """Why ``dose_basis`` ``basis`` (eqd2 or set_fractions) cannot apply to this
+    constraint, or ``None`` when it can."""
+    what = f"dose_basis {basis}"
+    if metric.kind == "Mean":
+        return (
+            f"{what} cannot apply to {metric}: the mean of the converted dose over the "
+            "structure is not the conversion of the mean dose (EQD2 and BED are nonlinear "
+            "in the dose), so a mean-dose limit cannot be converted; give it as a physical "
+            "dose (dose_basis: physical)"
+        )
+    if metric.kind == "Volume":
+        return f"{what} cannot apply to {metric}: it has no dose to convert"
+    if metric.needs_prescription or limit_percent_rx:
+        return (
+            f"{what} cannot apply to a dose in % of prescription ({metric}"
+            + (" with a limit in %" if limit_percent_rx else "")
+            + "): it is already relative to the prescription; give the dose in Gy or cGy, "
+            "or use dose_basis: physical"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -222,6 +311,18 @@ class ConstraintResult:
         The prescription used, when the metric or limit depends on it.
     warnings
         Caveats about the DVH behind this value (e.g. volume outside the dose grid).
+    dose_basis
+        ``"physical"``, ``"eqd2"`` or ``"set_fractions"``: what the constraint's dose
+        means (see :class:`Constraint`). ``value`` is always physical.
+    alpha_beta
+        α/β (Gy) of the conversion, ``None`` for a physical constraint.
+    plan_fractions
+        The plan's number of fractions the constraint was converted to, ``None`` when
+        not converted (physical, or the number of fractions is unknown).
+    converted_dose_gy
+        The physical dose (Gy, in ``plan_fractions``) equivalent to the dose as
+        written: the threshold at which ``V``/``CV`` was evaluated, or the limit of a
+        dose metric (then ``limit`` holds it in ``unit``). ``None`` when not converted.
     """
 
     structure: str
@@ -242,6 +343,10 @@ class ConstraintResult:
     reference: str = ""
     prescription_gy: float | None = None
     warnings: tuple[str, ...] = field(default=())
+    dose_basis: DoseBasis = "physical"
+    alpha_beta: float | None = None
+    plan_fractions: int | None = None
+    converted_dose_gy: float | None = None
 
     @property
     def is_mandatory_failure(self) -> bool:

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dosecheck.checking.check import result_margin
+from dosecheck.metrics import format_number
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from dosecheck.checking.check import CheckReport
-    from dosecheck.checking.model import ConstraintResult
+    from dosecheck.checking.model import Constraint, ConstraintResult
 
 __all__ = [
     "CSV_COLUMNS",
@@ -55,6 +56,10 @@ CSV_COLUMNS = (
     "matched_by",
     "reason",
     "line",
+    "dose_basis",
+    "alpha_beta",
+    "plan_fractions",
+    "converted_dose_gy",
 )
 
 _DASH = "—"
@@ -88,8 +93,11 @@ def status_label(result: ConstraintResult) -> str:
     return "NOT EVALUATED"
 
 
-def _limit_cell(report: CheckReport, i: int) -> str:
+def limit_cell(report: CheckReport, i: int) -> str:
+    """The limit as the tables show it (with the converted value for EQD2 limits)."""
     r, c = report.results[i], report.constraints[i]
+    if c.is_converted:
+        return _converted_limit_cell(r, c)
     if r.limit is None or not c.limit_unit_is_percent_rx:
         # As written in the set; a limit in % of prescription that could not be
         # converted (no prescription) stays in %.
@@ -97,6 +105,25 @@ def _limit_cell(report: CheckReport, i: int) -> str:
         unit = "" if c.limit_unit_is_percent_rx else r.unit
         return f"{r.comparator} {c.limit_text}{sep}{unit}"
     return f"{r.comparator} {format_value(r.limit, r.unit)} ({c.limit_text} of Rx)"
+
+
+def _converted_limit_cell(r: ConstraintResult, c: Constraint) -> str:
+    """A limit given as EQD2 or for the set's fractions: the physical limit the value
+    was compared with, and the dose as written, e.g. ``<= 46.35 Gy (45 Gy EQD2, α/β 3
+    Gy)`` or ``< 300 cc (at 46.35 Gy = 45 Gy EQD2, α/β 3 Gy)``."""
+    m, basis = c.metric, c.basis_text
+    sep = "" if r.unit == "%" else " "
+    if m.kind in ("V", "CV"):
+        assert m.number is not None and m.number_unit is not None
+        dose = f"{format_number(m.number)} {m.number_unit} {basis}"
+        if r.converted_dose_gy is not None:
+            scale = 100.0 if m.number_unit == "cGy" else 1.0
+            dose = f"{format_value(scale * r.converted_dose_gy, m.number_unit)} = {dose}"
+        return f"{r.comparator} {c.limit_text}{sep}{r.unit} (at {dose})"
+    as_written = f"{c.limit_text} {r.unit} {basis}"
+    if r.limit is None:  # not converted: the number of fractions is unknown
+        return f"{r.comparator} {as_written}"
+    return f"{r.comparator} {format_value(r.limit, r.unit)} ({as_written})"
 
 
 def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
@@ -185,7 +212,7 @@ def _renderables(report: CheckReport) -> list[RenderableType]:
             table.add_row(
                 Text(report.metric_as_written(i)),
                 Text(format_value(r.value, r.unit)),
-                Text(_limit_cell(report, i)),
+                Text(limit_cell(report, i)),
                 Text(format_value(result_margin(report.results[i]), r.unit, signed=True)),
                 Text(r.priority),
                 Text(label, style=_STATUS_STYLE[label]),
@@ -346,7 +373,7 @@ def check_markdown(report: CheckReport) -> str:
             cells = [
                 f"`{report.metric_as_written(i)}`",
                 format_value(r.value, r.unit),
-                _limit_cell(report, i),
+                limit_cell(report, i),
                 format_value(result_margin(report.results[i]), r.unit, signed=True),
                 r.priority,
                 f"**{status_label(r)}**" if r.status != "pass" else status_label(r),

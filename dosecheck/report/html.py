@@ -328,6 +328,10 @@ def _limit_text(report: CheckReport, i: int) -> str:
     from dosecheck.output.check_formats import format_value
 
     r, c = report.results[i], report.constraints[i]
+    if c.is_converted:  # EQD2 / other fractionation: say what the limit became
+        from dosecheck.output.check_formats import limit_cell
+
+        return limit_cell(report, i)
     cmp = _CMP.get(r.comparator, r.comparator)
     if r.limit is None or not c.limit_unit_is_percent_rx:
         sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "

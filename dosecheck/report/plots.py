@@ -253,7 +253,12 @@ def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMa
 
     if m.kind in ("V", "CV"):
         assert m.number is not None
-        dose = dose_to_gy(m.number, m.number_unit)
+        # A dose given as EQD2 (or for another fractionation) is drawn at its physical value.
+        dose = (
+            r.converted_dose_gy
+            if r.converted_dose_gy is not None
+            else dose_to_gy(m.number, m.number_unit)
+        )
         if dose is None:
             return None
         limit_cc = volume_to_cc(r.limit, m.output_unit)
