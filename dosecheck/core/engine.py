@@ -32,7 +32,13 @@ import numpy as np
 
 from dosecheck.core.dvh import DVH
 from dosecheck.core.histogram import SegmentHistogram
-from dosecheck.core.rasterise import SampleGrid, Samples, even_odd_areas, rasterise
+from dosecheck.core.rasterise import (
+    SampleGrid,
+    Samples,
+    even_odd_areas,
+    expand_ranges,
+    rasterise,
+)
 from dosecheck.model import DoseGrid, Structure
 
 MM3_PER_CC = 1000.0
@@ -521,9 +527,8 @@ class _ContoursByPlane:
         order = np.argsort(contour_plane, kind="stable")
         lengths = np.diff(structure.offsets)[order]
         starts = structure.offsets[:-1][order]
-        total = int(lengths.sum())
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        idx = np.repeat(starts, lengths) + (np.arange(total) - first)
+        owner, within = expand_ranges(lengths)
+        idx = starts[owner] + within
         self.xy = structure.xy[idx]
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self.plane = contour_plane[order]

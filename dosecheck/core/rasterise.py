@@ -55,6 +55,21 @@ class Samples:
     row: np.ndarray
 
 
+def expand_ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Enumerate ``counts[i]`` items for every ``i`` without a Python loop.
+
+    Returns
+    -------
+    owner
+        For every item, the index ``i`` it belongs to.
+    within
+        Its position ``0 .. counts[i] - 1`` within that group.
+    """
+    owner = np.repeat(np.arange(counts.size), counts)
+    within = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, within
+
+
 def contour_edges(xy: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start points, end points and contour index of every edge of closed contours.
 
@@ -120,9 +135,8 @@ def rasterise(
     total = int(counts.sum())
     if total == 0:
         return Samples(empty, empty, empty)
-    edge = np.repeat(np.arange(counts.size), counts)
-    first_of_edge = np.repeat(np.cumsum(counts) - counts, counts)
-    row = r_first[edge] + (np.arange(total) - first_of_edge)
+    edge, k = expand_ranges(counts)
+    row = r_first[edge] + k
     yr = grid.y(row)
     dy = y1[edge] - y0[edge]  # never 0: horizontal edges span no row
     xc = x0[edge] + (yr - y0[edge]) * (x1[edge] - x0[edge]) / dy
@@ -145,9 +159,8 @@ def rasterise(
     n_inside = int(run_len.sum())
     if n_inside == 0:
         return Samples(empty, empty, empty)
-    run = np.repeat(np.arange(run_len.size), run_len)
-    first_of_run = np.repeat(np.cumsum(run_len) - run_len, run_len)
-    col = m_first[run] + (np.arange(n_inside) - first_of_run)
+    run, k = expand_ranges(run_len)
+    col = m_first[run] + k
     rk = run_key[run]
     return Samples(plane=rk // n_rows, col=col, row=rk % n_rows + row_min)
 
@@ -192,9 +205,8 @@ def even_odd_areas(
         order = np.argsort(edge_plane, kind="stable")
         e_count = np.bincount(edge_plane, minlength=n_planes)
         e_start = np.cumsum(e_count) - e_count
-        reps = e_count[contour_plane[cand]]
-        pair_c = np.repeat(cand, reps)
-        within = np.arange(pair_c.size) - np.repeat(np.cumsum(reps) - reps, reps)
+        owner, within = expand_ranges(e_count[contour_plane[cand]])
+        pair_c = cand[owner]
         pair_e = order[e_start[contour_plane[pair_c]] + within]
         other = contour[pair_e] != pair_c
         pair_c, pair_e = pair_c[other], pair_e[other]
