@@ -140,11 +140,14 @@ def dvh(
 
 
 # --- commands defined in dosecheck.commands.* are registered here ---------------------
+from dosecheck.commands import batch as _batch_cmd  # noqa: E402
 from dosecheck.commands import check as _check_cmd  # noqa: E402
 from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
 from dosecheck.commands import report as _report_cmd  # noqa: E402
 
 app.command("check")(_check_cmd.check)
+app.command("batch")(_batch_cmd.batch)
+app.command("results")(_batch_cmd.results)
 app.add_typer(_constraints_cmd.app, name="constraints")
 app.command("report")(_report_cmd.report)
 
