@@ -2,7 +2,8 @@
 
 Exit codes: 0 success / all constraints pass, 1 a mandatory constraint fails,
 2 bad input or usage (one line on stderr naming the file and the problem),
-3 internal error (a bug; ``--debug`` shows the traceback).
+3 internal error (a bug; ``--debug`` shows the traceback) or, for ``batch``, a plan
+that could not be evaluated.
 """
 
 from __future__ import annotations
