@@ -58,7 +58,11 @@ class EngineSettings:
         Target number of samples on the structure's largest plane: small cross-sections
         are sampled finely, large ones down to one sample per dose voxel.
     sample_budget
-        Cap on the samples summed over all planes of one structure.
+        Cap on the samples summed over all planes of one structure (down to one per
+        dose voxel).
+    max_samples
+        Hard cap: a structure that would need more samples even at one per dose voxel
+        is sampled on every n-th voxel, with a warning.
     gap_factor
         Plane gaps larger than ``gap_factor`` × the contour spacing split runs.
     chunk_samples
@@ -67,6 +71,7 @@ class EngineSettings:
 
     bin_width_gy: float = 0.01
     max_subdivisions: int = 16
+    max_samples: int = 20_000_000
     plane_sample_budget: int = 5_000
     sample_budget: int = 2_000_000
     gap_factor: float = 1.5
@@ -95,18 +100,28 @@ def _slabs(z_planes: np.ndarray, spacing: float, gap_factor: float) -> _Slabs:
     return _Slabs(z=z_planes, lo=lo, hi=hi)
 
 
-def _subdivisions(plane_area: np.ndarray, voxel_area: float, settings: EngineSettings) -> int:
-    """In-plane subdivision ``k`` of the dose voxels, from the sample budgets."""
+def _sampling(
+    plane_area: np.ndarray, voxel_area: float, settings: EngineSettings
+) -> tuple[int, int]:
+    """Sample spacing as a ratio ``num / den`` of the dose voxel size, from the budgets.
+
+    Normally ``num == 1`` and ``den = k``, 1 to ``max_subdivisions`` samples per voxel
+    side. Only when even one sample per voxel would exceed ``max_samples`` (an extremely
+    fine grid, or a corrupt PixelSpacing) is every ``num``-th voxel sampled instead.
+    """
     largest = float(plane_area.max(initial=0.0))
     total = float(plane_area.sum())
     if total <= 0:
-        return settings.max_subdivisions
+        return 1, settings.max_subdivisions
+    per_voxel = total / voxel_area
+    if per_voxel > settings.max_samples:
+        return int(np.ceil(np.sqrt(per_voxel / settings.max_samples))), 1
     k_plane = np.sqrt(settings.plane_sample_budget * voxel_area / largest)
     k_total = np.sqrt(settings.sample_budget * voxel_area / total)
     k = int(np.clip(int(min(k_plane, k_total)), 1, settings.max_subdivisions))
     # An even k keeps sample centres off the voxel centres and voxel boundaries, where
     # contour edges often lie (a sample exactly on an edge is counted on one side only).
-    return k if k == 1 else k - k % 2
+    return 1, (k if k == 1 else k - k % 2)
 
 
 def _axis_domain(c: np.ndarray) -> tuple[float, float]:
@@ -183,16 +198,16 @@ def _axis_from_u(u: np.ndarray, n: int) -> _Axis:
     return _Axis(i0, uc - i0, nearest, core, inside)
 
 
-def _axis_from_samples(m: np.ndarray, k: int, n: int) -> _Axis:
-    """Axis placement of sample-grid indices ``m`` (``k`` samples per voxel).
+def _axis_from_samples(m: np.ndarray, num: int, den: int, n: int) -> _Axis:
+    """Axis placement of sample-grid indices ``m`` (sample spacing ``num / den`` voxels).
 
-    Sample ``m`` lies at fractional voxel index ``(m + 0.5) / k - 0.5``; the placement is
-    computed once per distinct ``m`` and looked up.
+    Sample ``m`` lies at fractional voxel index ``(m + 0.5) * num / den - 0.5``; the
+    placement is computed once per distinct ``m`` and looked up.
     """
     if m.size == 0:
         return _axis_from_u(np.zeros(0), n)
     m0 = int(m.min())
-    table = _axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) / k - 0.5, n)
+    table = _axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) * num / den - 0.5, n)
     j = m - m0
     return _Axis(table.i0[j], table.w[j], table.nearest[j], table.core[j], table.inside[j])
 
@@ -440,9 +455,12 @@ def compute_dvh(
     plane_area, _ = even_odd_areas(structure.xy, structure.offsets, contour_plane, n_planes)
     dx = float(grid.x[1] - grid.x[0]) if grid.x.size > 1 else spacing
     dy = float(grid.y[1] - grid.y[0]) if grid.y.size > 1 else spacing
-    k = _subdivisions(np.abs(plane_area), dx * dy, settings)
+    num, den = _sampling(np.abs(plane_area), dx * dy, settings)
     sgrid = SampleGrid(
-        x0=float(grid.x[0]) - dx / 2, y0=float(grid.y[0]) - dy / 2, sx=dx / k, sy=dy / k
+        x0=float(grid.x[0]) - dx / 2,
+        y0=float(grid.y[0]) - dy / 2,
+        sx=dx * num / den,
+        sy=dy * num / den,
     )
     cell_area = sgrid.sx * sgrid.sy
     z_range = _axis_domain(grid.z)
@@ -464,7 +482,8 @@ def compute_dvh(
             offsets,
             cplane,
             range(p0, p1),
-            k,
+            num,
+            den,
             sgrid,
             plane_area,
             thickness,
@@ -477,6 +496,11 @@ def compute_dvh(
         )
 
     warnings: list[str] = []
+    if num > 1:
+        warnings.append(
+            f"{name}: the dose grid is so fine for this structure's size that only every "
+            f"{num}th voxel along x and y was sampled (limit {settings.max_samples:,} samples)"
+        )
     outside_cc = max(acc.total_cc - acc.inside_cc, 0.0)
     if outside_cc >= 5e-4:
         warnings.append(
@@ -487,7 +511,10 @@ def compute_dvh(
         return DVH.empty(
             name=name,
             outside_grid_cc=acc.total_cc,
-            warnings=(f"{name}: structure lies entirely outside the dose grid",),
+            warnings=(
+                f"{name}: structure lies entirely outside the dose grid "
+                f"({acc.total_cc:.2f} cc); no DVH",
+            ),
         )
     dmin = min(acc.dmin, vmin)
     dmax = max(acc.dmax, vmax)
@@ -560,7 +587,8 @@ def _process_chunk(
     offsets: np.ndarray,
     cplane: np.ndarray,
     planes: range,
-    k: int,
+    num: int,
+    den: int,
     sgrid: SampleGrid,
     plane_area: np.ndarray,
     thickness: np.ndarray,
@@ -574,8 +602,8 @@ def _process_chunk(
     """Sample, interpolate and histogram the planes of one chunk."""
     grid = field.grid
     n_all = plane_area.size
-    ax = _axis_from_samples(samples.col, k, field.nx)
-    ay = _axis_from_samples(samples.row, k, field.ny)
+    ax = _axis_from_samples(samples.col, num, den, field.nx)
+    ay = _axis_from_samples(samples.row, num, den, field.ny)
     pplane = samples.plane
     cell_area = sgrid.sx * sgrid.sy
     count = np.bincount(pplane, minlength=n_all)
