@@ -556,8 +556,9 @@ def _now() -> str:
 def results(
     db: Annotated[Path, typer.Argument(help="Results database written by 'dosecheck batch'.")],
     fmt: Annotated[
-        ResultsFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = ResultsFormat.table,
+        ResultsFormat | None,
+        typer.Option("--format", "-f", help="Output format (default: table).", show_default=False),
+    ] = None,
     failed_only: Annotated[
         bool, typer.Option("--failed-only", help="Only plans that fail or have errors.")
     ] = False,
@@ -568,14 +569,43 @@ def results(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write an archive summary as one self-contained HTML file: pass rate "
+            "and value histogram per constraint, worst plans, plans in error.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Report the latest evaluation of every plan in a results database."""
+    """Report the latest evaluation of every plan in a results database.
+
+    --report FILE.html writes an HTML archive summary for QA instead of the table;
+    add --format or --output to get that output as well.
+    """
     from dosecheck.batch.database import ResultsDB, parse_since
     from dosecheck.output.write import write_text
 
+    if report is not None:
+        from dosecheck.commands.report import validate_report_path
+
+        validate_report_path(report)
     since_utc = parse_since(since) if since is not None else None
     with ResultsDB(db, create=False) as rdb:
         entries = rdb.latest(since=since_utc, failed_only=failed_only)
+    if report is not None:
+        from dosecheck.report.archive import render_archive_report
+
+        write_text(render_archive_report(db, since=since, failed_only=failed_only), report)
+        c = _counts(entries)
+        sys.stderr.write(
+            f"archive summary of {len(entries)} plans ({c['pass']} pass, {c['fail']} fail, "
+            f"{c['error']} error) written to {report}\n"
+        )
+        if fmt is None and output is None:
+            return
+    fmt = fmt or ResultsFormat.table
     if fmt is ResultsFormat.table and output is None:
         from rich.console import Console
 
