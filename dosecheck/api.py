@@ -119,15 +119,59 @@ def compute_dvhs(
     structures: Iterable[str] | None = None,
     *,
     settings: EngineSettings | None = None,
+    jobs: int = 1,
 ) -> list[StructureDVH]:
-    """Compute the DVH of each selected structure (all when ``structures`` is None)."""
-    from dosecheck.core.engine import DoseField, compute_dvh, contour_spacing
+    """Compute the DVH of each selected structure (all when ``structures`` is None).
+
+    Parameters
+    ----------
+    jobs
+        Worker processes for the structures (Linux ``fork`` only; elsewhere, or with
+        ``jobs=1``, the structures are computed one after another in this process).
+        Results do not depend on it.
+    """
+    from dosecheck.core.engine import DoseField, contour_spacing
 
     spacing = structure_set_spacing(plan.structure_set)
     field = DoseField(plan.dose)
-    out = []
-    for s in select_structures(plan.structure_set, structures):
-        own = contour_spacing(np.unique(np.round(s.z, 3)))
-        dvh = compute_dvh(s, field, slice_thickness_mm=own or spacing, settings=settings)
-        out.append(StructureDVH(structure=s, dvh=dvh))
-    return out
+    chosen = select_structures(plan.structure_set, structures)
+    tasks = [(s, contour_spacing(np.unique(np.round(s.z, 3))) or spacing) for s in chosen]
+    dvhs = _run_structures(field, tasks, settings, jobs)
+    return [StructureDVH(structure=s, dvh=d) for (s, _), d in zip(tasks, dvhs, strict=True)]
+
+
+# The dose field and tasks a forked worker inherits (set just before the fork).
+_FORK_STATE: dict[str, object] = {}
+
+
+def _dvh_task(i: int) -> DVH:
+    from dosecheck.core.engine import compute_dvh
+
+    field, tasks, settings = (_FORK_STATE[k] for k in ("field", "tasks", "settings"))
+    s, thickness = tasks[i]  # type: ignore[index]
+    return compute_dvh(s, field, slice_thickness_mm=thickness, settings=settings)  # type: ignore[arg-type]
+
+
+def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
+    """DVHs of ``tasks`` (structure, slice thickness), in order, on ``jobs`` processes."""
+    import multiprocessing as mp
+    import os
+
+    from dosecheck.core.engine import compute_dvh
+
+    jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
+    if jobs == 1 or "fork" not in mp.get_all_start_methods():
+        return [compute_dvh(s, field, slice_thickness_mm=t, settings=settings) for s, t in tasks]
+    field.inplane_gradients()  # computed once, shared with the workers copy-on-write
+    _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
+    # Largest structures first, so no worker is left with the body at the end.
+    from dosecheck.core.rasterise import polygon_areas
+
+    size = [float(polygon_areas(s.xy, s.offsets).sum()) for s, _ in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: -size[i])
+    try:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            results = dict(zip(order, pool.map(_dvh_task, order, chunksize=1), strict=True))
+    finally:
+        _FORK_STATE.clear()
+    return [results[i] for i in range(len(tasks))]

@@ -80,6 +80,12 @@ def dvh(
     rtplan: RtplanOpt = None,
     fractions: FractionsOpt = None,
     allow_frame_mismatch: FrameOpt = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes for the ROIs (default: all cores)."
+        ),
+    ] = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Also write the cumulative DVHs as a plot (.png or .svg)."),
@@ -101,9 +107,11 @@ def dvh(
         plot_format(plot)  # exit 2 for a bad extension, before any work
     loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
     if engine == "dosecheck":
+        import os
+
         from dosecheck.api import compute_dvhs
 
-        items = compute_dvhs(loaded, structure)
+        items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1)
     elif engine == "dicompyler":
         from dosecheck.reference_engine import dicompyler_dvhs
 

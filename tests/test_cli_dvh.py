@@ -104,3 +104,14 @@ def test_dicompyler_engine_gives_the_same_shape_and_close_volumes(dvh_json: dict
     # dicompyler-core has no end caps (half a 3 mm slice at each end of the bag).
     assert ref["volume_cc"] == pytest.approx(ours["volume_cc"], rel=0.03)
     assert ref["mean_gy"] == pytest.approx(ours["mean_gy"], abs=0.5)
+
+
+def test_parallel_structures_give_identical_output(tmp_path: Path) -> None:
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.json"
+        r = run("dvh", str(PASS_PLAN), "--format", "json", "--jobs", jobs, "--output", str(out))
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(out.read_text()))
+    assert outs[0] == outs[1]
+    assert len(outs[0]["structures"]) == 13

@@ -628,7 +628,7 @@ def _process_chunk(
     trusted = (sampled_area > 0) & (scale > 0.5) & (scale < 2.0)
     scale = np.where(trusted, scale, 1.0)
     weight_per_mm = cell_area * scale / MM3_PER_CC  # cc per mm of slab height, per sample
-    acc.total_cc += float(count[sel] @ (weight_per_mm * thickness)[sel])
+    acc.total_cc += float((count[sel] * (weight_per_mm * thickness)[sel]).sum())
 
     inside = ax.inside & ay.inside
     if not inside.all():
