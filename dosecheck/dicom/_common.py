@@ -9,7 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import pydicom
 from pydicom import dcmread
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -19,20 +22,55 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+_PYDICOM_DIR = str(Path(pydicom.__file__).resolve().parent)
+
+
+def _raised_by_pydicom(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside pydicom (directly or in code it called)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_PYDICOM_DIR):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def quiet_pydicom(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Silence pydicom's warnings about non-conformant values (e.g. UIDs with leading
-    zeros) while ``func`` runs: real exports are full of them and they do not affect
-    what dosecheck reads. Real problems raise :class:`DicomInputError` instead."""
+    """Run a reader: silence pydicom's warnings, and report pydicom's errors as a
+    corrupt file.
+
+    Warnings about non-conformant values (e.g. UIDs with leading zeros) are silenced:
+    real exports are full of them and they do not affect what dosecheck reads.
+    pydicom converts element values when they are first accessed, so a corrupt value
+    (an unknown VR, bytes that do not decode) raises wherever the reader touches it;
+    any such exception raised inside pydicom becomes a :class:`DicomInputError` naming
+    the file (the reader's first argument). Exceptions raised by dosecheck's own code
+    are left alone: they are bugs.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*\bVR\b", category=UserWarning)
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except InputError:
+                raise
+            except Exception as exc:
+                if not _raised_by_pydicom(exc):
+                    raise
+                path = args[0] if args else kwargs.get("path")
+                raise DicomInputError(
+                    f"could not be read as DICOM ({type(exc).__name__}: {one_line(exc)}); "
+                    "the file is corrupt, export it again",
+                    path=path,  # type: ignore[arg-type]
+                ) from exc
 
     return wrapper
 
 
+# pydicom's advice to programmers, not to users of dosecheck
+_FORCE_HINT = " Use force=True to force reading."
 _EXPECTED = {
     "RTSTRUCT": "an RT Structure Set (RTSTRUCT)",
     "RTDOSE": "an RT Dose (RTDOSE)",
@@ -71,6 +109,53 @@ def _dcmread(path: Path, **kwargs: Any) -> Dataset:
         return ds
 
 
+def _keyword(tag: int) -> str:
+    return keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _check_complete(ds: Dataset, path: Path) -> None:
+    """Refuse a truncated file.
+
+    pydicom stops quietly at the end of a file: an element cut short keeps the bytes
+    that are there (so a sequence loses its last items and an RTSTRUCT its last
+    contours) and a cut element header (fewer than 8 bytes) is ignored. Every top-level
+    element with a defined length must therefore end inside the file, and the file may
+    not end with a few unparsed non-zero bytes. (pydicom stopped before the pixel data
+    leaves at least a whole element header unparsed.)
+    """
+    size = path.stat().st_size
+    if len(ds) == 0:
+        raise DicomInputError(
+            "holds no DICOM data elements after its header: the file is truncated or "
+            "empty; copy or export the file again",
+            path=path,
+        )
+    end = 0
+    for elem in ds.elements():
+        if not isinstance(elem, RawDataElement) or elem.length == 0xFFFFFFFF:
+            continue
+        start = elem.value_tell
+        got = len(elem.value) if elem.value is not None else max(size - start, 0)
+        if got < elem.length:
+            raise DicomInputError(
+                f"the file is truncated: this element should hold {elem.length} bytes but "
+                f"the file ends after {got} of them; copy or export the file again",
+                path=path,
+                tag=_keyword(elem.tag),
+            )
+        end = max(end, start + elem.length)
+    if 0 < size - end < 8:
+        with open(path, "rb") as f:
+            f.seek(end)
+            tail = f.read(16)
+        if any(tail):
+            raise DicomInputError(
+                f"the file is truncated: it ends with {size - end} byte(s) that are not a "
+                "whole DICOM element; copy or export the file again",
+                path=path,
+            )
+
+
 def read_dataset(
     path: str | Path,
     *,
@@ -88,27 +173,50 @@ def read_dataset(
         The file is not DICOM, cannot be parsed, or has another Modality.
     """
     p = check_exists(path, f"{modality} file")
+    if p.stat().st_size == 0:
+        raise DicomInputError(
+            f"is empty (0 bytes); pass {_EXPECTED[modality]} file, or copy it again", path=p
+        )
     try:
         ds = _dcmread(p, stop_before_pixels=stop_before_pixels, defer_size=defer_size)
+        _check_complete(ds, p)
+    except DicomInputError:
+        raise
     except InvalidDicomError as exc:
         raise DicomInputError(
-            f"is not a DICOM file ({exc}); pass {_EXPECTED[modality]} file", path=p
+            f"is not a DICOM file ({one_line(str(exc).replace(_FORCE_HINT, ''))}); pass "
+            f"{_EXPECTED[modality]} file",
+            path=p,
         ) from exc
     except Exception as exc:  # truncated or corrupt files raise many different errors
         raise DicomInputError(
-            f"could not be read as DICOM ({type(exc).__name__}: {exc}); "
+            f"could not be read as DICOM ({type(exc).__name__}: {one_line(exc)}); "
             "the file may be truncated or corrupt, export it again",
             path=p,
         ) from exc
     actual = str(ds.get("Modality", "") or "").strip().upper()
     if actual != modality:
-        shown = repr(actual) if actual else "missing"
+        what = shown(actual) if actual else "missing"
         raise DicomInputError(
-            f"is {shown}, expected {modality}; pass {_EXPECTED[modality]} file",
+            f"is {what}, expected {modality}; pass {_EXPECTED[modality]} file",
             path=p,
             tag="Modality",
         )
     return ds
+
+
+def one_line(message: object, limit: int = 200) -> str:
+    """``str(message)`` on one line, cut to about ``limit`` characters (for messages
+    that quote a third-party exception)."""
+    t = " ".join(str(message).split())
+    return t if len(t) <= limit else t[: limit - 3] + "..."
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for messages (values can be
+    megabytes long)."""
+    r = repr(value)
+    return r if len(r) <= limit else f"{r[: limit - 5]}...{r[-2:]}"
 
 
 def text(ds: Dataset, keyword: str) -> str:
@@ -145,7 +253,7 @@ def floats(ds: Dataset, keyword: str, path: str | Path, *, count: int | None = N
         out = [float(v) for v in seq]
     except (TypeError, ValueError) as exc:
         raise DicomInputError(
-            f"is not numeric ({value!r}); export the file again", path=path, tag=keyword
+            f"is not numeric ({shown(value)}); export the file again", path=path, tag=keyword
         ) from exc
     if count is not None and len(out) != count:
         raise DicomInputError(
@@ -155,7 +263,9 @@ def floats(ds: Dataset, keyword: str, path: str | Path, *, count: int | None = N
         )
     if not all(math.isfinite(v) for v in out):
         raise DicomInputError(
-            f"contains NaN or infinity ({out}); export the file again", path=path, tag=keyword
+            f"contains NaN or infinity ({shown(out)}); export the file again",
+            path=path,
+            tag=keyword,
         )
     return out
 
@@ -171,7 +281,7 @@ def integer(ds: Dataset, keyword: str, path: str | Path, default: int | None = N
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise DicomInputError(
-            f"is not an integer ({value!r}); export the file again", path=path, tag=keyword
+            f"is not an integer ({shown(value)}); export the file again", path=path, tag=keyword
         ) from exc
 
 

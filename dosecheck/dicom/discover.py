@@ -95,10 +95,10 @@ def _unique_by_uid(headers: list[_Header]) -> list[_Header]:
 def _ambiguous(
     kind: str, option: str, candidates: Sequence[_Header], root: Path
 ) -> DicomInputError:
-    listing = "\n  ".join(h.path for h in candidates)
+    listing = "; ".join(h.path for h in candidates)
     return DicomInputError(
         f"found {len(candidates)} {kind} files that the references between the files do "
-        f"not tell apart:\n  {listing}\nPass the one to use with {option} "
+        f"not tell apart ({listing}); pass the one to use with {option} "
         "(and the matching --rtstruct/--rtdose/--rtplan)",
         path=root,
     )

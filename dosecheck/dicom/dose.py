@@ -24,15 +24,28 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dosecheck.dicom._common import floats, integer, quiet_pydicom, read_dataset, required, text
+from dosecheck.dicom._common import (
+    floats,
+    integer,
+    one_line,
+    quiet_pydicom,
+    read_dataset,
+    required,
+    shown,
+    text,
+)
 from dosecheck.errors import DicomInputError
 from dosecheck.model import DoseGrid
 
-__all__ = ["COORD_TOLERANCE_MM", "MAX_VOXELS", "combine_doses", "read_rtdose"]
+__all__ = ["COORD_TOLERANCE_MM", "MAX_DOSE_GY", "MAX_VOXELS", "combine_doses", "read_rtdose"]
 
 #: Largest dose grid accepted (Rows × Columns × NumberOfFrames): 200 million voxels,
 #: 0.8 GB as float32.
 MAX_VOXELS = 200_000_000
+#: Largest dose accepted anywhere in a grid (Gy). More is a wrong DoseGridScaling or
+#: DoseUnits, not a dose (HDR brachytherapy grids reach some hundreds of Gy close to a
+#: source).
+MAX_DOSE_GY = 10_000
 #: Grids whose coordinates agree within this tolerance (mm) are the same grid.
 COORD_TOLERANCE_MM = 1e-3
 _ORIENTATION_TOLERANCE = 1e-4
@@ -131,7 +144,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         Not an RTDOSE; RELATIVE or unknown DoseUnits; oblique orientation; a bad
         or inconsistent GridFrameOffsetVector; duplicate frame positions; missing
         DoseGridScaling; more than :data:`MAX_VOXELS` voxels; pixel data that
-        cannot be decoded.
+        cannot be decoded; negative doses or doses above :data:`MAX_DOSE_GY`.
     """
     path = str(path)
     ds = read_dataset(path, modality="RTDOSE", defer_size="4 MB")
@@ -147,9 +160,9 @@ def read_rtdose(path: str | Path) -> DoseGrid:
             tag="DoseUnits",
         )
     if units not in ("GY", "CGY"):
-        shown = repr(units) if units else "missing"
+        what = shown(units) if units else "missing"
         raise DicomInputError(
-            f"is {shown}; dosecheck needs absolute dose in GY (or CGY): export the dose again",
+            f"is {what}; dosecheck needs absolute dose in GY (or CGY): export the dose again",
             path=path,
             tag="DoseUnits",
         )
@@ -219,13 +232,22 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for bad/unsupported data
         raise DicomInputError(
-            f"cannot be decoded ({type(exc).__name__}: {exc}); the pixel data is "
+            f"cannot be decoded ({type(exc).__name__}: {one_line(exc)}); the pixel data is "
             "truncated, corrupt or uses a compression without an installed decoder. "
             "Export the dose uncompressed",
             path=path,
             tag="PixelData",
         ) from exc
-    pixels = np.asarray(pixels).reshape(n_frames, rows, cols)
+    pixels = np.asarray(pixels)
+    if pixels.size != n_voxels:
+        raise DicomInputError(
+            f"holds {pixels.size:,} values, but Rows × Columns × NumberOfFrames is "
+            f"{rows} × {cols} × {n_frames} = {n_voxels:,}; the file is inconsistent, "
+            "export it again",
+            path=path,
+            tag="PixelData",
+        )
+    pixels = pixels.reshape(n_frames, rows, cols)
 
     # File (frame, row, column) → physical (z, y, x).
     col_pos = ipp[r_axis] + r_sign * col_spacing * np.arange(cols, dtype=np.float64)
@@ -242,6 +264,22 @@ def read_rtdose(path: str | Path) -> DoseGrid:
     else:
         view = view.transpose(0, 2, 1)
         x, y = row_pos, col_pos
+    for axis, c in (("x", x), ("y", y), ("z", z_file)):
+        if not np.all(np.isfinite(c)) or (c.size > 1 and np.ptp(c) > 1e7):
+            raise DicomInputError(
+                f"with ImagePositionPatient {ipp} and PixelSpacing {spacing} the grid's {axis} "
+                f"coordinates run from {c.min():g} to {c.max():g} mm, which is not a patient "
+                "grid; export the dose again",
+                path=path,
+                tag="ImagePositionPatient",
+            )
+        if c.size > 1 and axis != "z" and np.any(np.diff(c) <= 0):
+            raise DicomInputError(
+                f"{spacing} is too small for coordinates near {c[0]:g} mm: the voxel "
+                "positions coincide in floating point; export the dose again",
+                path=path,
+                tag="PixelSpacing",
+            )
     order = np.argsort(z_file, kind="stable")
     z = z_file[order]
     if z.size > 1 and np.any(np.diff(z) < _GFOV_TOLERANCE_MM):
@@ -263,6 +301,24 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         notes.append(f"{name}: {orientation} orientation normalised to ascending x, y, z")
 
     factor = scaling * (0.01 if units == "CGY" else 1.0)
+    if pixels.size:
+        highest = float(pixels.max()) * factor
+        lowest = float(pixels.min()) * factor if pixels.dtype.kind == "i" else 0.0
+        if lowest < 0:
+            raise DicomInputError(
+                f"gives negative doses (down to {lowest:g} Gy); dosecheck needs physical "
+                "dose, not a dose difference. Export the plan dose again",
+                path=path,
+                tag="PixelRepresentation",
+            )
+        if highest > MAX_DOSE_GY:
+            raise DicomInputError(
+                f"{scaling:g} gives a maximum dose of {highest:.4g} Gy, more than the "
+                f"{MAX_DOSE_GY:,} Gy any plan can hold: the scaling (or DoseUnits "
+                f"{units}) is wrong. Export the dose again",
+                path=path,
+                tag="DoseGridScaling",
+            )
     if units == "CGY":
         notes.append(f"{name}: DoseUnits CGY converted to Gy")
     dose = np.empty(view.shape, dtype=np.float32)

@@ -99,7 +99,8 @@ def load_plan(
     InputError
         A path does not exist; ``fractions`` < 1.
     DicomInputError
-        Any problem reading the files; FRACTION dose with no fraction count;
+        Any problem reading the files; a structure set without ROIs; a single BEAM
+        dose (one beam is not the plan); FRACTION dose with no fraction count;
         FrameOfReferenceUID mismatch (unless allowed).
     """
     if fractions is not None and fractions < 1:
@@ -110,8 +111,24 @@ def load_plan(
 
     warnings: list[str] = []
     structure_set = read_rtstruct(files.rtstruct)
+    if not structure_set.structures:
+        raise DicomInputError(
+            "is empty: the structure set has no ROIs, so there is nothing to compute; "
+            "export the structure set again",
+            path=files.rtstruct,
+            tag="StructureSetROISequence",
+        )
     plan_info = read_rtplan(files.rtplan) if files.rtplan else None
     grids = [read_rtdose(p) for p in files.rtdose]
+    if len(grids) == 1 and grids[0].summation_type == "BEAM":
+        # One beam's contribution is not the plan dose; checking it against plan
+        # constraints would pass plans that fail. There is deliberately no override.
+        raise DicomInputError(
+            "is BEAM: this file holds the dose of one beam only, not the plan dose; pass "
+            "the PLAN dose, or every beam's RTDOSE of the plan (repeat --rtdose) to sum them",
+            path=files.rtdose[0],
+            tag="DoseSummationType",
+        )
     dose = combine_doses(grids)
 
     if dose.summation_type == "FRACTION":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dosecheck.dicom._common import quiet_pydicom, read_dataset, text
+from dosecheck.dicom._common import quiet_pydicom, read_dataset, shown, text
 from dosecheck.errors import DicomInputError
 from dosecheck.model import PlanInfo
 
@@ -49,7 +49,7 @@ def read_rtplan(path: str | Path) -> PlanInfo:
             dose = float(value)
         except (TypeError, ValueError) as exc:
             raise DicomInputError(
-                f"is not a number ({value!r}); fix the prescription in the planning system",
+                f"is not a number ({shown(value)}); fix the prescription in the planning system",
                 path=path,
                 tag="TargetPrescriptionDose",
             ) from exc
@@ -70,7 +70,7 @@ def read_rtplan(path: str | Path) -> PlanInfo:
                 fractions = int(value)
             except (TypeError, ValueError) as exc:
                 raise DicomInputError(
-                    f"is not an integer ({value!r}); pass --fractions instead",
+                    f"is not an integer ({shown(value)}); pass --fractions instead",
                     path=path,
                     tag="NumberOfFractionsPlanned",
                 ) from exc

@@ -22,7 +22,7 @@ import numpy as np
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
-from dosecheck.dicom._common import integer, quiet_pydicom, read_dataset, text
+from dosecheck.dicom._common import integer, one_line, quiet_pydicom, read_dataset, text
 from dosecheck.errors import DicomInputError
 from dosecheck.model import Structure, StructureSet
 
@@ -249,7 +249,8 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
     InputError
         The file does not exist.
     DicomInputError
-        Not an RTSTRUCT; a requested ROI number is absent; a closed contour is
+        Not an RTSTRUCT; two ROIs with one ROINumber, or two ROIContourSequence
+        items for one ROI; a requested ROI number is absent; a closed contour is
         not axial; NumberOfContourPoints disagrees with ContourData; ContourData
         holds non-numbers, NaN or infinity; more than
         :data:`MAX_CONTOUR_POINTS` points.
@@ -261,13 +262,25 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
     order: list[int] = []
     for item in ds.get("StructureSetROISequence", None) or []:
         number = integer(item, "ROINumber", path)
+        if number in roi_info:
+            # Contours and types are found by number: they could not be told apart.
+            raise DicomInputError(
+                f"{number} is used by two ROIs ('{one_line(roi_info[number][0], 64)}' and "
+                f"'{one_line(text(item, 'ROIName'), 64)}'); the file is inconsistent, "
+                "export it again",
+                path=path,
+                tag="ROINumber",
+            )
         roi_info[number] = (text(item, "ROIName"), text(item, "ReferencedFrameOfReferenceUID"))
         order.append(number)
     interpreted: dict[int, str] = {}
     for item in ds.get("RTROIObservationsSequence", None) or []:
         ref = item.get("ReferencedROINumber", None)
-        if ref is not None and ref != "":
-            interpreted.setdefault(int(ref), text(item, "RTROIInterpretedType").upper())
+        try:
+            number = int(ref)  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # absent or unreadable: the type stays unknown
+            continue
+        interpreted.setdefault(number, text(item, "RTROIInterpretedType").upper())
     contours_of: dict[int, Dataset] = {}
     set_notes: list[str] = []
     for item in ds.get("ROIContourSequence", None) or []:
@@ -278,13 +291,20 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
                 "StructureSetROISequence; ignored"
             )
             continue
+        if ref in contours_of:
+            raise DicomInputError(
+                f"has two ROIContourSequence items for ROI {ref} "
+                f"'{one_line(roi_info[ref][0], 64)}'; the file is inconsistent, export it again",
+                path=path,
+                tag="ReferencedROINumber",
+            )
         contours_of[ref] = item
 
     if roi_numbers is not None:
         wanted = [int(n) for n in roi_numbers]
         missing = [n for n in wanted if n not in roi_info]
         if missing:
-            available = ", ".join(f"{n} ({roi_info[n][0]})" for n in order)
+            available = one_line(", ".join(f"{n} ({roi_info[n][0]})" for n in order), 400)
             raise DicomInputError(
                 f"has no ROI number {', '.join(map(str, missing))}; available: {available}",
                 path=path,
@@ -308,10 +328,9 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
                 continue
             data = _contour_bytes(item)
             n_values = 0 if not data else data.count(b"\\") + 1
-            declared = item.get("NumberOfContourPoints", None)
-            n_points = int(declared) if declared not in (None, "") else n_values // 3
+            n_points = integer(item, "NumberOfContourPoints", path, default=n_values // 3)
             if n_values != 3 * n_points:
-                name = roi_info[number][0]
+                name = one_line(roi_info[number][0], 64)
                 raise DicomInputError(
                     f"ROI {number} '{name}', contour {c_index}: NumberOfContourPoints is "
                     f"{n_points} but ContourData holds {n_values} values (expected "
@@ -346,7 +365,7 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
             except DicomInputError as exc:
                 number = order[r]
                 raise DicomInputError(
-                    f"ROI {number} '{roi_info[number][0]}': {exc.message}",
+                    f"ROI {number} '{one_line(roi_info[number][0], 64)}': {exc.message}",
                     path=path,
                     tag="ContourData",
                 ) from None
@@ -359,7 +378,7 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         c = int(point_contour[np.argmax(bad)])
         number = order[int(roi_index[c])]
         raise DicomInputError(
-            f"ROI {number} '{roi_info[number][0]}' has NaN or infinite coordinates; "
+            f"ROI {number} '{one_line(roi_info[number][0], 64)}' has NaN or infinite coordinates; "
             "fix or remove this structure in the planning system and export again",
             path=path,
             tag="ContourData",
@@ -379,8 +398,8 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
             c = int(np.argmax(not_axial))
             number = order[int(roi_index[c])]
             raise DicomInputError(
-                f"ROI {number} '{roi_info[number][0]}' has a closed contour whose points "
-                f"are not on one axial plane (z from {zmin[c]:g} to {zmax[c]:g} mm); "
+                f"ROI {number} '{one_line(roi_info[number][0], 64)}' has a closed contour "
+                f"whose points are not on one axial plane (z from {zmin[c]:g} to {zmax[c]:g} mm); "
                 "dosecheck supports axial contours only: export axial (transverse) contours",
                 path=path,
                 tag="ContourData",
