@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_curve_starts_at_full_volume_and_reaches_zero(dvh_json: dict) -> None:
         assert curve["volume_cc"][0] == pytest.approx(s["volume_cc"], rel=1e-4)
         assert curve["volume_cc"][-1] == pytest.approx(0.0, abs=1e-3)
         vols = curve["volume_cc"]
-        assert all(a >= b - 1e-9 for a, b in zip(vols, vols[1:], strict=False))
+        assert all(a >= b - 1e-9 for a, b in itertools.pairwise(vols))
         assert s["min_gy"] <= s["mean_gy"] <= s["max_gy"]
 
 

@@ -171,6 +171,7 @@ def _compose(text: str, path: str) -> tuple[Any, Node | None]:
     """``(yaml, root node)``; the ``YAML`` object converts scalars later."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="safe", pure=True)
     try:
@@ -188,8 +189,19 @@ def _compose(text: str, path: str) -> tuple[Any, Node | None]:
             path=path,
             line=mark.line + 1 if mark is not None else None,
         ) from None
+    except ReaderError as e:  # a character YAML does not allow (control codes, NUL)
+        position = getattr(e, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        ch = chr(e.character) if isinstance(e.character, int) else e.character
+        raise ConstraintFileError(
+            f"invalid YAML: character {ch!r} is not allowed ({e.reason}); "
+            "remove it or save the file as plain UTF-8 text",
+            path=path,
+            line=line,
+        ) from None
     except YAMLError as e:
-        raise ConstraintFileError(f"invalid YAML: {e}", path=path) from None
+        message = " ".join(str(e).split())  # one line
+        raise ConstraintFileError(f"invalid YAML: {message}", path=path) from None
     except RecursionError:
         raise ConstraintFileError("invalid YAML: nested too deeply", path=path) from None
 

@@ -37,11 +37,14 @@ from dosecheck.core.rasterise import (
     Samples,
     even_odd_areas,
     expand_ranges,
+    plane_outline,
     rasterise,
 )
 from dosecheck.model import DoseGrid, Structure
 
 MM3_PER_CC = 1000.0
+#: Highest dose the engine accepts (Gy); the histogram has one 0.01 Gy bin per step.
+MAX_DOSE_GY = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,11 @@ class DoseField:
         self.stride_z = ny * nx
         self._gradients: tuple[np.ndarray, np.ndarray] | None = None
         self.max_gy = float(self.flat.max()) if self.flat.size else 0.0
+        if not np.isfinite(self.max_gy) or self.max_gy > MAX_DOSE_GY:
+            raise ValueError(
+                f"dose grid maximum {self.max_gy:g} Gy is not a plausible dose "
+                f"(limit {MAX_DOSE_GY:g} Gy); check DoseGridScaling and DoseUnits"
+            )
 
     def inplane_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """Flat ``|dD/dx|`` and ``|dD/dy|`` (Gy/mm) at the voxel centres (computed once)."""
@@ -455,7 +463,9 @@ def compute_dvh(
     plane_area, _ = even_odd_areas(structure.xy, structure.offsets, contour_plane, n_planes)
     dx = float(grid.x[1] - grid.x[0]) if grid.x.size > 1 else spacing
     dy = float(grid.y[1] - grid.y[0]) if grid.y.size > 1 else spacing
-    num, den = _sampling(np.abs(plane_area), dx * dy, settings)
+    # Only the part inside the grid is sampled, so no plane needs more than the grid.
+    grid_area = (grid.x.size * dx) * (grid.y.size * dy)
+    num, den = _sampling(np.minimum(np.abs(plane_area), grid_area), dx * dy, settings)
     sgrid = SampleGrid(
         x0=float(grid.x[0]) - dx / 2,
         y0=float(grid.y[0]) - dy / 2,
@@ -469,13 +479,16 @@ def compute_dvh(
     vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
     acc = _Totals(vertex_min=vmin, vertex_max=vmax)
 
+    # Only samples inside the grid's extent are made (plus the plane's fallback sample).
+    col_window = (0, -(-field.nx * den // num))
+    row_window = (0, -(-field.ny * den // num))
     # Planes are processed in chunks of about CHUNK_SAMPLES samples: memory stays
     # bounded and NumPy's temporaries stay small enough to be reused, not page-faulted.
     by_plane = _ContoursByPlane(structure, contour_plane)
     expected = np.abs(plane_area) / cell_area + 1.0
     for p0, p1 in _chunks(expected, settings.chunk_samples):
         xy, offsets, cplane = by_plane.planes(p0, p1)
-        samples = rasterise(xy, offsets, cplane, sgrid)
+        samples = rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)
         _process_chunk(
             samples,
             xy,
@@ -496,6 +509,11 @@ def compute_dvh(
         )
 
     warnings: list[str] = []
+    if acc.crossing_planes:
+        warnings.append(
+            f"{name}: contours cross each other on {acc.crossing_planes} plane(s); their "
+            "area is taken from the even-odd sampling, not the polygon formula"
+        )
     if num > 1:
         warnings.append(
             f"{name}: the dose grid is so fine for this structure's size that only every "
@@ -545,6 +563,7 @@ class _Totals:
     dmax: float = -np.inf
     vertex_min: float = np.inf
     vertex_max: float = -np.inf
+    crossing_planes: int = 0
 
 
 class _ContoursByPlane:
@@ -620,15 +639,31 @@ def _process_chunk(
         pplane = np.concatenate([pplane, missing])
         count[missing] = 1
     # Each plane's samples share its exact (even-odd) polygon area, so the volume does
-    # not depend on the sampling. Contours that cross each other make the polygon area
-    # meaningless; those planes keep the sampled area.
+    # not depend on the sampling. Where that area disagrees with the sampled one by more
+    # than sampling can explain, contours cross each other and the polygon area is
+    # meaningless: those planes keep the sampled (even-odd) area, with a warning.
+    # Planes reaching beyond the grid were only sampled inside it: their samples keep
+    # their own area and the rest of the polygon area is outside the grid.
     sampled_area = count * cell_area
+    perimeter, bb_lo, bb_hi = plane_outline(xy, offsets, cplane, n_all)
+    x_lo, x_hi = _axis_domain(grid.x) if grid.x.size > 1 else (-np.inf, np.inf)
+    y_lo, y_hi = _axis_domain(grid.y) if grid.y.size > 1 else (-np.inf, np.inf)
+    clipped = (
+        (bb_lo[:, 0] < x_lo) | (bb_lo[:, 1] < y_lo) | (bb_hi[:, 0] > x_hi) | (bb_hi[:, 1] > y_hi)
+    )
+    tolerance = 0.01 * plane_area + 0.5 * perimeter * max(sgrid.sx, sgrid.sy)
+    agrees = np.abs(sampled_area - plane_area) <= tolerance
+    use_exact = agrees & ~clipped & (sampled_area > 0) & (plane_area > 0)
+    use_exact[missing] = ~clipped[missing]  # a fallback sample carries the whole area
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = plane_area / sampled_area
-    trusted = (sampled_area > 0) & (scale > 0.5) & (scale < 2.0)
-    scale = np.where(trusted, scale, 1.0)
+        scale = np.where(use_exact, plane_area / sampled_area, 1.0)
+    crossing = ~use_exact[sel] & ~clipped[sel] & (plane_area[sel] > 0)
+    acc.crossing_planes += int(crossing.sum())
+    plane_total = np.where(
+        use_exact, plane_area, np.where(clipped, np.maximum(plane_area, sampled_area), sampled_area)
+    )
     weight_per_mm = cell_area * scale / MM3_PER_CC  # cc per mm of slab height, per sample
-    acc.total_cc += float((count[sel] * (weight_per_mm * thickness)[sel]).sum())
+    acc.total_cc += float((plane_total * thickness)[sel].sum()) / MM3_PER_CC
 
     inside = ax.inside & ay.inside
     if not inside.all():

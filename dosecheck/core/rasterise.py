@@ -101,6 +101,8 @@ def rasterise(
     offsets: np.ndarray,
     contour_plane: np.ndarray,
     grid: SampleGrid,
+    cols: tuple[int, int] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> Samples:
     """Sample points whose centres lie inside the contours (even-odd rule, per plane).
 
@@ -113,6 +115,9 @@ def rasterise(
         combined by the even-odd rule.
     grid
         The sample grid.
+    cols, rows
+        Optional half-open index windows: only samples inside them are produced, and
+        the work is bounded by the window however far a contour reaches.
 
     Returns
     -------
@@ -131,6 +136,9 @@ def rasterise(
     # Rows r whose centre y_r satisfies ylo <= y_r < yhi.
     r_first = np.ceil((ylo - grid.y0) / grid.sy - 0.5).astype(np.int64)
     r_stop = np.ceil((yhi - grid.y0) / grid.sy - 0.5).astype(np.int64)
+    if rows is not None:
+        r_first = np.maximum(r_first, rows[0])
+        r_stop = np.minimum(r_stop, rows[1])
     counts = np.maximum(r_stop - r_first, 0)
     total = int(counts.sum())
     if total == 0:
@@ -155,6 +163,9 @@ def rasterise(
     # Columns m whose centre x_m satisfies xa <= x_m < xb.
     m_first = np.ceil((xa - grid.x0) / grid.sx - 0.5).astype(np.int64)
     m_stop = np.ceil((xb - grid.x0) / grid.sx - 0.5).astype(np.int64)
+    if cols is not None:
+        m_first = np.maximum(m_first, cols[0])
+        m_stop = np.minimum(m_stop, cols[1])
     run_len = np.maximum(m_stop - m_first, 0)
     n_inside = int(run_len.sum())
     if n_inside == 0:
@@ -224,3 +235,21 @@ def even_odd_areas(
         sign = np.where(depth % 2 == 1, -1.0, 1.0)
     plane_area = np.bincount(contour_plane, weights=sign * areas, minlength=n_planes)
     return plane_area, sign
+
+
+def plane_outline(
+    xy: np.ndarray, offsets: np.ndarray, contour_plane: np.ndarray, n_planes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Perimeter (mm) and bounding box ``(xmin, ymin)``, ``(xmax, ymax)`` of each plane."""
+    perimeter = np.zeros(n_planes)
+    lo = np.full((n_planes, 2), np.inf)
+    hi = np.full((n_planes, 2), -np.inf)
+    if xy.shape[0] == 0:
+        return perimeter, lo, hi
+    start, end, contour = contour_edges(xy, offsets)
+    edge_len = np.hypot(*(end - start).T)
+    perimeter = np.bincount(contour_plane[contour], weights=edge_len, minlength=n_planes)
+    vplane = contour_plane[contour]  # one vertex per edge start
+    np.minimum.at(lo, vplane, xy)
+    np.maximum.at(hi, vplane, xy)
+    return perimeter, lo, hi
