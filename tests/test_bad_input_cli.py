@@ -44,9 +44,14 @@ class Run:
 
 #: ``python -m dosecheck`` with an address-space limit set by the child itself (a
 #: preexec_fn is not safe with the threads that run the cases in parallel).
+#: The child records its own peak RSS (VmHWM of its own address space) at exit:
+#: wait4's ru_maxrss would include the parent's peak, which execve carries over, so it
+#: grows with the size of the pytest process rather than with the command.
 LIMITED_DOSECHECK = (
-    "import resource, runpy, sys; "
+    "import atexit, os, resource, runpy, sys; "
     f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_LIMIT}, {ADDRESS_SPACE_LIMIT})); "
+    "hwm = lambda: [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]; "
+    "atexit.register(lambda: open(os.environ['DOSECHECK_TEST_HWM'], 'w').write(hwm()[0])); "
     "sys.argv[0] = 'dosecheck'; "
     "runpy.run_module('dosecheck', run_name='__main__', alter_sys=True)"
 )
@@ -54,8 +59,13 @@ LIMITED_DOSECHECK = (
 
 def run_cli(args: tuple[str, ...]) -> Run:
     """Run ``python -m dosecheck ARGS``; returns exit code, output and peak RSS."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        hwm_file = os.path.join(tmp, "hwm")
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "DOSECHECK_TEST_HWM": hwm_file}
         p = subprocess.Popen(
             [sys.executable, "-c", LIMITED_DOSECHECK, *args],
             stdout=out,
@@ -63,16 +73,15 @@ def run_cli(args: tuple[str, ...]) -> Run:
             stdin=subprocess.DEVNULL,
             env=env,
         )
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
+        p.wait()
         out.seek(0)
         err.seek(0)
-        return Run(
-            p.returncode,
-            out.read().decode("utf-8"),
-            err.read().decode("utf-8"),
-            usage.ru_maxrss / 1024,
-        )
+        try:
+            with open(hwm_file) as fh:
+                peak_mb = int(fh.read()) / 1024
+        except (OSError, ValueError):
+            peak_mb = float("nan")  # killed before exit handlers ran
+        return Run(p.returncode, out.read().decode("utf-8"), err.read().decode("utf-8"), peak_mb)
 
 
 _RUNS: dict[str, Run] = {}
