@@ -94,7 +94,8 @@ def dvh(
         str,
         typer.Option(
             "--engine",
-            help="dosecheck (default) or dicompyler (second opinion; needs dosecheck[reference]).",
+            help="dosecheck (default) or dicompyler (second opinion; "
+            "needs dosecheck\\[reference]).",
         ),
     ] = "dosecheck",
 ) -> None:
