@@ -662,7 +662,7 @@ def make_corpus(root: Path) -> list[Case]:
         )
     )
     far_vertex = rect(-10, -10, 10, 10)
-    far_vertex[2, 1] = 1e9  # a corrupted coordinate: 1000 km
+    far_vertex[2, 1] = 5e4  # 50 m: absurd but still a coordinate
     far = Structure.from_contours(12, "Spike", stack(far_vertex))
     p = w.rtstruct("contour_far_vertex", far)
     add(
@@ -670,11 +670,26 @@ def make_corpus(root: Path) -> list[Case]:
             "contour_far_vertex",
             dvh(p, rd),
             0,
-            "one vertex at y = 10⁹ mm: huge, almost all outside the grid",
+            "one vertex at y = 5·10⁴ mm: huge, almost all outside the grid",
             warnings=("Spike:", "lies outside the dose grid"),
             max_rss_mb=600,
         )
     )
+    for case, value in (("contour_coordinate_1e9", 1e9), ("contour_coordinate_1e30", 1e30)):
+        corrupt = rect(-10, -10, 10, 10)
+        corrupt[2, 1] = value  # a corrupted coordinate (1e30 overflowed the rasteriser)
+        p = w.rtstruct(case, Structure.from_contours(12, "Spike", stack(corrupt)))
+        add(
+            Case(
+                case,
+                dvh(p, rd),
+                2,
+                f"one vertex at y = {value:g} mm: not a patient coordinate",
+                file=str(p),
+                message=("ContourData", "'Spike'", "not a patient coordinate", "corrupt"),
+                max_rss_mb=600,
+            )
+        )
 
     # NaN / inf written over a marker coordinate of a valid file.
     pentagon = np.array([[-10, -10], [10, -10], [float(MARKER), 0], [10, 10], [-10, 10]])
@@ -812,6 +827,71 @@ def make_corpus(root: Path) -> list[Case]:
             "--structure names no ROI: the error lists the ROIs",
             file=str(p),
             message=("no ROI named 'Bladder'", *names),
+        )
+    )
+
+    # ---------------------------------------------------------------- reader notes reach the user
+    bowel = Structure.from_contours(
+        14, "Bag_Bowel", stack(rect(15, -5, 25, 5), (-12.5, -10.0, -7.5, *PLANES, 7.5, 10.0))
+    )
+
+    def open_last_five(ds: pydicom.Dataset) -> None:
+        for item in ds.ROIContourSequence[0].ContourSequence[-5:]:
+            item.ContourGeometricType = "OPEN_PLANAR"
+
+    p = edit(
+        w.rtstruct("open_planar_contours", bowel),
+        w.path("open_planar_contours", "rs2.dcm"),
+        open_last_five,
+    )
+    add(
+        Case(
+            "open_planar_contours",
+            dvh(p, rd),
+            0,
+            "5 of 10 contours OPEN_PLANAR: skipped, and the user is told",
+            warnings=("Bag_Bowel: skipped 5 OPEN_PLANAR contours (only CLOSED_PLANAR are used)",),
+            rois={"Bag_Bowel": {"volume_cc": 100 * SPACING_MM * 5 / 1000}},
+        )
+    )
+
+    # ---------------------------------------------------------------- DoseSummationType
+    for kind in ("FRACTION_SESSION", "BEAM_SESSION", "CONTROL_POINT", "WHATEVER"):
+        case = f"summation_{kind.lower()}"
+        p = edit(rd, w.path(case, "rd.dcm"), _set(DoseSummationType=kind))
+        add(
+            Case(
+                case,
+                dvh(rs, p),
+                2,
+                f"DoseSummationType {kind}: part of a plan, not the plan dose",
+                file=str(p),
+                message=("DoseSummationType", kind, "export the PLAN dose"),
+            )
+        )
+    p = edit(rd, w.path("summation_missing", "rd.dcm"), _delete("DoseSummationType"))
+    add(
+        Case(
+            "summation_missing",
+            dvh(rs, p),
+            0,
+            "no DoseSummationType: taken as the plan dose, with a warning",
+            warnings=("rd.dcm: DoseSummationType is missing; assumed to be the plan dose",),
+            rois=both,
+        )
+    )
+
+    # ---------------------------------------------------------------- --output
+    folder = w.path("output_is_folder", "existing_folder")
+    folder.mkdir(exist_ok=True)
+    add(
+        Case(
+            "output_is_folder",
+            dvh(rs, rd, "--output", str(folder)),
+            2,
+            "--output names an existing folder",
+            file=str(folder),
+            message=("is a folder; give a file name",),
         )
     )
 

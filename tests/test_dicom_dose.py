@@ -194,6 +194,32 @@ def test_unknown_units_rejected(dose_file: Path) -> None:
     expect_error(dose_file, "DoseUnits", "'MU'")
 
 
+@pytest.mark.parametrize(
+    "kind", ["FRACTION_SESSION", "BEAM_SESSION", "CONTROL_POINT", "RECORD", "PLAN2"]
+)
+def test_unsupported_summation_type_rejected(dose_file: Path, kind: str) -> None:
+    """Used to be taken silently as PLAN dose."""
+    edit(dose_file, DoseSummationType=kind)
+    expect_error(dose_file, "DoseSummationType", kind, "export the PLAN dose")
+
+
+@pytest.mark.parametrize("kind", ["PLAN", "MULTI_PLAN", "FRACTION", "BEAM"])
+def test_supported_summation_types(dose_file: Path, kind: str) -> None:
+    edit(dose_file, DoseSummationType=kind)
+    grid = read_rtdose(dose_file)
+    assert grid.summation_type == kind.upper()
+    assert not any("DoseSummationType" in n for n in grid.notes)
+
+
+def test_missing_summation_type_is_plan_with_note(dose_file: Path) -> None:
+    edit(dose_file, DoseSummationType=None)
+    grid = read_rtdose(dose_file)
+    assert grid.summation_type == "PLAN"
+    assert grid.notes == (
+        "dose_under_test.dcm: DoseSummationType is missing; assumed to be the plan dose",
+    )
+
+
 def test_oblique_rejected(dose_file: Path) -> None:
     c, s = np.cos(0.1), np.sin(0.1)
     edit(dose_file, ImageOrientationPatient=[c, s, 0, -s, c, 0])

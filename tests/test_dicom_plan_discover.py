@@ -323,3 +323,88 @@ def test_load_real_plan() -> None:
     assert plan.dose.shape == (98, 129, 194)
     assert len(plan.structure_set.structures) == 10
     assert plan.warnings == []
+
+
+# ------------------------------------------------------------------- RTDOSE copies and alternatives
+
+
+def test_discover_copied_rtdose_counts_once(tmp_path: Path) -> None:
+    """A copy of the RTDOSE (same SOPInstanceUID) used to be summed: double dose."""
+    paths = write_plan_folder(tmp_path)
+    (tmp_path / "rd_copy.dcm").write_bytes(paths["rd"].read_bytes())
+    files = find_plan_files(tmp_path)
+    assert files.rtdose == (str(paths["rd"]),)
+    assert load_plan(tmp_path).dose.max_gy == pytest.approx(2.0)
+
+
+def test_discover_truncated_copy_does_not_shadow_the_good_file(tmp_path: Path) -> None:
+    paths = write_plan_folder(tmp_path)
+    data = paths["rd"].read_bytes()
+    (tmp_path / "0_rd_truncated.dcm").write_bytes(data[: len(data) - 100])  # found first
+    files = find_plan_files(tmp_path)
+    assert files.rtdose == (str(paths["rd"]),)
+    assert load_plan(tmp_path).dose.max_gy == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("summation_type", ["PLAN", "FRACTION"])
+def test_discover_refuses_two_plan_doses(tmp_path: Path, summation_type: str) -> None:
+    paths = write_plan_folder(tmp_path, summation_type=summation_type)
+    plan_uid = read_rtplan(paths["rp"]).sop_instance_uid
+    other = tmp_path / "rd_reexport.dcm"
+    write_rtdose(other, dose_grid(summation_type=summation_type), referenced_plan_uid=plan_uid)
+    with pytest.raises(DicomInputError) as info:
+        find_plan_files(tmp_path)
+    message = str(info.value)
+    assert "found 2 plan-dose RTDOSE files" in message
+    assert str(paths["rd"]) in message and str(other) in message
+    assert "pass the one to use with --rtdose (repeat --rtdose to sum doses on purpose)" in message
+    # explicitly repeated --rtdose still sums
+    plan = load_plan(tmp_path, rtdose=[paths["rd"], other])
+    expected = 4.0 if summation_type == "PLAN" else 4.0 * 28
+    assert plan.dose.max_gy == pytest.approx(expected, rel=1e-6)
+    assert any("summed 2" in w for w in plan.warnings)
+
+
+def test_discover_sums_beam_doses(tmp_path: Path) -> None:
+    write_rtstruct(tmp_path / "rs.dcm", structure_set())
+    write_rtdose(tmp_path / "beam1.dcm", dose_grid(1.0, "BEAM"))
+    write_rtdose(tmp_path / "beam2.dcm", dose_grid(1.5, "BEAM"))
+    files = find_plan_files(tmp_path)
+    assert len(files.rtdose) == 2
+    plan = load_plan(tmp_path)
+    assert plan.dose.max_gy == pytest.approx(2.5, rel=1e-6)
+    assert any(
+        "summed 2 BEAM doses into a PLAN dose (beam1.dcm, beam2.dcm)" in w for w in plan.warnings
+    )
+
+
+def test_discover_doses_of_different_plans_without_rtplan(tmp_path: Path) -> None:
+    """Used to raise TypeError (exit 3): _ambiguous() was called with 5 arguments."""
+    write_rtstruct(tmp_path / "rs.dcm", structure_set())
+    write_rtdose(tmp_path / "rd_a.dcm", dose_grid(), referenced_plan_uid=generate_uid())
+    write_rtdose(tmp_path / "rd_b.dcm", dose_grid(), referenced_plan_uid=generate_uid())
+    with pytest.raises(DicomInputError) as info:
+        find_plan_files(tmp_path)
+    message = str(info.value)
+    assert "found 2 RTDOSE files that belong to different plans" in message
+    assert "rd_a.dcm" in message and "rd_b.dcm" in message and "--rtdose" in message
+
+
+# --------------------------------------------------------------------------- reader notes
+
+
+def test_load_plan_reports_reader_notes(tmp_path: Path) -> None:
+    paths = write_plan_folder(tmp_path)
+    ds = pydicom.dcmread(paths["rs"])
+    items = ds.ROIContourSequence[0].ContourSequence
+    items[0].ContourGeometricType = "OPEN_PLANAR"
+    items[1].ContourGeometricType = "POINT"
+    ds.save_as(paths["rs"])
+    ds = pydicom.dcmread(paths["rd"])
+    del ds.DoseSummationType
+    ds.save_as(paths["rd"])
+    plan = load_plan(tmp_path)
+    assert "PTV: skipped 1 OPEN_PLANAR contour (only CLOSED_PLANAR are used)" in plan.warnings
+    assert "PTV: skipped 1 POINT contour (only CLOSED_PLANAR are used)" in plan.warnings
+    assert "rd.dcm: DoseSummationType is missing; assumed to be the plan dose" in plan.warnings
+    assert plan.dose.summation_type == "PLAN"

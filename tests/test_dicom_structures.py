@@ -131,7 +131,10 @@ def test_skipped_contour_types(rs_file: Path) -> None:
     ptv = read_rtstruct(rs_file).by_number(3)
     assert ptv.n_contours == 1
     assert ptv.z.tolist() == [2.5]
-    assert ptv.notes == ("skipped 1 OPEN_PLANAR contour", "skipped 2 POINT contours")
+    assert ptv.notes == (
+        "skipped 1 OPEN_PLANAR contour (only CLOSED_PLANAR are used)",
+        "skipped 2 POINT contours (only CLOSED_PLANAR are used)",
+    )
 
 
 def test_short_contours_skipped(tmp_path: Path) -> None:
@@ -211,6 +214,23 @@ def test_nan_in_contour(tmp_path: Path) -> None:
     path = _lung_set_with_marker(tmp_path)
     _patch_value(path, b"123.25", b"nan   ")
     expect_error(path, "ContourData", "ROI 7 'Lung_L'", "NaN or infinite")
+
+
+@pytest.mark.parametrize("value", [b"1e30  ", b"-2e5  ", b"1.0e+6"])
+def test_coordinate_beyond_100_m(tmp_path: Path, value: bytes) -> None:
+    """1e30 used to overflow the rasteriser's int64 arithmetic (a segfault)."""
+    path = _lung_set_with_marker(tmp_path)
+    _patch_value(path, b"123.25", value)
+    expect_error(
+        path, "ContourData", "ROI 7 'Lung_L'", "not a patient coordinate", "file is corrupt"
+    )
+
+
+def test_coordinate_within_100_m_accepted(tmp_path: Path) -> None:
+    path = _lung_set_with_marker(tmp_path)
+    _patch_value(path, b"123.25", b"9.9e+4")
+    lung = read_rtstruct(path).by_number(7)
+    assert lung.xy[:, 0].max() == 9.9e4
 
 
 def test_garbage_in_contour(tmp_path: Path) -> None:
@@ -349,4 +369,7 @@ def test_pydicom_rtstruct_point_rois() -> None:
     folder = shared_dataset("pydicom-testfiles")
     ss = read_rtstruct(folder / "rtstruct.dcm")  # no preamble / File Meta
     iso = [s for s in ss.structures if s.interpreted_type == "ISOCENTER"]
-    assert iso and all(s.is_empty and s.notes == ("skipped 1 POINT contour",) for s in iso)
+    assert iso and all(
+        s.is_empty and s.notes == ("skipped 1 POINT contour (only CLOSED_PLANAR are used)",)
+        for s in iso
+    )

@@ -22,6 +22,8 @@ class _Header:
     uid: str
     plan_ref: str = ""  # RTDOSE → RTPLAN
     struct_ref: str = ""  # RTPLAN → RTSTRUCT
+    summation: str = ""  # RTDOSE DoseSummationType (upper case, "" when absent)
+    size: int = 0  # bytes
 
 
 def _walk(root: Path) -> list[Path]:
@@ -77,29 +79,48 @@ def _header(p: Path) -> _Header | None:
         uid=text(ds, "SOPInstanceUID"),
         plan_ref=_first_ref(ds, "ReferencedRTPlanSequence"),
         struct_ref=_first_ref(ds, "ReferencedStructureSetSequence"),
+        summation=text(ds, "DoseSummationType").upper() if modality == "RTDOSE" else "",
+        size=_size(p),
     )
 
 
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
 def _unique_by_uid(headers: list[_Header]) -> list[_Header]:
-    """Drop copies of one object (same SOPInstanceUID), keeping the first path."""
+    """Drop copies of one object (same SOPInstanceUID).
+
+    Of the copies, the largest file is kept (the first of equal size): a truncated
+    copy must not shadow a complete one. Files without a SOPInstanceUID are all kept.
+    """
     out: list[_Header] = []
-    uids: set[str] = set()
+    index: dict[str, int] = {}
     for h in headers:
-        if h.uid and h.uid in uids:
-            continue
-        uids.add(h.uid)
-        out.append(h)
+        if not h.uid:
+            out.append(h)
+        elif h.uid not in index:
+            index[h.uid] = len(out)
+            out.append(h)
+        elif h.size > out[index[h.uid]].size:
+            out[index[h.uid]] = h
     return out
 
 
 def _ambiguous(
-    kind: str, option: str, candidates: Sequence[_Header], root: Path
+    kind: str,
+    option: str,
+    candidates: Sequence[_Header],
+    root: Path,
+    reason: str = "that the references between the files do not tell apart",
 ) -> DicomInputError:
     listing = "; ".join(h.path for h in candidates)
     return DicomInputError(
-        f"found {len(candidates)} {kind} files that the references between the files do "
-        f"not tell apart ({listing}); pass the one to use with {option} "
-        "(and the matching --rtstruct/--rtdose/--rtplan)",
+        f"found {len(candidates)} {kind} files {reason} ({listing}); pass the one to use "
+        f"with {option} (and the matching --rtstruct/--rtdose/--rtplan)",
         path=root,
     )
 
@@ -114,9 +135,10 @@ def find_plan_files(
     """Find the files of one plan under ``folder`` (recursively).
 
     Only headers are read; non-DICOM files and other modalities (CT, MR, …) are
-    ignored. Copies of one object (same SOPInstanceUID) count once. Ambiguities
-    are resolved through the references RTDOSE → ReferencedRTPlanSequence →
-    RTPLAN → ReferencedStructureSetSequence → RTSTRUCT.
+    ignored. Copies of one object (same SOPInstanceUID) count once (of RTDOSE
+    copies the largest file is used). Ambiguities are resolved through the
+    references RTDOSE → ReferencedRTPlanSequence → RTPLAN →
+    ReferencedStructureSetSequence → RTSTRUCT.
 
     Parameters
     ----------
@@ -129,7 +151,7 @@ def find_plan_files(
     Returns
     -------
     PlanFiles
-        One RTSTRUCT, every RTDOSE of the plan, and the RTPLAN when there is one.
+        One RTSTRUCT, the plan's RTDOSE (or all its BEAM doses), and the RTPLAN when there is one.
 
     Raises
     ------
@@ -137,7 +159,9 @@ def find_plan_files(
         ``folder`` does not exist or is not a folder.
     DicomInputError
         No RTSTRUCT or no RTDOSE found; several RTSTRUCTs, RTPLANs or doses of
-        different plans that cannot be told apart (the message lists them).
+        different plans that cannot be told apart; several whole-plan RTDOSE files
+        (DoseSummationType other than BEAM) of one plan, which are alternatives, not
+        parts to sum (the messages list them).
     """
     root = Path(folder)
     if not root.exists():
@@ -150,7 +174,7 @@ def find_plan_files(
     headers = _scan(root)
     structs = _unique_by_uid([h for h in headers if h.modality == "RTSTRUCT"])
     plans = _unique_by_uid([h for h in headers if h.modality == "RTPLAN"])
-    doses = [h for h in headers if h.modality == "RTDOSE"]
+    doses = _unique_by_uid([h for h in headers if h.modality == "RTDOSE"])
 
     # RTPLAN
     plan: _Header | None = None
@@ -192,6 +216,17 @@ def find_plan_files(
         plan_refs = {h.plan_ref for h in doses if h.plan_ref}
         if len(plan_refs) > 1:
             raise _ambiguous("RTDOSE", "--rtdose", doses, root, "that belong to different plans")
+        whole = [h for h in doses if h.summation != "BEAM"]
+        if len(whole) > 1:
+            # Two plan doses of one plan are alternatives (re-exports, a copy under
+            # another UID), not parts: summing them would double the dose.
+            listing = "; ".join(h.path for h in sorted(whole, key=lambda h: h.path))
+            raise DicomInputError(
+                f"found {len(whole)} plan-dose RTDOSE files (DoseSummationType "
+                f"{'/'.join(sorted({h.summation or 'missing' for h in whole}))}: {listing}); "
+                "pass the one to use with --rtdose (repeat --rtdose to sum doses on purpose)",
+                path=root,
+            )
         dose_paths = tuple(sorted(h.path for h in doses))
 
     # RTSTRUCT

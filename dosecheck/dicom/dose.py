@@ -13,7 +13,7 @@ Geometry follows DICOM PS3.3 C.7.6.2 (Image Plane) and C.8.8.3.2 (RT Dose):
   values are z coordinates). Either may descend or be non-uniform.
 
 Limit: at most :data:`MAX_VOXELS` voxels per file (checked before the pixel data is
-decoded).
+decoded). DoseSummationType must be one of :data:`SUMMATION_TYPES` (missing: PLAN).
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from dosecheck.dicom._common import (
 from dosecheck.errors import DicomInputError
 from dosecheck.model import DoseGrid
 
-__all__ = ["COORD_TOLERANCE_MM", "MAX_DOSE_GY", "MAX_VOXELS", "combine_doses", "read_rtdose"]
+__all__ = [
+    "COORD_TOLERANCE_MM",
+    "MAX_DOSE_GY",
+    "MAX_VOXELS",
+    "SUMMATION_TYPES",
+    "combine_doses",
+    "read_rtdose",
+]
 
 #: Largest dose grid accepted (Rows × Columns × NumberOfFrames): 200 million voxels,
 #: 0.8 GB as float32.
@@ -46,6 +53,11 @@ MAX_VOXELS = 200_000_000
 #: DoseUnits, not a dose (HDR brachytherapy grids reach some hundreds of Gy close to a
 #: source).
 MAX_DOSE_GY = 10_000
+#: DoseSummationTypes accepted. FRACTION is scaled by the number of fractions, BEAM
+#: doses are summed (a lone BEAM dose is refused by the loader); the session and
+#: control-point types are parts of a plan and are refused. A missing value is taken
+#: as PLAN, with a note.
+SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "FRACTION", "BEAM")
 #: Grids whose coordinates agree within this tolerance (mm) are the same grid.
 COORD_TOLERANCE_MM = 1e-3
 _ORIENTATION_TOLERANCE = 1e-4
@@ -141,7 +153,8 @@ def read_rtdose(path: str | Path) -> DoseGrid:
     InputError
         The file does not exist.
     DicomInputError
-        Not an RTDOSE; RELATIVE or unknown DoseUnits; oblique orientation; a bad
+        Not an RTDOSE; RELATIVE or unknown DoseUnits; a DoseSummationType not in
+        :data:`SUMMATION_TYPES` (e.g. FRACTION_SESSION, CONTROL_POINT); oblique orientation; a bad
         or inconsistent GridFrameOffsetVector; duplicate frame positions; missing
         DoseGridScaling; more than :data:`MAX_VOXELS` voxels; pixel data that
         cannot be decoded; negative doses or doses above :data:`MAX_DOSE_GY`.
@@ -165,6 +178,19 @@ def read_rtdose(path: str | Path) -> DoseGrid:
             f"is {what}; dosecheck needs absolute dose in GY (or CGY): export the dose again",
             path=path,
             tag="DoseUnits",
+        )
+
+    summation = text(ds, "DoseSummationType").upper()
+    if not summation:
+        summation = "PLAN"
+        notes.append(f"{name}: DoseSummationType is missing; assumed to be the plan dose")
+    elif summation not in SUMMATION_TYPES:
+        raise DicomInputError(
+            f"is {shown(summation)}: dosecheck checks only the dose of the whole plan "
+            "(PLAN or MULTI_PLAN), the dose per fraction (FRACTION) or per-beam doses to "
+            "sum (BEAM); export the PLAN dose from the planning system",
+            path=path,
+            tag="DoseSummationType",
         )
 
     rows = integer(ds, "Rows", path)
@@ -197,7 +223,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
     normal_z = r_sign * c_sign * (1 if (r_axis, c_axis) == (0, 1) else -1)
     orientation = _ORIENTATION_NAMES.get((r_axis, r_sign, c_axis, c_sign), "transposed")
     z_file, z_notes = _frame_z(ds, path, n_frames, ipp[2], normal_z, orientation == "HFS")
-    notes.extend(z_notes)
+    notes.extend(f"{name}: {n}" for n in z_notes)
 
     bits = integer(ds, "BitsAllocated", path)
     if "PixelData" not in ds:
@@ -335,7 +361,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         z=np.ascontiguousarray(z),
         dose_gy=dose,
         frame_of_reference_uid=text(ds, "FrameOfReferenceUID"),
-        summation_type=text(ds, "DoseSummationType").upper(),
+        summation_type=summation,
         sources=(path,),
         sop_instance_uids=(text(ds, "SOPInstanceUID"),),
         referenced_plan_uid=plan_uid,

@@ -90,8 +90,9 @@ def load_plan(
     Returns
     -------
     Plan
-        With ``warnings`` for the report (fraction scaling, unverifiable or
-        mismatching references, …). Several doses are summed (resampled onto the
+        With ``warnings`` for the report: the readers' notes (skipped contours, summed
+        or resampled doses, a missing DoseSummationType, …), fraction scaling,
+        unverifiable or mismatching references. Several doses are summed (resampled onto the
         first grid when needed); FRACTION dose is multiplied by the fraction count.
 
     Raises
@@ -130,6 +131,12 @@ def load_plan(
             tag="DoseSummationType",
         )
     dose = combine_doses(grids)
+    # What the readers skipped, assumed or derived: the user must see it.
+    ss_name = Path(files.rtstruct).name
+    warnings.extend(f"{ss_name}: {n}" for n in structure_set.notes)
+    for s in structure_set.structures:
+        warnings.extend(f"{s.name or f'ROI {s.number}'}: {n}" for n in s.notes)
+    warnings.extend(dose.notes)  # each names its file(s)
 
     if dose.summation_type == "FRACTION":
         if fractions is not None:

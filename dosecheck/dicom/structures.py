@@ -8,7 +8,8 @@ ContourData element, joins them and converts them in one vectorised pass
 bit-identical results (see ``benchmarks/bench_contour_parse.py``).
 
 Limits: at most :data:`MAX_CONTOUR_POINTS` points per file; only axial
-CLOSED_PLANAR contours are used.
+CLOSED_PLANAR contours are used; a coordinate beyond ±:data:`MAX_COORDINATE_MM`
+(100 m) is not a patient coordinate and the file is refused as corrupt.
 """
 
 from __future__ import annotations
@@ -26,10 +27,19 @@ from dosecheck.dicom._common import integer, one_line, quiet_pydicom, read_datas
 from dosecheck.errors import DicomInputError
 from dosecheck.model import Structure, StructureSet
 
-__all__ = ["MAX_CONTOUR_POINTS", "PLANAR_TOLERANCE_MM", "parse_decimal_string", "read_rtstruct"]
+__all__ = [
+    "MAX_CONTOUR_POINTS",
+    "MAX_COORDINATE_MM",
+    "PLANAR_TOLERANCE_MM",
+    "parse_decimal_string",
+    "read_rtstruct",
+]
 
 #: Largest number of contour points accepted in one RTSTRUCT (about 0.5 GB of text).
 MAX_CONTOUR_POINTS = 20_000_000
+#: Largest contour coordinate magnitude accepted (mm): 100 m. Anything larger is not a
+#: patient coordinate (and would overflow the rasteriser's integer arithmetic).
+MAX_COORDINATE_MM = 1e5
 #: A closed contour's points must lie within this z range (mm) to count as axial.
 PLANAR_TOLERANCE_MM = 0.01
 
@@ -223,7 +233,7 @@ def _skip_note(kind: str, n: int) -> str:
     s = "" if n == 1 else "s"
     if kind == "short":
         return f"skipped {n} contour{s} with fewer than 3 points"
-    return f"skipped {n} {kind} contour{s}"
+    return f"skipped {n} {kind} contour{s} (only CLOSED_PLANAR are used)"
 
 
 @quiet_pydicom
@@ -252,7 +262,8 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         Not an RTSTRUCT; two ROIs with one ROINumber, or two ROIContourSequence
         items for one ROI; a requested ROI number is absent; a closed contour is
         not axial; NumberOfContourPoints disagrees with ContourData; ContourData
-        holds non-numbers, NaN or infinity; more than
+        holds non-numbers, NaN, infinity or coordinates beyond
+        :data:`MAX_COORDINATE_MM`; more than
         :data:`MAX_CONTOUR_POINTS` points.
     """
     path = str(path)
@@ -380,6 +391,18 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         raise DicomInputError(
             f"ROI {number} '{one_line(roi_info[number][0], 64)}' has NaN or infinite coordinates; "
             "fix or remove this structure in the planning system and export again",
+            path=path,
+            tag="ContourData",
+        )
+    far = (np.abs(xyz) > MAX_COORDINATE_MM).any(axis=1)
+    if far.any():
+        i = int(np.argmax(far))
+        number = order[int(roi_index[int(point_contour[i])])]
+        value = float(xyz[i][np.argmax(np.abs(xyz[i]))])
+        raise DicomInputError(
+            f"ROI {number} '{one_line(roi_info[number][0], 64)}' has a coordinate of "
+            f"{value:g} mm, beyond ±{MAX_COORDINATE_MM:g} mm (100 m): it is not a patient "
+            "coordinate; the file is corrupt, export it again",
             path=path,
             tag="ContourData",
         )

@@ -21,6 +21,8 @@ def write_text(text: str, output: Path | None) -> None:
         if not text.endswith("\n"):
             sys.stdout.write("\n")
         return
+    if output.is_dir():
+        raise InputError("is a folder; give a file name", path=output)
     folder = output.resolve().parent
     if not folder.is_dir():
         raise InputError("the output folder does not exist", path=folder)
