@@ -31,8 +31,9 @@ class DoseGrid:
     frame_of_reference_uid
         FrameOfReferenceUID of the dose (empty if absent).
     summation_type
-        DoseSummationType as read (``PLAN``, ``FRACTION``, ``BEAM``, …), or
-        ``"PLAN"`` after FRACTION dose was scaled to plan dose.
+        DoseSummationType as read (``PLAN``, ``MULTI_PLAN``, ``FRACTION``, ``BEAM``;
+        ``"PLAN"`` when the attribute is missing, with a note), or ``"PLAN"`` after
+        FRACTION dose was scaled or BEAM doses were summed to the plan dose.
     sources
         Paths of the file(s) this grid was read or summed from.
     sop_instance_uids

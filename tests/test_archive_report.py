@@ -202,7 +202,8 @@ def test_identity_and_totals(summary: Summary) -> None:
     totals = by_id(summary.tree, "totals").attrs
     counts = summary.doc["counts"]
     assert int(totals["data-plans"]) == len(summary.doc["plans"]) == 6
-    assert {k: int(totals[f"data-{k}"]) for k in ("pass", "fail", "error")} == counts
+    statuses = ("pass", "fail", "incomplete", "error")
+    assert {k: int(totals[f"data-{k}"]) for k in statuses} == counts
     assert by_id(summary.tree, "db-path").text_content() == str(summary.db.resolve())
     runs = summary.tree.root.find_all("tr", "run")
     assert [r.attrs["data-run"] for r in runs] == ["1"]
@@ -309,7 +310,10 @@ def test_filters_apply(summary: Summary) -> None:
     failed = parse_html(render_archive_report(summary.db, failed_only=True))
     totals = by_id(failed, "totals").attrs
     assert (totals["data-plans"], totals["data-pass"], totals["data-fail"]) == ("3", "0", "2")
-    assert "only plans that fail or have errors" in by_id(failed, "archive").text_content()
+    assert (
+        "only plans that fail, are incomplete or have errors"
+        in by_id(failed, "archive").text_content()
+    )
     rows = rates_from_html(failed)
     assert sum(int(r["attrs"]["data-n-evaluated"]) for r in rows.values()) == 8  # B2 + E5
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import sys
 import xml.etree.ElementTree as ET
@@ -93,7 +94,7 @@ def test_json_schema(first_run: dict[str, Any], archive: Path) -> None:
     from dosecheck.checking.check import check_plan
 
     doc = first_run["json"]
-    assert doc["counts"] == {"pass": 3, "fail": 1, "error": 1}
+    assert doc["counts"] == {"pass": 3, "fail": 1, "incomplete": 0, "error": 1}
     assert len(doc["plans"]) == 5
     for e in doc["plans"]:
         assert set(e["plan"]) >= {"path", "patient_id", "plan_label", "rtstruct", "rtdose"}
@@ -310,7 +311,7 @@ def test_results_formats(
     # Table: patients and statuses.
     r = run_cli(["results", db], capsys, monkeypatch)
     assert r.code == 0 and "B2" in r.stdout and "ERROR" in r.stdout
-    assert "5 plans: 3 pass, 1 fail, 1 error" in r.stdout
+    assert "5 plans: 3 pass, 1 fail, 0 incomplete, 1 error" in r.stdout
 
     r = run_cli(["results", tmp_path / "nope.sqlite"], capsys, monkeypatch)
     assert r.code == 2 and "no such results database" in r.stderr
@@ -370,3 +371,55 @@ def test_missing_dask_is_an_input_error(
         ["batch", tmp_path / "a", "--db", tmp_path / "r.sqlite", "--dask"], capsys, monkeypatch
     )
     assert r.code == 2 and "dosecheck[dask]" in r.stderr
+
+
+def test_incomplete_plan_status_and_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan with a mandatory constraint not evaluated is ``incomplete``: exit 1, or 3
+    when another plan is an error."""
+    ok = tmp_path / "ok"
+    make_archive(ok, [{"patient_id": "I1"}])
+    cset = tmp_path / "absent.yaml"
+    cset.write_text(
+        "name: absent\nstructures:\n  - name: Nowhere\n    constraints:\n      - Max[Gy] < 50\n"
+    )
+    db = tmp_path / "r.sqlite"
+    out = tmp_path / "s.json"
+    r = run_cli(["batch", ok, "--db", db, "-j", "1", "-c", cset, "-o", out], capsys, monkeypatch)
+    assert r.code == 1, r.stderr
+    (entry,) = json.loads(out.read_text())["plans"]
+    assert entry["status"] == "incomplete"
+    assert entry["summary"].startswith("INCOMPLETE — 0 of 1 mandatory constraint passed")
+    assert "0 pass, 0 fail, 1 incomplete, 0 error" in r.stderr
+    r = run_cli(["results", db, "--format", "json", "--failed-only"], capsys, monkeypatch)
+    assert [e["status"] for e in json.loads(r.stdout)["plans"]] == ["incomplete"]
+    bad = tmp_path / "bad"
+    truncate(make_archive(bad, [{"patient_id": "E1"}])[0].rtdose[0])
+    r = run_cli(["batch", ok, bad, "--db", db, "-j", "1", "-c", cset], capsys, monkeypatch)
+    assert r.code == 3
+
+
+def test_schema_1_database_is_upgraded(tmp_path: Path) -> None:
+    from dosecheck.batch import database
+
+    db = tmp_path / "old.sqlite"
+    v1 = re.sub(
+        r",(\s*-- DICOM[^\n]*)\n\s*n_incomplete[^\n]*",
+        r"\1",
+        database.SCHEMA.replace(
+            "CHECK (status IN ('pass', 'fail', 'incomplete', 'error'))",
+            "CHECK (status IN ('pass', 'fail', 'error'))",
+        ),
+    )
+    assert "n_incomplete" not in v1 and "'incomplete'" not in v1
+    conn = sqlite3.connect(db)
+    conn.executescript(f"BEGIN; {v1} PRAGMA user_version = 1; COMMIT;")
+    conn.close()
+    with ResultsDB(db) as rdb:
+        assert rdb.conn.execute("PRAGMA user_version").fetchone()[0] == database.SCHEMA_VERSION
+        sql = rdb.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'plans'").fetchone()[0]
+        assert "'incomplete'" in sql
+        cols = [r[1] for r in rdb.conn.execute("PRAGMA table_info(runs)")]
+        assert "n_incomplete" in cols
+        assert rdb.latest() == []

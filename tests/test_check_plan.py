@@ -247,8 +247,8 @@ def test_no_prescription_anywhere() -> None:
     assert report.prescription.source == "none"
     assert report.prescription.describe() == "no prescription"
     assert any("no prescription dose" in w for w in report.warnings)
-    assert report.verdict == "pass"
-    assert "1 not evaluated (PTV V95%[%])" in report.summary()
+    assert report.verdict == "incomplete" and report.exit_code == 1
+    assert "1 not evaluated (PTV V95%[%]: metric undefined)" in report.summary()
 
 
 def test_set_without_prescription_uses_rtplan() -> None:
@@ -276,10 +276,10 @@ def test_missing_structure_and_strict() -> None:
     ptv = [r for r in report.results if r.structure == "PTV"]
     assert [r.status for r in ptv] == ["not_evaluated", "not_evaluated"]
     assert ptv[0].reason == "structure_not_found"
-    assert report.verdict == "pass"
+    assert report.verdict == "incomplete" and report.exit_code == 1
     assert report.summary() == (
-        "PASS — 2 of 3 mandatory constraints passed; 1 not evaluated (PTV V95%[%]): "
-        "check by hand, or use --strict to fail them"
+        "INCOMPLETE — 2 of 3 mandatory constraints passed, 1 not evaluated "
+        "(PTV: structure not found)"
     )
     strict = check_plan(plan, LONG, strict=True)
     assert strict.verdict == "fail" and strict.exit_code == 1

@@ -219,13 +219,13 @@ def test_explicit_files(dc, plans) -> None:
 # --- prescription on the command line and the wrong-protocol warning ---------------------------
 def test_wrong_protocol_warning(dc, plans) -> None:
     code, out, err = dc("check", plans["short_pass"], "-c", "rectum-long-course")
-    assert code == 0  # PTV_25 is not the long course's PTV: not evaluated
+    assert code == 1  # PTV_25 is not the long course's PTV: not evaluated, incomplete
     warning = (
         "RTPLAN prescribes 25 Gy in 5 fractions but constraint set 'Rectum long course 50.4 Gy "
         "in 28 fractions' is for 50.4 Gy in 28 fractions — wrong protocol?"
     )
     assert f"WARNING: {warning}" in out
-    assert "1 not evaluated (PTV V95%[%])" in out
+    assert "INCOMPLETE — 2 of 3 mandatory constraints passed, 1 not evaluated (PTV: " in out
     code, out, err = dc("check", plans["short_pass"], "-c", "rectum-long-course", "-f", "json")
     assert warning in json.loads(out)["warnings"]
     assert f"warning: {warning}" in err  # machine formats repeat warnings on stderr
@@ -248,8 +248,9 @@ def test_command_line_prescription_precedence(dc, plans) -> None:
 
 def test_strict(dc, plans) -> None:
     code, out, _ = dc("check", plans["no_ptv"])
-    assert code == 0
+    assert code == 1
     assert "NOT EVALUATED" in out
+    assert "INCOMPLETE — 2 of 3 mandatory constraints passed, 1 not evaluated" in out
     code, out, _ = dc("check", plans["no_ptv"], "--strict")
     assert code == 1
     assert "FAIL — 1 of 3 mandatory constraints failed (PTV V95%[%])" in out
@@ -366,3 +367,60 @@ def test_subprocess_exit_codes(plans) -> None:
     bad = rc(plans["rx45"])
     assert bad.returncode == 2
     assert bad.stderr.startswith("dosecheck: error: no shipped constraint set")
+
+
+# --- verdict honesty: incomplete ----------------------------------------------------------------
+ABSENT_SET = (
+    "name: absent\nstructures:\n  - name: Nowhere\n    constraints:\n      - Max[Gy] < 50\n"
+)
+
+
+def test_absent_structure_is_incomplete_exit_1(dc, plans, tmp_path: Path) -> None:
+    cset = tmp_path / "absent.yaml"
+    cset.write_text(ABSENT_SET)
+    code, out, _ = dc("check", plans["long_pass"], "-c", cset)
+    assert code == 1
+    assert (
+        "INCOMPLETE — 0 of 1 mandatory constraint passed, 1 not evaluated "
+        "(Nowhere: structure not found)"
+    ) in out
+    assert "PASS" not in out
+    code, out, _ = dc("check", plans["long_pass"], "-c", cset, "-f", "json")
+    assert code == 1 and json.loads(out)["verdict"] == "incomplete"
+    code, out, _ = dc("check", plans["long_pass"], "-c", cset, "-f", "junit")
+    assert code == 1
+    case = ET.fromstring(out).find(".//testcase")
+    assert case is not None and case.find("skipped") is not None
+
+
+def test_absent_structure_strict_is_fail_exit_1(dc, plans, tmp_path: Path) -> None:
+    cset = tmp_path / "absent.yaml"
+    cset.write_text(ABSENT_SET)
+    code, out, _ = dc("check", plans["long_pass"], "-c", cset, "--strict")
+    assert code == 1
+    assert "FAIL — 1 of 1 mandatory constraint failed (Nowhere Max[Gy])" in out
+    rows = [ln for ln in out.splitlines() if ln[:1] == "│"]
+    assert len(rows) == 1 and "FAIL" in rows[0]
+    code, out, _ = dc("check", plans["long_pass"], "-c", cset, "--strict", "-f", "json")
+    doc = json.loads(out)
+    assert doc["verdict"] == "fail" and doc["results"][0]["status"] == "fail"
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_plans"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="sample_plans/ not generated")
+@pytest.mark.parametrize(
+    ("name", "code", "verdict"),
+    [
+        ("long_course_pass", 0, "pass"),
+        ("long_course_bowel_fail", 1, "fail"),
+        ("short_course", 0, "pass"),
+    ],
+)
+def test_sample_plans_unchanged(dc, name: str, code: int, verdict: str) -> None:
+    got, out, err = dc("check", SAMPLES / name, "-f", "json")
+    assert got == code, err
+    doc = json.loads(out)
+    assert doc["verdict"] == verdict
+    assert doc["counts"]["not_evaluated"] == 0

@@ -174,9 +174,9 @@ def test_verdict_ignores_optimal_misses() -> None:
     assert verdict([]) == "pass"
 
 
-def test_verdict_ignores_not_evaluated_unless_strict(cset: ConstraintSet) -> None:
+def test_verdict_incomplete_when_not_evaluated_fail_when_strict(cset: ConstraintSet) -> None:
     cs = one("Mean[Gy] < 30")
-    assert verdict(evaluate_constraints(cs, {}, ["PTV"], None)) == "pass"
+    assert verdict(evaluate_constraints(cs, {}, ["PTV"], None)) == "incomplete"
     assert verdict(evaluate_constraints(cs, {}, ["PTV"], None, strict=True)) == "fail"
 
 
@@ -310,3 +310,71 @@ def test_small_differences_are_not_rounded_to_zero() -> None:
     (r,) = evaluate_constraints(cs, {"Rectum": RECTUM}, ["Rectum"], None)
     assert r.status == "fail"
     assert r.message == "Max = 50 Gy, limit 49.9999 Gy: 0.0001 Gy over"
+
+
+# --- structures outside the dose grid -----------------------------------------------------------
+def test_structure_half_outside_the_grid_is_not_evaluated() -> None:
+    cs = load_constraint_set_text(
+        "name: t\nstructures:\n  - name: Rectum\n    constraints:\n"
+        "      - Mean[Gy] < 30\n      - Volume[cc] > 10\n"
+        "      - {metric: 'Max[Gy]', op: '<', limit: 70, priority: optimal}\n"
+    )
+    dvh = uniform_dvh(100.0, 50.0, "Rectum", outside_grid_cc=100.0)  # 50 % outside
+    results = evaluate_constraints(cs, {"Rectum": dvh}, ["Rectum"], None)
+    assert [(r.status, r.reason) for r in results] == [("not_evaluated", "outside_dose_grid")] * 3
+    assert all(r.value is None and r.roi == "Rectum" for r in results)
+    assert results[0].message == (
+        "Rectum: 100 cc (50 %) of the structure lies outside the dose grid, where the dose is "
+        "unknown; extend the dose grid or check the plan"
+    )
+    assert verdict(results) == "incomplete"
+    strict = evaluate_constraints(cs, {"Rectum": dvh}, ["Rectum"], None, strict=True)
+    assert [r.status for r in strict] == ["fail"] * 3
+    assert verdict(strict) == "fail"
+
+
+def test_structure_wholly_outside_the_grid_is_not_evaluated() -> None:
+    cs = one("Mean[Gy] < 30")
+    empty = uniform_dvh(0.0, 50.0, "Rectum", outside_grid_cc=42.0)
+    (r,) = evaluate_constraints(cs, {"Rectum": empty}, ["Rectum"], None)
+    assert (r.status, r.reason) == ("not_evaluated", "outside_dose_grid")
+    assert r.message.startswith("Rectum: all 42 cc of the structure lies outside the dose grid")
+
+
+@pytest.mark.parametrize(
+    ("volume", "outside", "evaluated"),
+    [
+        (10.0, 0.1, True),  # 0.1 cc is tolerated
+        (10.0, 0.11, False),
+        (1000.0, 5.0, True),  # 0.5 % of 1005 cc = 5.025 cc
+        (1000.0, 5.1, False),
+    ],
+)
+def test_outside_grid_tolerance(volume: float, outside: float, evaluated: bool) -> None:
+    dvh = uniform_dvh(volume, 50.0, "Rectum", outside_grid_cc=outside)
+    (r,) = evaluate_constraints(one("Max[Gy] < 60"), {"Rectum": dvh}, ["Rectum"], None)
+    assert (r.status == "pass") is evaluated
+    assert (r.reason == "outside_dose_grid") is not evaluated
+
+
+def test_verdict_values() -> None:
+    def res(status: str, priority: str = "mandatory") -> ConstraintResult:
+        return ConstraintResult(
+            structure="S",
+            roi=None,
+            metric="Mean[Gy]",
+            value=None,
+            unit="Gy",
+            comparator="<",
+            limit=1.0,
+            status=status,  # type: ignore[arg-type]
+            message="",
+            priority=priority,  # type: ignore[arg-type]
+            constraint="Mean[Gy] < 1",
+        )
+
+    assert verdict([res("pass")]) == "pass"
+    assert verdict([res("pass"), res("not_evaluated")]) == "incomplete"
+    assert verdict([res("fail"), res("not_evaluated")]) == "fail"
+    assert verdict([res("pass"), res("not_evaluated", "optimal")]) == "pass"
+    assert verdict([res("pass"), res("fail", "optimal")]) == "pass"

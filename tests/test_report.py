@@ -171,7 +171,16 @@ def partial(tmp_path_factory: pytest.TempPathFactory) -> Checked:
 # --- the report command ------------------------------------------------------------------------
 def test_exit_codes_like_check(failing: Checked, partial: Checked) -> None:
     assert failing.check_code == failing.report_code == 1
-    assert partial.check_code == partial.report_code == 0
+    assert partial.check_code == partial.report_code == 1  # incomplete
+
+
+def test_incomplete_verdict_box(partial: Checked) -> None:
+    verdict = by_id(partial.tree, "verdict")
+    assert verdict.attrs["data-verdict"] == partial.json["verdict"] == "incomplete"
+    assert "verdict-incomplete" in verdict.attrs["class"]
+    assert "INCOMPLETE" in verdict.text_content()
+    assert "Bag_Bowel: structure not found" in verdict.text_content()
+    assert "#verdict.verdict-incomplete { background: #f2c744" in partial.html
 
 
 def test_report_exit_2_for_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ and never leaves half a plan behind. The next run skips the evaluations already
 recorded (same files, same content, same constraint set, same ``--strict``).
 
 The schema is described in ``docs/batch.md``; :data:`SCHEMA_VERSION` is stored in
-``PRAGMA user_version``.
+``PRAGMA user_version``. A version 1 database is upgraded in place when opened for a
+run (version 2 adds the plan status ``incomplete`` and ``runs.n_incomplete``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -36,7 +38,7 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,7 +58,8 @@ CREATE TABLE IF NOT EXISTS runs (
     n_pass            INTEGER,                -- over all plans found (latest evaluation)
     n_fail            INTEGER,
     n_error           INTEGER,
-    n_unreadable      INTEGER                 -- DICOM files whose header could not be read
+    n_unreadable      INTEGER,                -- DICOM files whose header could not be read
+    n_incomplete      INTEGER                 -- plans with a mandatory constraint not evaluated
 );
 
 CREATE TABLE IF NOT EXISTS plans (
@@ -82,7 +85,8 @@ CREATE TABLE IF NOT EXISTS plans (
     constraint_set_path      TEXT,
     constraint_set_sha256    TEXT NOT NULL,         -- '' when no set could be chosen
     strict                   INTEGER NOT NULL,
-    status                   TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'error')),
+    status                   TEXT NOT NULL
+                             CHECK (status IN ('pass', 'fail', 'incomplete', 'error')),
     summary                  TEXT NOT NULL,
     error                    TEXT,                  -- message when status = 'error'
     warnings                 TEXT NOT NULL,         -- JSON list
@@ -156,6 +160,23 @@ CREATE VIEW IF NOT EXISTS latest_plans AS
     SELECT p.* FROM plans p
     JOIN (SELECT location_key, MAX(id) AS id FROM plans GROUP BY location_key) l
       ON p.id = l.id;
+"""
+
+#: The ``plans`` table of :data:`SCHEMA` (for the upgrade from version 1).
+_PLANS_TABLE = re.search(r"CREATE TABLE IF NOT EXISTS plans \(.*?\n\);", SCHEMA, re.S)[0]
+
+#: Version 1 → 2: ``plans.status`` may be ``incomplete``; ``runs.n_incomplete``. Plans
+#: recorded as ``pass`` with a mandatory constraint not evaluated become ``incomplete``.
+_UPGRADE_FROM_1 = f"""
+DROP VIEW IF EXISTS latest_plans;
+{_PLANS_TABLE.replace("CREATE TABLE IF NOT EXISTS plans (", "CREATE TABLE plans_v2 (", 1)}
+INSERT INTO plans_v2 SELECT * FROM plans;
+DROP TABLE plans;
+ALTER TABLE plans_v2 RENAME TO plans;
+ALTER TABLE runs ADD COLUMN n_incomplete INTEGER;
+UPDATE plans SET status = 'incomplete' WHERE status = 'pass' AND EXISTS (
+    SELECT 1 FROM constraint_results r WHERE r.plan_id = plans.id
+    AND r.status = 'not_evaluated' AND r.priority = 'mandatory');
 """
 
 
@@ -247,10 +268,28 @@ class ResultsDB:
             raise InputError(
                 "is an SQLite file but not a dosecheck results database", path=self.path
             )
+        if version == 1:
+            self._upgrade_from_1()
         self.conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _upgrade_from_1(self) -> None:
+        self.conn.execute("PRAGMA foreign_keys = OFF")  # while ``plans`` is rebuilt
+        try:
+            self.conn.executescript(
+                f"BEGIN IMMEDIATE; {_UPGRADE_FROM_1} {SCHEMA} PRAGMA user_version = 2; COMMIT;"
+            )
+        except sqlite3.Error:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
 
     def _check_schema(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 1:
+            self._upgrade_from_1()
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise InputError(
                 f"not a dosecheck results database (schema version {version})", path=self.path
@@ -307,7 +346,8 @@ class ResultsDB:
         with self.conn:
             self.conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, n_plans = ?, n_skipped = ?, "
-                "n_pass = ?, n_fail = ?, n_error = ?, n_unreadable = ? WHERE id = ?",
+                "n_pass = ?, n_fail = ?, n_error = ?, n_unreadable = ?, n_incomplete = ? "
+                "WHERE id = ?",
                 (
                     utc_now(),
                     status,
@@ -317,6 +357,7 @@ class ResultsDB:
                     counts.get("fail"),
                     counts.get("error"),
                     counts.get("unreadable"),
+                    counts.get("incomplete"),
                     run_id,
                 ),
             )
@@ -518,7 +559,7 @@ class ResultsDB:
         since
             Only evaluations at or after this UTC time (:func:`parse_since`).
         failed_only
-            Only plans that fail or could not be evaluated.
+            Only plans that fail, are incomplete or could not be evaluated.
 
         Returns
         -------
@@ -534,7 +575,7 @@ class ResultsDB:
             sql += " AND evaluated_at >= ?"
             params.append(since)
         if failed_only:
-            sql += " AND status IN ('fail', 'error')"
+            sql += " AND status IN ('fail', 'incomplete', 'error')"
         sql += " ORDER BY path, patient_id, plan_label, id"
         rows = self.conn.execute(sql, params).fetchall()
         if location_keys is not None:

@@ -653,24 +653,24 @@ class BatchSummary:
 
     @property
     def counts(self) -> dict[str, int]:
-        """``{"pass", "fail", "error"}`` over every plan found."""
+        """``{"pass", "fail", "incomplete", "error"}`` over every plan found."""
         values = list(self.statuses.values())
-        return {s: values.count(s) for s in ("pass", "fail", "error")}
+        return {s: values.count(s) for s in ("pass", "fail", "incomplete", "error")}
 
     @property
     def exit_code(self) -> int:
         """3 when a plan (or a DICOM file) could not be evaluated, else 1 when a plan
-        fails a mandatory constraint, else 0."""
+        fails a mandatory constraint or is incomplete, else 0."""
         return exit_code_for(self.statuses.values(), unreadable=len(self.discovery.unreadable))
 
 
 def exit_code_for(statuses: Any, unreadable: int = 0) -> int:
     """Batch exit code: 3 if any error (or unreadable DICOM file), else 1 if any
-    fail, else 0 — 3 takes precedence over 1."""
+    fail or incomplete, else 0 — 3 takes precedence over 1."""
     values = set(statuses)
     if "error" in values or unreadable:
         return 3
-    if "fail" in values:
+    if "fail" in values or "incomplete" in values:
         return 1
     return 0
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dosecheck import __version__
 from dosecheck.checking.evaluate import evaluate_constraints, verdict
-from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet
+from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
     describe_prescription,
@@ -104,7 +104,8 @@ class CheckReport:
     constraints
         The constraints behind ``results`` (same order), e.g. for the metric as written.
     verdict
-        ``"fail"`` when a mandatory constraint failed, else ``"pass"``.
+        ``"fail"`` when a mandatory constraint failed, else ``"incomplete"`` when a
+        mandatory constraint could not be evaluated, else ``"pass"``.
     prescription
         The prescription used and where it came from.
     warnings
@@ -126,7 +127,7 @@ class CheckReport:
     constraint_set: ConstraintSet
     results: tuple[ConstraintResult, ...]
     constraints: tuple[Constraint, ...]
-    verdict: Literal["pass", "fail"]
+    verdict: Verdict
     prescription: Prescription
     warnings: tuple[str, ...]
     dvhs: tuple[StructureDVH, ...]
@@ -138,8 +139,9 @@ class CheckReport:
     # --- counts ------------------------------------------------------------------
     @property
     def exit_code(self) -> int:
-        """0 when every mandatory constraint passed, 1 otherwise."""
-        return 1 if self.verdict == "fail" else 0
+        """0 when every mandatory constraint was evaluated and passed, 1 otherwise
+        (``fail`` or ``incomplete``)."""
+        return 0 if self.verdict == "pass" else 1
 
     @property
     def mandatory(self) -> list[ConstraintResult]:
@@ -171,11 +173,11 @@ class CheckReport:
                 names = ", ".join(f"{r.structure} {r.metric}" for r in not_evaluated)
                 line += f"; {len(not_evaluated)} not evaluated ({names})"
         elif not_evaluated:
-            names = ", ".join(f"{r.structure} {r.metric}" for r in not_evaluated)
+            names = ", ".join(dict.fromkeys(_why_not_evaluated(r) for r in not_evaluated))
             passed = n - len(not_evaluated)
             line = (
-                f"PASS — {passed} of {n} mandatory {noun} passed; {len(not_evaluated)} "
-                f"not evaluated ({names}): check by hand, or use --strict to fail them"
+                f"INCOMPLETE — {passed} of {n} mandatory {noun} passed, "
+                f"{len(not_evaluated)} not evaluated ({names})"
             )
         elif n:
             line = f"PASS — all {n} mandatory {noun} passed"
@@ -250,6 +252,20 @@ class CheckReport:
 
 
 _STATUSES = ("pass", "fail", "not_evaluated")
+
+_REASON_TEXT = {
+    "structure_not_found": "structure not found",
+    "structure_ambiguous": "structure ambiguous",
+    "outside_dose_grid": "outside the dose grid",
+}
+
+
+def _why_not_evaluated(r: ConstraintResult) -> str:
+    """``Bag_Bowel: structure not found``, ``PTV V95%[%]: metric undefined``."""
+    text = _REASON_TEXT.get(r.reason or "")
+    if text is not None:
+        return f"{r.structure}: {text}"
+    return f"{r.structure} {r.metric}: metric undefined"
 
 
 def _json_number(x: float | None) -> float | None:

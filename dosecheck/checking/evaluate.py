@@ -14,6 +14,10 @@ dose (the dose of ``V``/``CV``, the limit of a dose metric) converted to the phy
 dose in the plan's number of fractions (the ``fractions`` argument, otherwise the
 set's); the DVH itself is never converted. Without a number of fractions such a
 constraint is ``not_evaluated``.
+
+Dose grid: when more than :func:`outside_grid_tolerance_cc` of a structure lies
+outside the dose grid (where the dose is unknown), every constraint of that structure,
+``Volume[cc]`` included, is ``not_evaluated`` (reason ``outside_dose_grid``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from dosecheck.checking.fractionation import from_physical, to_physical
 from dosecheck.checking.matching import MatchResult, match_structure
@@ -32,12 +35,20 @@ from dosecheck.checking.model import (
     Reason,
     Status,
     StructureSpec,
+    Verdict,
 )
 from dosecheck.core.dvh import DVH
 from dosecheck.errors import MetricDomainError
 from dosecheck.metrics import Metric, format_number
 
-__all__ = ["DVHSource", "evaluate_constraints", "resolve_prescription", "verdict"]
+__all__ = [
+    "DVHSource",
+    "evaluate_constraints",
+    "outside_grid_message",
+    "outside_grid_tolerance_cc",
+    "resolve_prescription",
+    "verdict",
+]
 
 #: Where DVHs come from: a mapping or a function of the ROI name.
 DVHSource = Mapping[str, DVH] | Callable[[str], DVH]
@@ -98,7 +109,7 @@ def evaluate_constraints(
         The plan's prescription dose (Gy), or ``None`` to use the set's.
     strict
         Turn every ``not_evaluated`` (structure missing or ambiguous, metric
-        undefined) into ``fail``.
+        undefined, structure outside the dose grid) into ``fail``.
     fractions
         The plan's number of fractions, or ``None`` to use the set's; constraints
         given as EQD2 or for the set's fractions are converted to it.
@@ -129,18 +140,58 @@ def evaluate_constraints(
         if match.roi not in cache:
             cache[match.roi] = get_dvh(match.roi)
         dvh = cache[match.roi]
+        outside = outside_grid_message(spec.name, dvh)
+        if outside is not None:
+            results.extend(
+                _not_evaluated(
+                    spec, c, match, rx, n, "outside_dose_grid", outside, strict, _dvh_warnings(dvh)
+                )
+                for c in spec.constraints
+            )
+            continue
         for c in spec.constraints:
             results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
     return results
 
 
-def verdict(results: Iterable[ConstraintResult]) -> Literal["pass", "fail"]:
-    """``"fail"`` if any mandatory constraint failed, else ``"pass"``.
+def verdict(results: Iterable[ConstraintResult]) -> Verdict:
+    """``"fail"`` if any mandatory constraint failed, else ``"incomplete"`` if any
+    mandatory constraint is ``not_evaluated``, else ``"pass"``.
 
-    Optimal misses and ``not_evaluated`` results do not fail the plan (use
-    ``strict=True`` in :func:`evaluate_constraints` to make the latter fail).
+    Only "every mandatory constraint evaluated and passed" is ``"pass"``. Optimal
+    misses do not fail the plan; ``strict=True`` in :func:`evaluate_constraints` turns
+    ``not_evaluated`` results into failures.
     """
-    return "fail" if any(r.is_mandatory_failure for r in results) else "pass"
+    mandatory = [r for r in results if r.priority == "mandatory"]
+    if any(r.is_mandatory_failure for r in mandatory):
+        return "fail"
+    if any(r.status == "not_evaluated" for r in mandatory):
+        return "incomplete"
+    return "pass"
+
+
+def outside_grid_tolerance_cc(dvh: DVH) -> float:
+    """The volume outside the dose grid tolerated: 0.1 cc or 0.5 % of the structure,
+    whichever is larger."""
+    return max(0.1, 0.005 * (dvh.volume_cc + dvh.outside_grid_cc))
+
+
+def outside_grid_message(structure: str, dvh: DVH) -> str | None:
+    """Why ``structure`` cannot be evaluated on ``dvh`` because too much of it lies
+    outside the dose grid, or ``None`` when it can."""
+    outside = dvh.outside_grid_cc
+    if not outside > outside_grid_tolerance_cc(dvh):
+        return None
+    total = dvh.volume_cc + outside
+    pct = 100.0 * outside / total if total > 0 else 100.0
+    if dvh.volume_cc > 0:
+        where = f"{_fmt(outside, 1)} cc ({_fmt(pct, 1)} %)"
+    else:
+        where = f"all {_fmt(outside, 1)} cc"
+    return (
+        f"{structure}: {where} of the structure lies outside the dose grid, where the dose "
+        "is unknown; extend the dose grid or check the plan"
+    )
 
 
 # --- fractionation ------------------------------------------------------------------------

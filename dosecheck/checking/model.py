@@ -20,7 +20,12 @@ Comparator = Literal["<", "<=", ">", ">="]
 Priority = Literal["mandatory", "optimal"]
 Status = Literal["pass", "fail", "not_evaluated"]
 #: Why a result is ``not_evaluated`` (or failed only because of ``strict``).
-Reason = Literal["structure_not_found", "structure_ambiguous", "metric_undefined"]
+Reason = Literal[
+    "structure_not_found", "structure_ambiguous", "metric_undefined", "outside_dose_grid"
+]
+#: The plan's verdict: ``incomplete`` when no mandatory constraint failed but at least
+#: one could not be evaluated.
+Verdict = Literal["pass", "fail", "incomplete"]
 
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
     "<": operator.lt,

@@ -78,7 +78,9 @@ PLAN_CSV_COLUMNS = (
 
 # --------------------------------------------------------------------------- renderers
 def _counts(entries: list[dict[str, Any]]) -> dict[str, int]:
-    return {s: sum(e["status"] == s for e in entries) for s in ("pass", "fail", "error")}
+    return {
+        s: sum(e["status"] == s for e in entries) for s in ("pass", "fail", "incomplete", "error")
+    }
 
 
 def entries_json(entries: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:
@@ -218,7 +220,12 @@ def _details(e: dict[str, Any], limit: int | None = None) -> str:
     return e["summary"]
 
 
-_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
+_STYLE = {
+    "pass": "bold green",
+    "fail": "bold red",
+    "incomplete": "bold yellow",
+    "error": "bold magenta",
+}
 
 
 def print_entries_table(entries: list[dict[str, Any]], console: Console, title: str) -> None:
@@ -242,7 +249,8 @@ def print_entries_table(entries: list[dict[str, Any]], console: Console, title: 
     console.print(table)
     c = _counts(entries)
     console.print(
-        f"{len(entries)} plans: {c['pass']} pass, {c['fail']} fail, {c['error']} error",
+        f"{len(entries)} plans: {c['pass']} pass, {c['fail']} fail, "
+        f"{c['incomplete']} incomplete, {c['error']} error",
         highlight=False,
     )
 
@@ -282,21 +290,24 @@ class RichReporter:
             TextColumn("[bold]checking"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[fail]} fail[/] [magenta]{task.fields[error]} error[/]"),
+            TextColumn(
+                "[red]{task.fields[fail]} fail[/] [yellow]{task.fields[incomplete]} incomplete[/] "
+                "[magenta]{task.fields[error]} error[/]"
+            ),
             _Rate(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
         )
         self.task: Any = None
-        self.counts = {"fail": 0, "error": 0}
+        self.counts = {"fail": 0, "incomplete": 0, "error": 0}
 
     def start(self, total: int, skipped: int) -> None:
         """Show the bar (``skipped`` plans are already recorded)."""
         if skipped:
             self.console.print(f"{skipped} plans already recorded: not recomputed")
         self.progress.start()
-        self.task = self.progress.add_task("batch", total=total, fail=0, error=0)
+        self.task = self.progress.add_task("batch", total=total, fail=0, incomplete=0, error=0)
 
     def plan_done(self, plan: DiscoveredPlan, outcome: dict[str, Any]) -> None:
         """Advance; print failures and errors above the bar."""
@@ -344,7 +355,7 @@ class LineReporter:
         )
         if status == "error":
             line += f": {outcome.get('error')}"
-        elif status == "fail":
+        elif status in ("fail", "incomplete"):
             line += f": {outcome.get('summary')}"
         self._write(line)
 
@@ -514,7 +525,8 @@ def batch(
     c = summary.counts
     rate = summary.n_computed / summary.compute_s if summary.compute_s > 0 else 0.0
     lines = [
-        f"{len(discovery.plans)} plans: {c['pass']} pass, {c['fail']} fail, {c['error']} error "
+        f"{len(discovery.plans)} plans: {c['pass']} pass, {c['fail']} fail, "
+        f"{c['incomplete']} incomplete, {c['error']} error "
         f"({summary.n_computed} checked in {summary.compute_s:.1f} s, {rate:.2f} plans/s; "
         f"{summary.n_skipped} already recorded)",
         f"files: {discovery.n_files} read, skipped {discovery.skipped_text()}",
@@ -560,7 +572,8 @@ def results(
         typer.Option("--format", "-f", help="Output format (default: table).", show_default=False),
     ] = None,
     failed_only: Annotated[
-        bool, typer.Option("--failed-only", help="Only plans that fail or have errors.")
+        bool,
+        typer.Option("--failed-only", help="Only plans that fail, are incomplete or have errors."),
     ] = False,
     since: Annotated[
         str | None,
@@ -601,7 +614,7 @@ def results(
         c = _counts(entries)
         sys.stderr.write(
             f"archive summary of {len(entries)} plans ({c['pass']} pass, {c['fail']} fail, "
-            f"{c['error']} error) written to {report}\n"
+            f"{c['incomplete']} incomplete, {c['error']} error) written to {report}\n"
         )
         if fmt is None and output is None:
             return

@@ -152,8 +152,9 @@ def render(report: CheckReport, fmt: CheckFormat, output: Path | None) -> None:
         }[fmt]
         write_text(renderer(report), output)
     # Machine formats and files: say the verdict and the warnings on stderr too.
-    style = "bold red" if report.verdict == "fail" else "bold green"
-    err.print(report.summary(), style=style, markup=False, soft_wrap=True)
+    err.print(
+        report.summary(), style=cf.VERDICT_STYLE[report.verdict], markup=False, soft_wrap=True
+    )
     for w in report.warnings:
         err.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
 

@@ -95,8 +95,9 @@ def report(
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)
-    style = "bold red" if result.verdict == "fail" else "bold green"
-    err.print(result.summary(), style=style, markup=False, soft_wrap=True)
+    from dosecheck.output.check_formats import VERDICT_STYLE
+
+    err.print(result.summary(), style=VERDICT_STYLE[result.verdict], markup=False, soft_wrap=True)
     for w in result.warnings:
         err.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
     err.print(f"report written to {output}", markup=False, soft_wrap=True)

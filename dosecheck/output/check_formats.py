@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSV_COLUMNS",
+    "VERDICT_STYLE",
     "check_csv",
     "check_json",
     "check_junit",
@@ -176,6 +177,9 @@ _STATUS_STYLE = {
     "NOT EVALUATED": "magenta",
 }
 
+#: Rich style of the verdict line: pass green, incomplete yellow, fail red.
+VERDICT_STYLE = {"pass": "bold green", "incomplete": "bold yellow", "fail": "bold red"}
+
 
 def _renderables(report: CheckReport) -> list[RenderableType]:
     from rich.table import Table
@@ -222,8 +226,7 @@ def _renderables(report: CheckReport) -> list[RenderableType]:
         out.append(table)
         out.extend(Text(f"  {d}", style="dim") for d in details)
 
-    style = "bold red" if report.verdict == "fail" else "bold green"
-    out.append(Text(report.summary(), style=style))
+    out.append(Text(report.summary(), style=VERDICT_STYLE[report.verdict]))
     for w in report.warnings:
         out.append(Text(f"warning: {w}", style="yellow"))
     return out

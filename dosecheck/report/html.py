@@ -5,7 +5,8 @@ single HTML document that fetches nothing: the CSS is inline, the DVH plots are 
 SVG (hover a curve or a marker for its ``<title>``), there are no scripts, fonts or
 images from anywhere else, and a Content-Security-Policy forbids any fetch. It holds:
 
-* the verdict (``id="verdict"``, ``data-verdict="pass|fail"``) and the one-line
+* the verdict (``id="verdict"``, ``data-verdict="pass|fail|incomplete"``: green, red,
+  or yellow when a mandatory constraint could not be evaluated) and the one-line
   summary;
 * plan identity: patient, plan label, input files with their SHA-256, UIDs, dose
   summation; the prescription and where it came from; the constraint set (name,
@@ -105,6 +106,7 @@ code, .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, mono
 #verdict { flex: 0 0 330px; border-radius: 8px; padding: 12px 16px; color: #fff; }
 #verdict.verdict-pass { background: var(--pass); }
 #verdict.verdict-fail { background: var(--fail); }
+#verdict.verdict-incomplete { background: #f2c744; color: var(--ink); }
 #verdict .verdict-label { font-size: 12px; letter-spacing: .08em; text-transform: uppercase;
                           opacity: .9; }
 #verdict .verdict-word { font-size: 40px; font-weight: 800; line-height: 1.05;
