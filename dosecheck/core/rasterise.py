@@ -249,7 +249,16 @@ def plane_outline(
     start, end, contour = contour_edges(xy, offsets)
     edge_len = np.hypot(*(end - start).T)
     perimeter = np.bincount(contour_plane[contour], weights=edge_len, minlength=n_planes)
-    vplane = contour_plane[contour]  # one vertex per edge start
-    np.minimum.at(lo, vplane, xy)
-    np.maximum.at(hi, vplane, xy)
+    # Per-contour extremes by reduceat (contours are contiguous runs of xy), then per plane.
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    c_lo = np.minimum.reduceat(xy, starts, axis=0)
+    c_hi = np.maximum.reduceat(xy, starts, axis=0)
+    c_plane = contour_plane[np.diff(offsets) > 0]
+    for d in range(2):  # two small passes over contours, not vertices
+        order = np.lexsort((c_lo[:, d], c_plane))
+        first = np.unique(c_plane[order], return_index=True)
+        lo[first[0], d] = c_lo[order[first[1]], d]
+        order = np.lexsort((-c_hi[:, d], c_plane))
+        first = np.unique(c_plane[order], return_index=True)
+        hi[first[0], d] = c_hi[order[first[1]], d]
     return perimeter, lo, hi
