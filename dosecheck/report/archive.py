@@ -34,12 +34,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from dosecheck import __version__
 from dosecheck.errors import InputError
+from dosecheck.report._html import CMP, attr, css_string, embedded_json, text
 
 __all__ = [
     "WORST_PLANS",
@@ -57,7 +57,6 @@ _MAX_RUNS = 25
 _MAX_TITLED_TICKS = 200
 _MAX_LISTED_ERRORS = 500
 
-_CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 _COLORS = {
     "pass": "#1a7f37",
     "fail": "#cf222e",
@@ -66,29 +65,6 @@ _COLORS = {
     "error": "#8250df",
 }
 _BAR_PASS = "#57a773"  # a lighter green: bars, not text
-
-
-def _e(value: Any) -> str:
-    """Escaped text (``—`` for ``None`` or empty)."""
-    if value is None or value == "":
-        return "—"
-    return escape(str(value), quote=True)
-
-
-def _a(value: Any) -> str:
-    """An escaped attribute value."""
-    return escape("" if value is None else str(value), quote=True)
-
-
-def _css_string(text: str) -> str:
-    """``text`` as a CSS string literal that cannot end the ``<style>`` element."""
-    out = []
-    for ch in text:
-        if ch in '"\\<>' or ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\{ord(ch):x} ")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def _num(x: float | None, unit: str = "", *, signed: bool = False) -> str:
@@ -193,7 +169,7 @@ class ConstraintStats:
 
     def limit_text(self) -> str:
         """The limit as written, with ≤/≥ and the unit (``< 300 cc``, ``≤ 107%``)."""
-        cmp = _CMP.get(self.comparator, self.comparator)
+        cmp = CMP.get(self.comparator, self.comparator)
         w = self.limit_as_written
         if w.endswith("%"):
             text = f"{cmp} {w}" + ("" if self.unit == "%" else " of Rx")
@@ -426,7 +402,7 @@ def histogram_svg(row: ConstraintStats, id_prefix: str) -> str:
         gid = f"limit-{k}"
         line.set_gid(gid)
         titles[gid] = SvgTitle(
-            f"Limit {_CMP.get(row.comparator, row.comparator)} {_num(lim, unit)}"
+            f"Limit {CMP.get(row.comparator, row.comparator)} {_num(lim, unit)}"
             + (f" ({row.limit_as_written} of Rx)" if row.limit_as_written.endswith("%") else ""),
             {"limit": json.dumps(lim)},
         )
@@ -628,7 +604,7 @@ def _stylesheet(db_name: str) -> str:
         "not_met": _COLORS["not_met"],
         "ne": _COLORS["not_evaluated"],
         "error": _COLORS["error"],
-        "page_left": _css_string(f"dosecheck archive summary — {db_name}"),
+        "page_left": css_string(f"dosecheck archive summary — {db_name}"),
     }
 
 
@@ -676,11 +652,11 @@ def _header(
             f"{_plural(len({r.set_name for r in rows}), 'constraint set')}.</p>"
         )
     scope = "Latest evaluation of each plan in the results database"
-    filt = "".join(f' <span class="filter">{_e(f)}</span>' for f in filters)
+    filt = "".join(f' <span class="filter">{text(f)}</span>' for f in filters)
     return (
         '<header class="report-head"><div class="titles">'
         "<h1>Plan archive QA summary</h1>"
-        f'<p class="subtitle">Results database <code id="db-path">{_e(db)}</code></p>'
+        f'<p class="subtitle">Results database <code id="db-path">{text(db)}</code></p>'
         f'<div class="scope">{scope}.{filt}</div>{headline}</div>'
         f'<div id="totals" data-plans="{len(entries)}" data-pass="{c["pass"]}" '
         f'data-fail="{c["fail"]}" data-incomplete="{c["incomplete"]}" '
@@ -716,21 +692,24 @@ def _runs_section(
     first = min((e["evaluated_at"] for e in entries), default=None)
     last = max((e["evaluated_at"] for e in entries), default=None)
     kv = [
-        ("Database", f'<span class="mono">{_e(db)}</span>'),
-        ("Plans in the database", _e(f"{total_plans} ({total_evaluations} evaluations recorded)")),
-        ("Plans in this summary", _e(len(entries))),
-        ("Selection", _e("; ".join(filters) if filters else "all plans")),
-        ("Evaluated", _e(f"{_when(first)} to {_when(last)}" if first else None)),
+        ("Database", f'<span class="mono">{text(db)}</span>'),
+        (
+            "Plans in the database",
+            text(f"{total_plans} ({total_evaluations} evaluations recorded)"),
+        ),
+        ("Plans in this summary", text(len(entries))),
+        ("Selection", text("; ".join(filters) if filters else "all plans")),
+        ("Evaluated", text(f"{_when(first)} to {_when(last)}" if first else None)),
         (
             "Constraint sets",
             "<br>".join(
-                f"{_e(n)} <span class='none'>({k} plan{'s' * (k != 1)})</span>"
+                f"{text(n)} <span class='none'>({k} plan{'s' * (k != 1)})</span>"
                 for n, k in sorted(sets.items())
             )
             or "—",
         ),
     ]
-    kv_html = "".join(f'<tr><th scope="row">{_e(k)}</th><td>{v}</td></tr>' for k, v in kv)
+    kv_html = "".join(f'<tr><th scope="row">{text(k)}</th><td>{v}</td></tr>' for k, v in kv)
     rows = []
     for r in reversed(shown):
         try:
@@ -748,11 +727,11 @@ def _runs_section(
         status_cls = {"finished": "pass", "interrupted": "fail"}.get(r["status"], "not-evaluated")
         rows.append(
             f'<tr class="run" data-run="{r["id"]}"><td class="num">{r["id"]}</td>'
-            f"<td>{_e(_when(r['started_at']))}</td><td>{_e(_when(r['finished_at']))}</td>"
-            f'<td><span class="badge {status_cls}">{_e(r["status"])}</span></td>'
-            f'<td class="archives mono">{_e(archives)}</td><td>{_e(r["constraints"])}</td>'
-            f"<td>{_e(counts)}</td><td class='num'>{used.get(r['id'], 0)}</td>"
-            f"<td>{_e(r['dosecheck_version'])}</td></tr>"
+            f"<td>{text(_when(r['started_at']))}</td><td>{text(_when(r['finished_at']))}</td>"
+            f'<td><span class="badge {status_cls}">{text(r["status"])}</span></td>'
+            f'<td class="archives mono">{text(archives)}</td><td>{text(r["constraints"])}</td>'
+            f"<td>{text(counts)}</td><td class='num'>{used.get(r['id'], 0)}</td>"
+            f"<td>{text(r['dosecheck_version'])}</td></tr>"
         )
     head = (
         "<thead><tr><th class='num'>Run</th><th>Started</th><th>Finished</th><th>Status</th>"
@@ -818,22 +797,22 @@ def _pass_rate_table(
             current = r.set_name
             n = per_set.get(current, 0)
             body.append(
-                f'<tr class="group" data-set="{_a(current)}"><th colspan="9">{_e(current)} '
+                f'<tr class="group" data-set="{attr(current)}"><th colspan="9">{text(current)} '
                 f'<span class="count">— {n} plan{"s" * (n != 1)}</span></th></tr>'
             )
         rate = r.pass_rate
         some = " some" if r.n_fail else ""
         body.append(
-            f'<tr class="constraint {_row_class(r)} priority-{_a(r.priority)}" '
-            f'data-set="{_a(r.set_name)}" data-structure="{_a(r.structure)}" '
-            f'data-metric="{_a(r.metric)}" data-comparator="{_a(r.comparator)}" '
-            f'data-limit="{_a(r.limit_as_written)}" data-priority="{_a(r.priority)}" '
+            f'<tr class="constraint {_row_class(r)} priority-{attr(r.priority)}" '
+            f'data-set="{attr(r.set_name)}" data-structure="{attr(r.structure)}" '
+            f'data-metric="{attr(r.metric)}" data-comparator="{attr(r.comparator)}" '
+            f'data-limit="{attr(r.limit_as_written)}" data-priority="{attr(r.priority)}" '
             f'data-n-evaluated="{r.n_evaluated}" data-n-pass="{r.n_pass}" '
             f'data-n-fail="{r.n_fail}" data-n-not-evaluated="{r.n_not_evaluated}" '
-            f'data-pass-rate="{_a(json.dumps(rate))}">'
-            f"<td>{_e(r.structure)}</td>"
-            f'<td class="metric"><a href="#constraint-{k}">{_e(r.metric)}</a></td>'
-            f'<td class="limit">{_e(r.limit_text())}</td><td>{_e(r.priority)}</td>'
+            f'data-pass-rate="{attr(json.dumps(rate))}">'
+            f"<td>{text(r.structure)}</td>"
+            f'<td class="metric"><a href="#constraint-{k}">{text(r.metric)}</a></td>'
+            f'<td class="limit">{text(r.limit_text())}</td><td>{text(r.priority)}</td>'
             f'<td class="num n-evaluated">{r.n_evaluated}</td>'
             f'<td class="num n-pass">{r.n_pass}</td>'
             f'<td class="num n-fail{some}">{r.n_fail}</td>'
@@ -852,7 +831,11 @@ def _pass_rate_table(
         "rate is pass / evaluated. A failed optimal constraint is \u201cnot met\u201d and "
         "does not fail its plan. Plans that could not be evaluated are listed under "
         '<a href="#errors">Plans in error</a>.'
-        + (f" The rates are over the plans selected: {_e('; '.join(filters))}." if filters else "")
+        + (
+            f" The rates are over the plans selected: {text('; '.join(filters))}."
+            if filters
+            else ""
+        )
         + "</p>"
         f'<table class="rates" id="pass-rates">{head}<tbody>{"".join(body)}</tbody></table>'
         "</section>"
@@ -879,12 +862,12 @@ def _worst_table(row: ConstraintStats) -> str:
         )
         word = "PASS" if p.status == "pass" else row.fail_word.upper()
         trs.append(
-            f'<tr class="{cls}" data-patient-id="{_a(plan.get("patient_id"))}" '
-            f'data-margin="{_a(json.dumps(p.margin))}" title="{_a(plan.get("path"))}">'
-            f"<td>{_e(plan.get('patient_id'))}</td><td>{_e(plan.get('plan_label'))}</td>"
-            f'<td class="num">{_e(_num(p.value, unit))}</td>'
-            f'<td class="num">{_e(_num(p.margin, unit, signed=True))}</td>'
-            f'<td><span class="badge {cls}">{_e(word)}</span></td></tr>'
+            f'<tr class="{cls}" data-patient-id="{attr(plan.get("patient_id"))}" '
+            f'data-margin="{attr(json.dumps(p.margin))}" title="{attr(plan.get("path"))}">'
+            f"<td>{text(plan.get('patient_id'))}</td><td>{text(plan.get('plan_label'))}</td>"
+            f'<td class="num">{text(_num(p.value, unit))}</td>'
+            f'<td class="num">{text(_num(p.margin, unit, signed=True))}</td>'
+            f'<td><span class="badge {cls}">{text(word)}</span></td></tr>'
         )
     more = ""
     if row.n_fail > len([p for p in shown if p.status == "fail"]):
@@ -941,23 +924,23 @@ def _cards(rows: list[ConstraintStats]) -> str:
         if plotted:
             svg = histogram_svg(r, f"h{k}-")
             fig = (
-                f'<figure class="histogram" id="histogram-{k}" data-set="{_a(r.set_name)}" '
-                f'data-structure="{_a(r.structure)}" data-metric="{_a(r.metric)}" '
-                f'data-limit="{_a(r.limit_as_written)}" data-n="{len(plotted)}" '
-                f'data-limits="{_a(json.dumps(r.limits))}">{svg}'
-                f"<figcaption>{_e(_stats_caption(r))}</figcaption></figure>"
+                f'<figure class="histogram" id="histogram-{k}" data-set="{attr(r.set_name)}" '
+                f'data-structure="{attr(r.structure)}" data-metric="{attr(r.metric)}" '
+                f'data-limit="{attr(r.limit_as_written)}" data-n="{len(plotted)}" '
+                f'data-limits="{attr(json.dumps(r.limits))}">{svg}'
+                f"<figcaption>{text(_stats_caption(r))}</figcaption></figure>"
             )
         else:
             fig = '<p class="none">No plan has a value for this constraint.</p>'
         parts.append(
             f'<section class="constraint-card {_row_class(r)}" id="constraint-{k}" '
-            f'data-set="{_a(r.set_name)}" data-structure="{_a(r.structure)}" '
-            f'data-metric="{_a(r.metric)}">'
-            f'<div class="card-head"><div><h3>{_e(r.structure)} <span class="metric">'
-            f"{_e(r.metric)}</span> {_e(r.limit_text())}"
+            f'data-set="{attr(r.set_name)}" data-structure="{attr(r.structure)}" '
+            f'data-metric="{attr(r.metric)}">'
+            f'<div class="card-head"><div><h3>{text(r.structure)} <span class="metric">'
+            f"{text(r.metric)}</span> {text(r.limit_text())}"
             + (" <span class='none'>(optimal)</span>" if r.priority != "mandatory" else "")
-            + f'</h3><div class="set">{_e(r.set_name)}</div></div>'
-            f'<div class="counts">{_e(counts)}</div></div>'
+            + f'</h3><div class="set">{text(r.set_name)}</div></div>'
+            f'<div class="counts">{text(counts)}</div></div>'
             f'<div class="card-body">{fig}<div>{_worst_table(r)}</div></div></section>'
         )
     parts.append("</section>")
@@ -980,11 +963,11 @@ def _errors_section(conn: Any, entries: list[dict[str, Any]]) -> str:
         ).fetchone()
         stage = f"{row['stage']} ({row['type']})" if row is not None else "—"
         trs.append(
-            f'<tr class="error" data-patient-id="{_a(plan.get("patient_id"))}">'
-            f"<td>{_e(plan.get('patient_id'))}</td><td>{_e(plan.get('plan_label'))}</td>"
-            f'<td class="mono">{_e(plan.get("path"))}</td><td>{_e(stage)}</td>'
-            f'<td class="message">{_e(e["error"])}</td>'
-            f"<td>{_e(_when(e['evaluated_at']))}</td></tr>"
+            f'<tr class="error" data-patient-id="{attr(plan.get("patient_id"))}">'
+            f"<td>{text(plan.get('patient_id'))}</td><td>{text(plan.get('plan_label'))}</td>"
+            f'<td class="mono">{text(plan.get("path"))}</td><td>{text(stage)}</td>'
+            f'<td class="message">{text(e["error"])}</td>'
+            f"<td>{text(_when(e['evaluated_at']))}</td></tr>"
         )
     more = ""
     if len(errors) > _MAX_LISTED_ERRORS:
@@ -1017,8 +1000,8 @@ def _unreadable_section(conn: Any, since_utc: str | None) -> str:
     if not found:
         return ""
     trs = "".join(
-        f'<tr><td class="mono">{_e(r["path"])}</td><td class="message">{_e(r["message"])}</td>'
-        f'<td class="num">{_e(r["run_id"])}</td><td>{_e(_when(r["created_at"]))}</td></tr>'
+        f'<tr><td class="mono">{text(r["path"])}</td><td class="message">{text(r["message"])}</td>'
+        f'<td class="num">{text(r["run_id"])}</td><td>{text(_when(r["created_at"]))}</td></tr>'
         for r in found
     )
     return (
@@ -1029,12 +1012,6 @@ def _unreadable_section(conn: Any, since_utc: str | None) -> str:
         '<table class="errors"><thead><tr><th>File</th><th>Message</th><th class="num">Run'
         f"</th><th>Recorded</th></tr></thead><tbody>{trs}</tbody></table></section>"
     )
-
-
-def _embedded_json(doc: dict[str, Any]) -> str:
-    text = json.dumps(doc, indent=1, ensure_ascii=True)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="archive-json">{text}</script>'
 
 
 def render_archive_report(
@@ -1107,8 +1084,8 @@ def render_archive_report(
         f"{c['pass']} pass, {c['fail']} fail, {c['incomplete']} incomplete, {c['error']} error"
     )
     footer = (
-        f"<footer>Generated by dosecheck {_e(__version__)} on {_e(when)} from "
-        f"<code>{_e(shown_db)}</code>, using the latest evaluation of each plan (view "
+        f"<footer>Generated by dosecheck {text(__version__)} on {text(when)} from "
+        f"<code>{text(shown_db)}</code>, using the latest evaluation of each plan (view "
         "<code>latest_plans</code>). This summary supports, and does not replace, the "
         "clinical review of each plan.</footer>"
     )
@@ -1117,8 +1094,8 @@ def render_archive_report(
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="dosecheck {_a(__version__)}">'
-        f"<title>{_e(title)}</title>"
+        f'<meta name="generator" content="dosecheck {attr(__version__)}">'
+        f"<title>{text(title)}</title>"
         f"<style>{_stylesheet(db.name)}</style></head>\n"
-        f"<body>{''.join(sections)}{footer}{_embedded_json(doc)}</body></html>\n"
+        f"<body>{''.join(sections)}{footer}{embedded_json(doc, 'archive-json')}</body></html>\n"
     )

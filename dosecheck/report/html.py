@@ -35,6 +35,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dosecheck.report._html import CMP, attr, css_string, embedded_json, text
 from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["render_report", "write_report"]
 
-_CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 _STATUS_CLASS = {
     "PASS": "pass",
     "FAIL": "fail",
@@ -51,32 +51,9 @@ _STATUS_CLASS = {
 }
 
 
-def _e(value: Any) -> str:
-    """Escaped text (``—`` for ``None`` or empty)."""
-    if value is None or value == "":
-        return "—"
-    return escape(str(value), quote=True)
-
-
-def _a(value: Any) -> str:
-    """An escaped attribute value."""
-    return escape("" if value is None else str(value), quote=True)
-
-
 def _json_attr(value: Any) -> str:
     """``value`` as the JSON literal ``dosecheck check --format json`` writes."""
-    return _a(json.dumps(value))
-
-
-def _css_string(text: str) -> str:
-    """``text`` as a CSS string literal that cannot end the ``<style>`` element."""
-    out = []
-    for ch in text:
-        if ch in '"\\<>' or ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\{ord(ch):x} ")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return attr(json.dumps(value))
 
 
 # --- stylesheet ----------------------------------------------------------------------------
@@ -200,7 +177,7 @@ def _stylesheet(report: CheckReport) -> str:
         "fail": STATUS_COLORS["fail"],
         "not_met": STATUS_COLORS["not_met"],
         "ne": STATUS_COLORS["not_evaluated"],
-        "page_left": _css_string(left),
+        "page_left": css_string(left),
     }
 
 
@@ -215,12 +192,12 @@ def _verdict(report: CheckReport) -> str:
     if not_eval:
         parts.append(f"{not_eval} not evaluated")
     return (
-        f'<div id="verdict" class="verdict-{_a(report.verdict)}" '
-        f'data-verdict="{_a(report.verdict)}" role="status">'
+        f'<div id="verdict" class="verdict-{attr(report.verdict)}" '
+        f'data-verdict="{attr(report.verdict)}" role="status">'
         '<div class="verdict-label">Verdict</div>'
-        f'<div class="verdict-word">{_e(report.verdict.upper())}</div>'
-        f'<div class="verdict-summary" id="summary" title="{_a(summary)}">{_e(short)}</div>'
-        f'<div class="verdict-counts">{_e(" · ".join(parts))} '
+        f'<div class="verdict-word">{text(report.verdict.upper())}</div>'
+        f'<div class="verdict-summary" id="summary" title="{attr(summary)}">{text(short)}</div>'
+        f'<div class="verdict-counts">{text(" · ".join(parts))} '
         f"(of {len(report.results)} constraints)</div>"
         "</div>"
     )
@@ -234,26 +211,26 @@ def _header(report: CheckReport) -> str:
     return (
         '<header class="report-head"><div class="titles">'
         "<h1>Plan dose-volume check</h1>"
-        f'<p class="subtitle">{_e(c.name)}</p>'
-        f'<div class="patient">Patient ID <b data-field="patient_id">{_e(patient)}</b>'
-        f' &nbsp;·&nbsp; Plan <b data-field="plan_label">{_e(label)}</b></div>'
+        f'<p class="subtitle">{text(c.name)}</p>'
+        f'<div class="patient">Patient ID <b data-field="patient_id">{text(patient)}</b>'
+        f' &nbsp;·&nbsp; Plan <b data-field="plan_label">{text(label)}</b></div>'
         f'<div class="patient">Prescription <b data-field="prescription">'
-        f"{_e(report.prescription.describe())}</b></div>"
+        f"{text(report.prescription.describe())}</b></div>"
         f"</div>{_verdict(report)}</header>"
     )
 
 
 def _mono(value: Any) -> str:
     """Monospaced text (paths, UIDs), ``—`` when empty."""
-    return f'<span class="mono">{_e(value)}</span>' if value else "—"
+    return f'<span class="mono">{text(value)}</span>' if value else "—"
 
 
 def _file_cell(path: Any, sha: Any) -> str:
     if not path:
         return "—"
-    out = f'<span class="mono">{_e(path)}</span>'
+    out = f'<span class="mono">{text(path)}</span>'
     if sha:
-        out += f'<span class="sha mono">sha256 {_e(sha)}</span>'
+        out += f'<span class="sha mono">sha256 {text(sha)}</span>'
     return out
 
 
@@ -286,15 +263,15 @@ def _identity(report: CheckReport) -> str:
     set_name = c.name + (f" (version {c.version})" if c.version else "")
     uids = "<br>".join(_mono(u) for u in p.get("dose_uids") or []) or "—"
     rows: list[tuple[str, str, str]] = [
-        ("patient_id", "Patient ID", _e(p.get("patient_id"))),
-        ("plan_label", "Plan label", _e(p.get("plan_label"))),
-        ("prescription", "Prescription used", _e(rx.describe())),
-        ("prescription_source", "Prescription source", _e(rx_source)),
-        ("rtplan_prescription", "RTPLAN prescription", _e(rtplan_rx)),
-        ("constraint_set", "Constraint set", _e(set_name)),
-        ("constraint_set_prescription", "Set written for", _e(set_rx)),
+        ("patient_id", "Patient ID", text(p.get("patient_id"))),
+        ("plan_label", "Plan label", text(p.get("plan_label"))),
+        ("prescription", "Prescription used", text(rx.describe())),
+        ("prescription_source", "Prescription source", text(rx_source)),
+        ("rtplan_prescription", "RTPLAN prescription", text(rtplan_rx)),
+        ("constraint_set", "Constraint set", text(set_name)),
+        ("constraint_set_prescription", "Set written for", text(set_rx)),
         ("constraint_set_file", "Constraint set file", _file_cell(c.path, c.sha256)),
-        ("constraint_set_source", "Constraint source", _e(c.source)),
+        ("constraint_set_source", "Constraint source", text(c.source)),
         ("plan_path", "Plan folder", _mono(p.get("path"))),
         ("rtstruct", "RTSTRUCT", _file_cell(p.get("rtstruct"), sha.get("rtstruct"))),
         ("rtdose", "RTDOSE", dose_cells or "—"),
@@ -302,8 +279,8 @@ def _identity(report: CheckReport) -> str:
         ("structure_set_uid", "Structure set UID", _mono(p.get("structure_set_uid"))),
         ("dose_uids", "Dose UID(s)", uids),
         ("plan_uid", "Plan UID", _mono(p.get("plan_uid"))),
-        ("dose_summation_type", "Dose summation", _e(p.get("dose_summation_type"))),
-        ("mode", "Mode", _e(mode)),
+        ("dose_summation_type", "Dose summation", text(p.get("dose_summation_type"))),
+        ("mode", "Mode", text(mode)),
     ]
     body = "".join(
         f'<tr><th scope="row">{escape(label)}</th><td data-field="{key}">{cell}</td></tr>'
@@ -318,7 +295,7 @@ def _identity(report: CheckReport) -> str:
 def _warnings(report: CheckReport) -> str:
     if not report.warnings:
         return '<section id="warnings" data-count="0"><p class="none">No warnings.</p></section>'
-    items = "".join(f'<li class="warning">{_e(w)}</li>' for w in report.warnings)
+    items = "".join(f'<li class="warning">{text(w)}</li>' for w in report.warnings)
     return (
         f'<section id="warnings" class="has-warnings" data-count="{len(report.warnings)}">'
         f"<h2>Warnings ({len(report.warnings)})</h2><ul>{items}</ul></section>"
@@ -334,7 +311,7 @@ def _limit_text(report: CheckReport, i: int) -> str:
         from dosecheck.output.check_formats import limit_cell
 
         return limit_cell(report, i)
-    cmp = _CMP.get(r.comparator, r.comparator)
+    cmp = CMP.get(r.comparator, r.comparator)
     if r.limit is None or not c.limit_unit_is_percent_rx:
         sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
         unit = "" if c.limit_unit_is_percent_rx else r.unit
@@ -368,36 +345,36 @@ def _constraint_table(report: CheckReport) -> str:
         if rec["structure"] != current:
             current = rec["structure"]
             rows.append(
-                f'<tr class="group" data-structure="{_a(current)}"><th colspan="7">'
-                f'{_e(current)} <span class="matched">— {_e(_matched(report, i))}</span>'
+                f'<tr class="group" data-structure="{attr(current)}"><th colspan="7">'
+                f'{text(current)} <span class="matched">— {text(_matched(report, i))}</span>'
                 "</th></tr>"
             )
         label = status_label(r)
         cls = _STATUS_CLASS[label]
         unit = rec["unit"]
-        ident = f'data-structure="{_a(rec["structure"])}" data-metric="{_a(rec["metric"])}"'
-        detail = [f'<span class="message">{_e(rec["message"])}</span>']
+        ident = f'data-structure="{attr(rec["structure"])}" data-metric="{attr(rec["metric"])}"'
+        detail = [f'<span class="message">{text(rec["message"])}</span>']
         if rec.get("note"):
-            detail.append(f'<span class="note">Note: {_e(rec["note"])}</span>')
+            detail.append(f'<span class="note">Note: {text(rec["note"])}</span>')
         if rec.get("reference"):
-            detail.append(f'<span class="note">Reference: {_e(rec["reference"])}</span>')
+            detail.append(f'<span class="note">Reference: {text(rec["reference"])}</span>')
         for w in rec.get("warnings") or []:
-            detail.append(f'<span class="rwarn">warning: {_e(w)}</span>')
+            detail.append(f'<span class="rwarn">warning: {text(w)}</span>')
         rows.append(
-            f'<tr class="result status-{cls} priority-{_a(rec["priority"])}" '
-            f'data-index="{i}" data-status="{_a(rec["status"])}" {ident}>'
-            f'<td class="metric" title="{_a(rec["constraint"])}">{_e(rec["metric"])}</td>'
-            f'<td class="value num" {ident} data-unit="{_a(unit)}" '
-            f'data-value="{_json_attr(rec["value"])}" title="{_a(_full(rec["value"], unit))}">'
-            f"{_e(format_value(rec['value'], unit))}</td>"
-            f'<td class="limit" {ident} data-comparator="{_a(rec["comparator"])}" '
-            f'data-value="{_json_attr(rec["limit"])}" title="{_a(_full(rec["limit"], unit))}">'
-            f"{_e(_limit_text(report, i))}</td>"
+            f'<tr class="result status-{cls} priority-{attr(rec["priority"])}" '
+            f'data-index="{i}" data-status="{attr(rec["status"])}" {ident}>'
+            f'<td class="metric" title="{attr(rec["constraint"])}">{text(rec["metric"])}</td>'
+            f'<td class="value num" {ident} data-unit="{attr(unit)}" '
+            f'data-value="{_json_attr(rec["value"])}" title="{attr(_full(rec["value"], unit))}">'
+            f"{text(format_value(rec['value'], unit))}</td>"
+            f'<td class="limit" {ident} data-comparator="{attr(rec["comparator"])}" '
+            f'data-value="{_json_attr(rec["limit"])}" title="{attr(_full(rec["limit"], unit))}">'
+            f"{text(_limit_text(report, i))}</td>"
             f'<td class="margin num" {ident} data-value="{_json_attr(rec["margin"])}" '
-            f'title="{_a(_full(rec["margin"], unit))}">'
-            f"{_e(format_value(rec['margin'], unit, signed=True))}</td>"
-            f'<td class="priority">{_e(rec["priority"])}</td>'
-            f'<td class="status"><span class="badge {cls}">{_e(label)}</span></td>'
+            f'title="{attr(_full(rec["margin"], unit))}">'
+            f"{text(format_value(rec['margin'], unit, signed=True))}</td>"
+            f'<td class="priority">{text(rec["priority"])}</td>'
+            f'<td class="status"><span class="badge {cls}">{text(label)}</span></td>'
             f'<td class="detail">{"".join(detail)}</td></tr>'
         )
     head = (
@@ -465,10 +442,10 @@ def _plots(report: CheckReport) -> str:
             stats += f"; {dvh.outside_grid_cc:.2f} cc outside the dose grid (not included)"
         metrics = ", ".join(report.metric_as_written(i) for i in indices)
         parts.append(
-            f'<figure class="dvh-plot" id="dvh-plot-{n}" data-structure="{_a(curve.key)}" '
-            f'data-roi="{_a(curve.roi)}" data-volume-unit="{_a(unit)}" '
-            f'data-constraints="{len(indices)}">{svg}<figcaption><b>{_e(curve.label)}</b>: '
-            f"{_e(stats)}. Constraints: {_e(metrics)}.</figcaption></figure>"
+            f'<figure class="dvh-plot" id="dvh-plot-{n}" data-structure="{attr(curve.key)}" '
+            f'data-roi="{attr(curve.roi)}" data-volume-unit="{attr(unit)}" '
+            f'data-constraints="{len(indices)}">{svg}<figcaption><b>{text(curve.label)}</b>: '
+            f"{text(stats)}. Constraints: {text(metrics)}.</figcaption></figure>"
         )
     plotted = {c.key for c, _, _ in curves}
     missing = []
@@ -477,20 +454,13 @@ def _plots(report: CheckReport) -> str:
             missing.append(r.structure)
             plotted_note = _matched(report, i)
             parts.append(
-                f'<p class="not-plotted" data-structure="{_a(r.structure)}">'
-                f"<b>{_e(r.structure)}</b>: not plotted — {_e(plotted_note)}.</p>"
+                f'<p class="not-plotted" data-structure="{attr(r.structure)}">'
+                f"<b>{text(r.structure)}</b>: not plotted — {text(plotted_note)}.</p>"
             )
     if not curves:
         parts.append('<p class="none">No structure of the constraint set has a DVH.</p>')
     parts.append("</section>")
     return "".join(parts)
-
-
-def _embedded_json(report: CheckReport) -> str:
-    text = json.dumps(report.to_dict(), indent=1, ensure_ascii=True)
-    # Nothing inside can close the element: "<" only appears escaped.
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="report-json">{text}</script>'
 
 
 def render_report(report: CheckReport, *, generated: datetime | None = None) -> str:
@@ -538,11 +508,11 @@ def render_report(report: CheckReport, *, generated: datetime | None = None) -> 
             _identity(report),
             '<section class="signoff" id="signoff"><div>Checked by (name)</div>'
             "<div>Signature</div><div>Date</div></section>",
-            f"<footer>Generated by dosecheck {_e(report.dosecheck_version)} on {_e(when)}. "
+            f"<footer>Generated by dosecheck {text(report.dosecheck_version)} on {text(when)}. "
             "DVHs computed by dosecheck from the RTSTRUCT and RTDOSE listed above. This "
             "report supports, and does not replace, the clinical review of the plan."
             "</footer>",
-            _embedded_json(report),
+            embedded_json(report.to_dict(), "report-json"),
         ]
     )
     return (
@@ -550,8 +520,8 @@ def render_report(report: CheckReport, *, generated: datetime | None = None) -> 
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="dosecheck {_a(report.dosecheck_version)}">'
-        f"<title>{_e(title)}</title>"
+        f'<meta name="generator" content="dosecheck {attr(report.dosecheck_version)}">'
+        f"<title>{text(title)}</title>"
         f"<style>{_stylesheet(report)}</style></head>\n"
         f"<body>{body}</body></html>\n"
     )
