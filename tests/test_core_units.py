@@ -121,3 +121,16 @@ def test_dvh_refuses_volume_larger_than_structure() -> None:
 def test_empty_dvh_metrics_are_domain_errors() -> None:
     with pytest.raises(MetricDomainError, match="no volume inside the dose grid"):
         DVH.empty(name="x").volume_at_dose(1.0)
+
+
+def test_engine_refuses_absurd_contour_coordinates() -> None:
+    from dosecheck.core.engine import compute_dvh
+    from dosecheck.model import DoseGrid, Structure
+
+    x = np.arange(-10.0, 11.0, 2.0)
+    grid = DoseGrid(x, x, x, np.ones((x.size,) * 3, dtype=np.float32))
+    bad = square(-5.0, -5.0, 10.0)
+    bad[2, 1] = 1e30
+    s = Structure.from_contours(1, "Spike", [(0.0, bad), (2.0, square(-5, -5, 10))])
+    with pytest.raises(ValueError, match=r"Spike: contour coordinates must be finite"):
+        compute_dvh(s, grid)

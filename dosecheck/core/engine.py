@@ -45,6 +45,8 @@ from dosecheck.model import DoseGrid, Structure
 MM3_PER_CC = 1000.0
 #: Highest dose the engine accepts (Gy); the histogram has one 0.01 Gy bin per step.
 MAX_DOSE_GY = 10_000.0
+#: Largest contour coordinate the engine accepts (mm), as the RTSTRUCT reader does.
+MAX_COORDINATE_MM = 1e5
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,13 @@ def compute_dvh(
     name = structure.name
     if structure.is_empty:
         return DVH.empty(name=name, warnings=(f"{name}: ROI has no contours",))
+    coords = (structure.xy, structure.z)
+    if not all(
+        np.isfinite(c).all() and np.abs(c).max(initial=0.0) <= MAX_COORDINATE_MM for c in coords
+    ):
+        raise ValueError(
+            f"{name}: contour coordinates must be finite and within ±{MAX_COORDINATE_MM:g} mm"
+        )
 
     planes, contour_plane = np.unique(np.round(structure.z, 3), return_inverse=True)
     spacing = slice_thickness_mm or contour_spacing(planes)
