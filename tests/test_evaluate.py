@@ -95,7 +95,10 @@ def test_results_and_messages(cset: ConstraintSet) -> None:
 
     mx = r["Bag_Bowel", "Max[Gy] <= 107%"]
     assert (mx.status, mx.limit, mx.prescription_gy) == ("fail", pytest.approx(53.5), 50.0)
-    assert mx.message == "Max = 60 Gy, limit 53.5 Gy (107% of 50 Gy): 6.5 Gy over"
+    # V53.5Gy = 1000 · (1 − 53.5/60) = 108.33 cc
+    assert mx.message == (
+        "Max = 60 Gy, limit 53.5 Gy (107% of 50 Gy): 6.5 Gy over; V53.5Gy = 108.33 cc"
+    )
 
     opt = r["Bag_Bowel", "V30Gy[cc] < 400"]
     assert (opt.status, opt.priority, opt.note) == ("fail", "optimal", "QUANTEC")
@@ -109,7 +112,7 @@ def test_results_and_messages(cset: ConstraintSet) -> None:
 
     d95 = r["Rectum", "D95%[Gy] >= 5"]
     assert d95.status == "fail"
-    assert d95.message == "D95% = 2.5 Gy, limit 5 Gy: 2.5 Gy under"
+    assert d95.message == "D95% = 2.5 Gy, limit 5 Gy: 2.5 Gy under; V5Gy = 90%"
     assert d95.prescription_gy is None  # does not depend on it
 
     mean = r["Rectum", "Mean[cGy] < 2400"]
@@ -278,6 +281,66 @@ def test_cv_failure_has_no_dose_hint() -> None:
     assert r.message == "CV30Gy = 60 cc, limit 50 cc: 10 cc over"
 
 
+# --- what a failure needs: the volume at the limit dose, the dose at the limit volume --------
+# RECTUM: 100 cc uniform 0–50 Gy, V(d) = 100 · (1 − d/50) cc (= %), D(v cc) = 50 · (1 − v/100).
+@pytest.mark.parametrize(
+    ("constraint", "rx", "message"),
+    [
+        # D2cc = 49 Gy; V45Gy = 10 cc.
+        ("D2cc[Gy] <= 45", None, "D2cc = 49 Gy, limit 45 Gy: 4 Gy over; V45Gy = 10 cc"),
+        (
+            "D2cc[cGy] < 4500",
+            None,
+            "D2cc = 4900 cGy, limit 4500 cGy: 400 cGy over; V4500cGy = 10 cc",
+        ),
+        # D2% = 49 Gy = 98% of 50 Gy; 90% = 45 Gy → V90% = 10 %, in % as the D volume.
+        ("D2%[%] <= 90", 50.0, "D2% = 98%, limit 90%: 8% over; V90% = 10%"),
+        # 107% of 40 Gy = 42.8 Gy; V42.8Gy = 100 · (1 − 42.8/50) = 14.4 %.
+        (
+            "D2%[Gy] <= 107%",
+            40.0,
+            "D2% = 49 Gy, limit 42.8 Gy (107% of 40 Gy): 6.2 Gy over; V42.8Gy = 14.4%",
+        ),
+        ("Max[Gy] <= 45", None, "Max = 50 Gy, limit 45 Gy: 5 Gy over; V45Gy = 10 cc"),
+        # Lower limits: the coverage at the limit dose. D95% = 2.5 Gy = 25% of 10 Gy;
+        # 95% of 10 Gy = 9.5 Gy → V95% = 81 %.
+        ("D95%[%] >= 95", 10.0, "D95% = 25%, limit 95%: 70% under; V95% = 81%"),
+        ("D50cc[Gy] > 30", None, "D50cc = 25 Gy, limit 30 Gy: 5 Gy under; V30Gy = 40 cc"),
+        ("Min[Gy] >= 40", None, "Min = 0 Gy, limit 40 Gy: 40 Gy under; V40Gy = 20 cc"),
+        # A V with a lower limit: the dose now covering the required volume.
+        ("V95%[%] >= 95", 10.0, "V95% = 81%, limit 95%: 14% under; D95% = 25% (2.5 Gy)"),
+        ("V30Gy[cc] > 50", None, "V30Gy = 40 cc, limit 50 cc: 10 cc under; D50cc = 25 Gy"),
+        # No such hint for Mean, DC, a lower limit on Max or an upper limit on Min.
+        ("Mean[Gy] < 20", None, "Mean = 25 Gy, limit 20 Gy: 5 Gy over"),
+        ("DC10cc[Gy] > 10", None, "DC10cc = 5 Gy, limit 10 Gy: 5 Gy under"),
+        ("Max[Gy] > 60", None, "Max = 50 Gy, limit 60 Gy: 10 Gy under"),
+        ("Min[Gy] < 0", None, "Min = 0 Gy, limit 0 Gy: equal to the limit, which must be < 0 Gy"),
+    ],
+)
+def test_failure_hints(constraint: str, rx: float | None, message: str) -> None:
+    (r,) = evaluate_constraints(one(constraint, rx=rx), {"Rectum": RECTUM}, ["Rectum"], None)
+    assert r.status == "fail"
+    assert r.message == message
+
+
+def test_failure_hints_use_the_physical_limit_of_a_converted_constraint() -> None:
+    # EQD2 40 Gy, α/β 3 in 5 fx = 25 Gy physical (see test_fractionation).
+    cs = load_constraint_set_text(
+        "name: t\nfractionation: {dose_basis: eqd2, alpha_beta: 3}\nstructures:\n"
+        "  - name: Rectum\n    constraints:\n      - D2cc[Gy] <= 40\n      - D60%[Gy] >= 40\n"
+    )
+    upper, lower = evaluate_constraints(cs, {"Rectum": RECTUM}, ["Rectum"], None, fractions=5)
+    # D2cc = 49 Gy; V25Gy = 50 cc.
+    assert upper.message == (
+        "D2cc = 49 Gy, limit 25 Gy physical in 5 fx (40 Gy EQD2, α/β 3 Gy): 24 Gy over; "
+        "V25Gy = 50 cc"
+    )
+    # D60% = 20 Gy; coverage at 25 Gy: V25Gy = 50 %.
+    assert lower.message == (
+        "D60% = 20 Gy, limit 25 Gy physical in 5 fx (40 Gy EQD2, α/β 3 Gy): 5 Gy under; V25Gy = 50%"
+    )
+
+
 def test_dvh_warnings_are_attached() -> None:
     dvh = uniform_dvh(100.0, 50.0, "Rectum", outside_grid_cc=2.5)
     dvh = DVH(**{**dvh.__dict__, "warnings": ("Rectum: 2.50 cc lies outside the dose grid",)})
@@ -309,7 +372,7 @@ def test_small_differences_are_not_rounded_to_zero() -> None:
     cs = one("Max[Gy] < 49.9999")
     (r,) = evaluate_constraints(cs, {"Rectum": RECTUM}, ["Rectum"], None)
     assert r.status == "fail"
-    assert r.message == "Max = 50 Gy, limit 49.9999 Gy: 0.0001 Gy over"
+    assert r.message == "Max = 50 Gy, limit 49.9999 Gy: 0.0001 Gy over; V49.9999Gy = 0.0002 cc"
 
 
 # --- structures outside the dose grid -----------------------------------------------------------

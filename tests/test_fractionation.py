@@ -544,8 +544,10 @@ def test_evaluation_converts_the_threshold_not_the_dvh(eval_set: ConstraintSet) 
     d200 = r[11]
     assert (d200.status, d200.value, d200.unit) == ("fail", pytest.approx(48.0), "Gy")
     assert d200.limit == pytest.approx(25.0) and d200.converted_dose_gy == pytest.approx(25.0)
+    # The hint gives the volume at the physical limit: V25Gy = 1000 · (1 − 25/60) = 583.33 cc.
     assert d200.message == (
-        "D200cc = 48 Gy, limit 25 Gy physical in 5 fx (40 Gy EQD2, α/β 3 Gy): 23 Gy over"
+        "D200cc = 48 Gy, limit 25 Gy physical in 5 fx (40 Gy EQD2, α/β 3 Gy): 23 Gy over; "
+        "V25Gy = 583.33 cc"
     )
 
     # In cGy: EQD2 6000 cGy, α/β 3 → BED = 60 · 5/3 = 100 Gy; in 5 fx

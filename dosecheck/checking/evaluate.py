@@ -380,7 +380,8 @@ def _message(
     rx: float | None,
     conv: _Conversion | None = None,
 ) -> str:
-    """E.g. ``V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over; D300cc = 45.9 Gy``.
+    """E.g. ``V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over; D300cc = 45.9 Gy`` and
+    ``D2cc = 47.1 Gy, limit 45 Gy: 2.1 Gy over; V45Gy = 3.4 cc``.
 
     Converted constraints say so: ``V45Gy (EQD2, α/β 3 Gy) = V46.35Gy physical in 25 fx
     = 312.4 cc, limit 300 cc: …`` and ``D2cc = 44 Gy, limit 46.35 Gy physical in 25 fx
@@ -410,7 +411,10 @@ def _message(
     if diff == 0:
         return f"{head}: equal to the limit, which must be {c.comparator} {limit_s}"
     msg = f"{head}: {_fmt(diff, places)}{sep}{unit} {'over' if c.is_upper_limit else 'under'}"
-    hint = _dose_at_limit(c, limit, dvh, rx, conv) if c.is_upper_limit else None
+    if c.metric.kind == "V":
+        hint = _dose_at_limit(c, limit, dvh, rx, conv)
+    else:
+        hint = _volume_at_limit(c, limit, limit_n, dvh, rx)
     return f"{msg}; {hint}" if hint else msg
 
 
@@ -423,8 +427,9 @@ def _short_label(m: Metric) -> str:
 def _dose_at_limit(
     c: Constraint, limit: float, dvh: DVH, rx: float | None, conv: _Conversion | None = None
 ) -> str | None:
-    """For a failed upper limit on ``V``: the dose the limiting volume now receives
-    (and, for a converted constraint, that dose on the constraint's basis)."""
+    """For a failed limit on ``V``: the dose the limiting volume now receives (upper
+    limit) or the dose now covering the required volume (lower limit); for a converted
+    constraint, that dose on the constraint's basis too."""
     metric = c.metric
     if metric.kind != "V" or metric.number_unit is None:
         return None
@@ -445,6 +450,31 @@ def _dose_at_limit(
     except MetricDomainError:
         return None
     return s
+
+
+def _volume_at_limit(
+    c: Constraint, limit: float, limit_n: str, dvh: DVH, rx: float | None
+) -> str | None:
+    """For a failed limit on ``D``, a failed upper limit on ``Max`` or a failed lower
+    limit on ``Min``: the volume that now receives the limit dose (the volume to bring
+    below it, or the coverage at it), in the unit of the ``D`` volume (cc for ``Max`` and
+    ``Min``). ``limit`` is physical and in the metric's unit; ``limit_n`` is how the
+    message writes it. E.g. ``V45Gy = 3.4 cc``, ``V107% = 3.1%``."""
+    m = c.metric
+    if m.kind == "D":
+        volume_unit = m.number_unit
+    elif (m.kind == "Max" and c.is_upper_limit) or (m.kind == "Min" and not c.is_upper_limit):
+        volume_unit = "cc"
+    else:
+        return None
+    try:
+        value = Metric("V", limit, m.output_unit, volume_unit).evaluate(dvh, rx).value
+    except (ValueError, MetricDomainError):  # a negative limit, no prescription, ...
+        return None
+    if not math.isfinite(value):
+        return None
+    sep = "" if volume_unit == "%" else " "
+    return f"V{limit_n}{m.output_unit} = {_fmt(value)}{sep}{volume_unit}"
 
 
 def _fmt(x: float, places: int = 2) -> str:
