@@ -218,13 +218,13 @@ def test_pass_report_and_write_report(tmp_path: Path, monkeypatch: pytest.Monkey
 _URL_ATTRS = {"src", "href", "xlink:href", "action", "formaction", "poster", "data", "srcset"}
 
 
-def test_no_external_resources(failing: Checked) -> None:
-    html = failing.html
-    # Nothing in this plan or constraint set is a URL, so no URL at all may appear
-    # (inline SVG carries no namespace URIs, DOCTYPE or metadata either).
+def assert_self_contained(html: str, tree: TreeBuilder) -> None:
+    """The page fetches nothing: no URL, no external element, CSP ``default-src 'none'``."""
+    # Nothing in the test data is a URL, so no URL at all may appear (inline SVG
+    # carries no namespace URIs, DOCTYPE or metadata either).
     assert "http://" not in html
     assert "https://" not in html
-    for el in failing.tree.root.iter():
+    for el in tree.root.iter():
         for name, value in el.attrs.items():
             if name in _URL_ATTRS:
                 assert value.startswith("#"), f"<{el.tag} {name}={value!r}> refers outside"
@@ -232,7 +232,7 @@ def test_no_external_resources(failing: Checked) -> None:
         if el.tag == "script":
             assert el.attrs.get("type") == "application/json"
             assert "src" not in el.attrs
-    css = "".join(failing.tree.raw_styles)
+    css = "".join(tree.raw_styles)
     assert "@import" not in css
     assert "@font-face" not in css
     for url in re.findall(r"url\(([^)]*)\)", html):
@@ -240,11 +240,15 @@ def test_no_external_resources(failing: Checked) -> None:
     # The browser is also told to fetch nothing.
     csp = [
         e
-        for e in failing.tree.root.find_all("meta")
+        for e in tree.root.find_all("meta")
         if e.attrs.get("http-equiv") == "Content-Security-Policy"
     ]
     assert len(csp) == 1
     assert "default-src 'none'" in csp[0].attrs["content"]
+
+
+def test_no_external_resources(failing: Checked) -> None:
+    assert_self_contained(failing.html, failing.tree)
 
 
 def test_ids_are_unique(failing: Checked) -> None:
