@@ -6,6 +6,16 @@ import json
 from html import escape
 from typing import Any
 
+#: The A4 page rule with a running footer, shared by the reports' print stylesheets
+#: (a %-format template: ``page_left`` is a CSS string, see :func:`css_string`).
+A4_PAGE_CSS = """@page {
+  size: A4; margin: 14mm 12mm 16mm 12mm;
+  @bottom-left { content: %(page_left)s; font-size: 8pt; color: #59636e; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
+                  color: #59636e; }
+}
+"""
+
 #: Comparators as the reports print them.
 CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from dosecheck import __version__
 from dosecheck.errors import InputError
-from dosecheck.report._html import CMP, attr, css_string, embedded_json, text
+from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
 
 __all__ = [
     "WORST_PLANS",
@@ -460,7 +460,8 @@ def histogram_svg(row: ConstraintStats, id_prefix: str) -> str:
 
 
 # --- the page ----------------------------------------------------------------------------------
-_CSS = """
+_CSS = (
+    """
 :root {
   --pass: %(pass)s; --fail: %(fail)s; --not-met: %(not_met)s; --not-evaluated: %(ne)s;
   --error: %(error)s; --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; --head: #f3f5f7;
@@ -563,13 +564,9 @@ table.errors td { font-size: 12.5px; }
 table.errors td.message { overflow-wrap: anywhere; }
 footer { margin-top: 24px; font-size: 11.5px; color: var(--muted); border-top: 1px solid
          var(--rule); padding-top: 8px; }
-@page {
-  size: A4; margin: 14mm 12mm 16mm 12mm;
-  @bottom-left { content: %(page_left)s; font-size: 8pt; color: #59636e; }
-  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
-                  color: #59636e; }
-}
-@media print {
+"""
+    + A4_PAGE_CSS
+    + """@media print {
   body { max-width: none; padding: 0; font-size: 9pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2 { font-size: 12.5pt; margin-top: 14pt; break-after: avoid; page-break-after: avoid; }
@@ -595,6 +592,7 @@ footer { margin-top: 24px; font-size: 11.5px; color: var(--muted); border-top: 1
   a { text-decoration: none; }
 }
 """
+)
 
 
 def _stylesheet(db_name: str) -> str:

@@ -35,7 +35,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dosecheck.report._html import CMP, attr, css_string, embedded_json, text
+from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
 from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def _json_attr(value: Any) -> str:
 
 
 # --- stylesheet ----------------------------------------------------------------------------
-_CSS = """
+_CSS = (
+    """
 :root {
   --pass: %(pass)s; --fail: %(fail)s; --not-met: %(not_met)s; --not-evaluated: %(ne)s;
   --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; --head: #f3f5f7;
@@ -139,13 +140,9 @@ figcaption b { color: var(--ink); }
 .signoff div { border-top: 1px solid var(--ink); padding-top: 4px; font-size: 12px;
                color: var(--muted); min-height: 48px; }
 footer { margin-top: 18px; font-size: 11.5px; color: var(--muted); }
-@page {
-  size: A4; margin: 14mm 12mm 16mm 12mm;
-  @bottom-left { content: %(page_left)s; font-size: 8pt; color: #59636e; }
-  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt;
-                  color: #59636e; }
-}
-@media print {
+"""
+    + A4_PAGE_CSS
+    + """@media print {
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   h2 { font-size: 12.5pt; margin-top: 14pt; break-after: avoid; page-break-after: avoid; }
@@ -161,6 +158,7 @@ footer { margin-top: 18px; font-size: 11.5px; color: var(--muted); }
   a { color: inherit; text-decoration: none; }
 }
 """
+)
 
 
 def _stylesheet(report: CheckReport) -> str:

@@ -496,19 +496,7 @@ def dvh_figure(
                 if mk.achieved_dose_gy is not None and mk.achieved_volume_cc is not None:
                     ax_, ay_ = mk.achieved_dose_gy, y_of(mk.achieved_volume_cc, dvh)
                     ax.plot([ax_, x], [ay_, y], color=mcolor, lw=1.0, ls=":", zorder=3)
-                    (ach,) = ax.plot(
-                        [ax_],
-                        [ay_],
-                        ls="",
-                        marker="o",
-                        ms=5.5,
-                        mfc="white",
-                        mec=mcolor,
-                        mew=1.6,
-                        zorder=5,
-                    )
-                    ach.set_gid(f"value-{n}-{k}")
-                    titles[f"value-{n}-{k}"] = SvgTitle(f"plan value — {mk.title}", data)
+                    _plan_value(ax, ax_, ay_, mcolor, f"value-{n}-{k}", mk.title, data, titles)
                     any_achieved = True
                 (pt,) = ax.plot(
                     [x],
@@ -533,19 +521,17 @@ def dvh_figure(
                 ln.set_gid(mgid)
                 titles[mgid] = SvgTitle(mk.title, data)
                 if mk.achieved_dose_gy is not None and mk.achieved_volume_cc is not None:
-                    (ach,) = ax.plot(
-                        [mk.achieved_dose_gy],
-                        [y_of(mk.achieved_volume_cc, dvh)],
-                        ls="",
-                        marker="o",
-                        ms=5.5,
-                        mfc="white",
-                        mec=mcolor,
-                        mew=1.6,
-                        zorder=5,
+                    av = y_of(mk.achieved_volume_cc, dvh)
+                    _plan_value(
+                        ax,
+                        mk.achieved_dose_gy,
+                        av,
+                        mcolor,
+                        f"value-{n}-{k}",
+                        mk.title,
+                        data,
+                        titles,
                     )
-                    ach.set_gid(f"value-{n}-{k}")
-                    titles[f"value-{n}-{k}"] = SvgTitle(f"plan value — {mk.title}", data)
                     any_achieved = True
                 labels.append(
                     _annotate(ax, mk.label, mk.dose_gy, y_max * 0.9, x_max, y_max, mcolor, True)
@@ -639,6 +625,22 @@ def dvh_figure(
     if labels:
         _declutter(fig, ax, labels, obstacles)
     return fig, titles
+
+
+def _plan_value(
+    ax: Any,
+    x: float,
+    y: float,
+    color: str,
+    gid: str,
+    title: str,
+    data: dict[str, str],
+    titles: dict[str, SvgTitle],
+) -> None:
+    """The plan's value as an open circle, with its hover title."""
+    (pt,) = ax.plot([x], [y], ls="", marker="o", ms=5.5, mfc="white", mec=color, mew=1.6, zorder=5)
+    pt.set_gid(gid)
+    titles[gid] = SvgTitle(f"plan value — {title}", data)
 
 
 def _annotate(
