@@ -96,6 +96,22 @@ def contour_edges(xy: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     return xy, xy[nxt], contour
 
 
+def _centres_between(
+    lo: np.ndarray, hi: np.ndarray, origin: float, step: float, window: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """First index and count of the sample centres ``c`` with ``lo <= c < hi``.
+
+    Centres lie at ``origin + (i + 0.5) * step``; ``window`` limits ``i`` to a
+    half-open range.
+    """
+    first = np.ceil((lo - origin) / step - 0.5).astype(np.int64)
+    stop = np.ceil((hi - origin) / step - 0.5).astype(np.int64)
+    if window is not None:
+        first = np.maximum(first, window[0])
+        stop = np.minimum(stop, window[1])
+    return first, np.maximum(stop - first, 0)
+
+
 def rasterise(
     xy: np.ndarray,
     offsets: np.ndarray,
@@ -134,14 +150,8 @@ def rasterise(
     ylo = np.minimum(y0, y1)
     yhi = np.maximum(y0, y1)
     # Rows r whose centre y_r satisfies ylo <= y_r < yhi.
-    r_first = np.ceil((ylo - grid.y0) / grid.sy - 0.5).astype(np.int64)
-    r_stop = np.ceil((yhi - grid.y0) / grid.sy - 0.5).astype(np.int64)
-    if rows is not None:
-        r_first = np.maximum(r_first, rows[0])
-        r_stop = np.minimum(r_stop, rows[1])
-    counts = np.maximum(r_stop - r_first, 0)
-    total = int(counts.sum())
-    if total == 0:
+    r_first, counts = _centres_between(ylo, yhi, grid.y0, grid.sy, rows)
+    if not counts.any():
         return Samples(empty, empty, empty)
     edge, k = expand_ranges(counts)
     row = r_first[edge] + k
@@ -161,14 +171,8 @@ def rasterise(
     xa, xb = xc[0::2], xc[1::2]
     run_key = key[0::2]
     # Columns m whose centre x_m satisfies xa <= x_m < xb.
-    m_first = np.ceil((xa - grid.x0) / grid.sx - 0.5).astype(np.int64)
-    m_stop = np.ceil((xb - grid.x0) / grid.sx - 0.5).astype(np.int64)
-    if cols is not None:
-        m_first = np.maximum(m_first, cols[0])
-        m_stop = np.minimum(m_stop, cols[1])
-    run_len = np.maximum(m_stop - m_first, 0)
-    n_inside = int(run_len.sum())
-    if n_inside == 0:
+    m_first, run_len = _centres_between(xa, xb, grid.x0, grid.sx, cols)
+    if not run_len.any():
         return Samples(empty, empty, empty)
     run, k = expand_ranges(run_len)
     col = m_first[run] + k
