@@ -29,6 +29,7 @@ __all__ = [
     "StructureDVH",
     "check_plan",
     "compute_dvhs",
+    "end_cap_spacing",
     "load_plan",
     "select_structures",
     "structure_set_spacing",
@@ -89,6 +90,17 @@ def structure_set_spacing(structure_set: StructureSet) -> float | None:
     return float(values[np.argmax(counts)])
 
 
+def end_cap_spacing(structure: Structure, set_spacing: float | None) -> float | None:
+    """Contour spacing for a structure's end caps: its own plane spacing, else the set's.
+
+    ``set_spacing`` is :func:`structure_set_spacing` of the structure set (computed once
+    per set by the caller); a single-plane ROI has no spacing of its own.
+    """
+    from dosecheck.core.engine import contour_spacing
+
+    return contour_spacing(np.unique(np.round(structure.z, 3))) or set_spacing
+
+
 def select_structures(structure_set: StructureSet, names: Iterable[str] | None) -> list[Structure]:
     """The structures named (exact, then case-insensitive), or all of them.
 
@@ -130,12 +142,12 @@ def compute_dvhs(
         ``jobs=1``, the structures are computed one after another in this process).
         Results do not depend on it.
     """
-    from dosecheck.core.engine import DoseField, contour_spacing
+    from dosecheck.core.engine import DoseField
 
     spacing = structure_set_spacing(plan.structure_set)
     field = DoseField(plan.dose)
     chosen = select_structures(plan.structure_set, structures)
-    tasks = [(s, contour_spacing(np.unique(np.round(s.z, 3))) or spacing) for s in chosen]
+    tasks = [(s, end_cap_spacing(s, spacing)) for s in chosen]
     dvhs = _run_structures(field, tasks, settings, jobs)
     return [StructureDVH(structure=s, dvh=d) for (s, _), d in zip(tasks, dvhs, strict=True)]
 
@@ -158,6 +170,7 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
     import os
 
     from dosecheck.core.engine import compute_dvh
+    from dosecheck.core.rasterise import polygon_areas
 
     jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
@@ -165,8 +178,6 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
     field.inplane_gradients()  # computed once, shared with the workers copy-on-write
     _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
     # Largest structures first, so no worker is left with the body at the end.
-    from dosecheck.core.rasterise import polygon_areas
-
     size = [float(polygon_areas(s.xy, s.offsets).sum()) for s, _ in tasks]
     order = sorted(range(len(tasks)), key=lambda i: -size[i])
     try:

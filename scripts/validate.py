@@ -15,7 +15,7 @@ import csv
 import time
 from pathlib import Path
 
-from dosecheck.api import structure_set_spacing
+from dosecheck.api import end_cap_spacing, structure_set_spacing
 from dosecheck.core.engine import compute_dvh
 from dosecheck.dicom.dose import read_rtdose
 from dosecheck.dicom.embedded_dvh import read_embedded_dvhs
@@ -103,7 +103,7 @@ def tps_section(shared: Path) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in sset.structures:
-        d = compute_dvh(s, grid, slice_thickness_mm=spacing)
+        d = compute_dvh(s, grid, slice_thickness_mm=end_cap_spacing(s, spacing))
         ref = tps.get(s.number)
         ref_dc = dc.get(s.number) if dc else None
         if ref is None:

@@ -409,19 +409,16 @@ class _DVHCache:
 
     def __call__(self, roi: str) -> DVH:
         if roi not in self.items:
-            import numpy as np
-
-            from dosecheck.api import StructureDVH, select_structures
-            from dosecheck.core.engine import DoseField, compute_dvh, contour_spacing
+            from dosecheck.api import StructureDVH, end_cap_spacing, select_structures
+            from dosecheck.core.engine import DoseField, compute_dvh
 
             if self.field is None:
                 self.field = DoseField(self.plan.dose)
             structure = select_structures(self.plan.structure_set, [roi])[0]
-            own = contour_spacing(np.unique(np.round(structure.z, 3)))
             dvh = compute_dvh(
                 structure,
                 self.field,
-                slice_thickness_mm=own or self.spacing,
+                slice_thickness_mm=end_cap_spacing(structure, self.spacing),
                 settings=self.settings,
             )
             self.items[roi] = StructureDVH(structure=structure, dvh=dvh)

@@ -57,7 +57,7 @@ class NelmsRow:
 
 def run(folder: str | Path) -> list[NelmsRow]:
     """Compute every 1, 2 and 3 mm row of the data set with dosecheck."""
-    from dosecheck.api import structure_set_spacing
+    from dosecheck.api import end_cap_spacing, structure_set_spacing
     from dosecheck.core.engine import compute_dvh
     from dosecheck.dicom.dose import read_rtdose
     from dosecheck.dicom.structures import read_rtstruct
@@ -79,7 +79,11 @@ def run(folder: str | Path) -> list[NelmsRow]:
             grids[dose_path] = read_rtdose(dose_path)
         sset = read_rtstruct(folder / "STRUCTURES" / f"{name}.dcm")
         roi = next(s for s in sset.structures if not s.is_empty)
-        d = compute_dvh(roi, grids[dose_path], slice_thickness_mm=structure_set_spacing(sset))
+        d = compute_dvh(
+            roi,
+            grids[dose_path],
+            slice_thickness_mm=end_cap_spacing(roi, structure_set_spacing(sset)),
+        )
         computed = (
             d.volume_cc,
             d.min_gy,
