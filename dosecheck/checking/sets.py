@@ -58,7 +58,9 @@ class ShippedSet:
 def describe_prescription(dose_gy: float | None, fractions: int | None) -> str:
     """``"50.4 Gy in 28 fractions"``, ``"25 Gy"`` or ``"no prescription"``."""
     if dose_gy is None:
-        return "no prescription" if fractions is None else f"{fractions} fractions"
+        if fractions is None:
+            return "no prescription"
+        return f"{fractions} fraction{'s' if fractions != 1 else ''}"
     text = f"{format_number(round(dose_gy, 4))} Gy"
     if fractions is not None:
         text += f" in {fractions} fraction{'s' if fractions != 1 else ''}"
