@@ -320,6 +320,13 @@ def _basis_phrase(expected_fx: float, basis: str, n: int | None) -> str:
     return f"{_fmt(expected_fx * (n or 1))} Gy for the course ({_fmt(expected_fx)} Gy × {n or 1})"
 
 
+@dataclass(frozen=True)
+class _Unused:
+    """No point was evidence; ``points`` says why for each."""
+
+    points: tuple[PointEvidence, ...]
+
+
 def beam_points(
     beams: Sequence[tuple[int, float, tuple[float, float, float]]],
 ) -> list[tuple[str, float, tuple[float, float, float]]]:
@@ -342,7 +349,7 @@ def check_points(
     basis: str,
     fractions: int | None,
     basis_source: str = "label",
-) -> DoseScaleCheck | None:
+) -> DoseScaleCheck | _Unused:
     """Check the file (``grid`` as read, not yet scaled) at dose points.
 
     Parameters
@@ -358,8 +365,9 @@ def check_points(
 
     Returns
     -------
-    DoseScaleCheck or None
-        ``None`` when no point is evidence (outside the grid, low dose, no dose).
+    DoseScaleCheck or _Unused
+        ``_Unused`` (holding the points considered) when no point is evidence
+        (outside the grid, low dose, no dose).
 
     Notes
     -----
@@ -371,7 +379,7 @@ def check_points(
     """
     points = [p for p in points if p[1] > 0]
     if not points:
-        return None
+        return _Unused(())
     n = fractions or 1
     factor = 1.0 if basis == "fraction" else float(n)
     coords = np.array([p[2] for p in points], dtype=np.float64)
@@ -400,7 +408,7 @@ def check_points(
         )
     used_points = [e for e in evidence if e.used]
     if not used_points:
-        return None
+        return _Unused(tuple(evidence))
     kind = "beam dose point" if method == "beam_dose_points" else "dose reference point"
     detail = f"{len(used_points)} of {len(evidence)} {kind}(s) used"
     if method == "beam_dose_points" and len(used_points) > 1:
@@ -557,18 +565,40 @@ def verify_dose_scale(
         for b in plan_info.beam_doses
         if b.dose_gy is not None and b.point_mm is not None
     ]
-    check = check_points(grid, beam_points(beams), method="beam_dose_points", **common)
-    if check is not None:
-        return check
+    found = check_points(grid, beam_points(beams), method="beam_dose_points", **common)
+    if isinstance(found, DoseScaleCheck):
+        return found
+    rejected = found.points
     n = fractions or 1
     refs = [
         (p.description or f"dose reference {p.number}", p.prescription_gy / n, p.point_mm)
         for p in plan_info.dose_reference_points
         if p.prescription_gy is not None and p.reference_type.upper() == "TARGET"
     ]
-    check = check_points(grid, refs, method="dose_reference_points", **common)
-    if check is not None:
+    found = check_points(grid, refs, method="dose_reference_points", **common)
+    if isinstance(found, DoseScaleCheck):
+        return found
+    rejected += found.points
+    return _with_points(_fallback(grid, plan_info, structures, common), rejected)
+
+
+def _with_points(check: DoseScaleCheck, rejected: tuple[PointEvidence, ...]) -> DoseScaleCheck:
+    """``check`` with the points that were considered and not used, said in ``detail``."""
+    if not rejected:
         return check
+    from dataclasses import replace
+
+    why = "; ".join(f"{p.source}: {p.reason}" for p in rejected)
+    return replace(check, points=rejected, detail=f"{check.detail} (points not used: {why})")
+
+
+def _fallback(
+    grid: DoseGrid,
+    plan_info: PlanInfo,
+    structures: Sequence[Structure],
+    common: dict[str, Any],
+) -> DoseScaleCheck:
+    """The target median against the prescription, or not verified."""
     rx = plan_info.prescription_gy
     if rx is None or rx <= 0:
         return not_verified(
