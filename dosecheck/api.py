@@ -57,8 +57,13 @@ def load_plan(
     rtplan: str | Path | None = None,
     fractions: int | None = None,
     allow_frame_mismatch: bool = False,
+    dose_is: str | None = None,
 ) -> Plan:
     """Load a plan from a folder (searched recursively) or from explicit files.
+
+    ``dose_is`` (``None``, ``"labelled"``, ``"total"``, ``"fraction"``) overrides what
+    the RTDOSE holds; see :func:`dosecheck.dicom.load.load_plan`. The check of the
+    dose's scale against the RTPLAN is ``plan.dose_scale``.
 
     Raises
     ------
@@ -74,6 +79,7 @@ def load_plan(
         rtplan=rtplan,
         fractions=fractions,
         allow_frame_mismatch=allow_frame_mismatch,
+        dose_is=dose_is,
     )
 
 

@@ -18,6 +18,7 @@ import typer
 
 from dosecheck import __version__
 from dosecheck.commands.options import (
+    DoseIsOpt,
     FractionsOpt,
     FrameOpt,
     OutputOpt,
@@ -98,6 +99,7 @@ def dvh(
             "needs dosecheck\\[reference]).",
         ),
     ] = "dosecheck",
+    dose_is: DoseIsOpt = None,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
@@ -106,7 +108,9 @@ def dvh(
         from dosecheck.report.plots import plot_format
 
         plot_format(plot)  # exit 2 for a bad extension, before any work
-    loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_from_options(
+        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+    )
     if engine == "dosecheck":
         import os
 

@@ -9,8 +9,12 @@ Coordinates are DICOM patient coordinates in millimetres. Doses are in gray.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dosecheck.core.dose_scale import DoseScaleCheck
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,8 +160,42 @@ class StructureSet:
 
 
 @dataclass(frozen=True)
+class BeamDoseInfo:
+    """One ReferencedBeamSequence item of the RTPLAN's first fraction group.
+
+    ``dose_gy`` is BeamDose (Gy per fraction, ``None`` when absent, e.g. setup beams);
+    ``point_mm`` is BeamDoseSpecificationPoint ``(x, y, z)`` (``None`` when absent).
+    """
+
+    beam_number: int
+    dose_gy: float | None = None
+    point_mm: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class DoseReferencePoint:
+    """A DoseReferenceSequence item with DoseReferencePointCoordinates.
+
+    ``prescription_gy`` is its TargetPrescriptionDose (Gy for the course; ``None`` when
+    absent, e.g. organ-at-risk points).
+    """
+
+    number: int
+    description: str
+    reference_type: str
+    point_mm: tuple[float, float, float]
+    prescription_gy: float | None = None
+
+
+@dataclass(frozen=True)
 class PlanInfo:
-    """What dosecheck uses from an RTPLAN."""
+    """What dosecheck uses from an RTPLAN.
+
+    ``beam_doses``, ``dose_reference_points``, ``prescribed_roi_numbers`` (the
+    ReferencedROINumber of VOLUME dose references with a TargetPrescriptionDose) and
+    ``brachytherapy`` (brachy application setups, no beams) serve the dose-scale check
+    (:mod:`dosecheck.core.dose_scale`).
+    """
 
     path: str = ""
     label: str = ""
@@ -168,6 +206,10 @@ class PlanInfo:
     referenced_structure_set_uid: str = ""
     frame_of_reference_uid: str = ""
     patient_id: str = ""
+    beam_doses: tuple[BeamDoseInfo, ...] = ()
+    dose_reference_points: tuple[DoseReferencePoint, ...] = ()
+    prescribed_roi_numbers: tuple[int, ...] = ()
+    brachytherapy: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,3 +231,5 @@ class Plan:
     dose: DoseGrid
     plan_info: PlanInfo | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The check of the dose's scale against the RTPLAN, set by the loader.
+    dose_scale: DoseScaleCheck | None = None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dosecheck.commands.options import (
+    DoseIsOpt,
     FrameOpt,
     OutputOpt,
     PlanArg,
@@ -84,6 +85,7 @@ def load_plan_for_check(
     rtplan: Path | None,
     fractions: int | None,
     allow_frame_mismatch: bool,
+    dose_is: str | None = None,
 ) -> Plan:
     """Load the plan as :func:`load_plan_from_options` does, for ``check``/``report``.
 
@@ -91,7 +93,9 @@ def load_plan_for_check(
     ignored it otherwise; for a check it is also the prescription's number of
     fractions, so that warning is dropped.
     """
-    loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_from_options(
+        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+    )
     if fractions is not None:
         ignored = f"--fractions {fractions} ignored:"
         loaded.warnings[:] = [w for w in loaded.warnings if not w.startswith(ignored)]
@@ -180,6 +184,7 @@ def check(
     rtplan: RtplanOpt = None,
     allow_frame_mismatch: FrameOpt = False,
     report_file: ReportOpt = None,
+    dose_is: DoseIsOpt = None,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -197,7 +202,9 @@ def check(
         from dosecheck.commands.report import validate_report_path
 
         validate_report_path(report_file)  # exit 2 before any work
-    loaded = load_plan_for_check(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_for_check(
+        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+    )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     report = check_plan(
         loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict

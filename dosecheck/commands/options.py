@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +33,30 @@ FrameOpt = Annotated[
         help="Accept a dose whose FrameOfReferenceUID differs from the structure set's.",
     ),
 ]
+
+
+class DoseIs(StrEnum):
+    """Values of ``--dose-is``."""
+
+    total = "total"
+    fraction = "fraction"
+    labelled = "labelled"
+
+
+DoseIsOpt = Annotated[
+    DoseIs | None,
+    typer.Option(
+        "--dose-is",
+        help=(
+            "What the RTDOSE holds, whatever its DoseSummationType says: 'total' (the "
+            "whole course: use the values as they are), 'fraction' (one fraction: "
+            "multiply by the number of fractions) or 'labelled' (as labelled). By "
+            "default the label is trusted but checked against the RTPLAN's beam dose "
+            "points or prescription, and a contradiction (a factor near the fraction "
+            "count or near 100) is refused; any --dose-is accepts the dose with a warning."
+        ),
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
 ]
@@ -44,6 +69,7 @@ def load_plan_from_options(
     rtplan: Path | None,
     fractions: int | None,
     allow_frame_mismatch: bool,
+    dose_is: DoseIs | str | None = None,
 ) -> Plan:
     """Load a plan from a folder argument or the explicit file options."""
     from dosecheck.api import load_plan
@@ -57,6 +83,7 @@ def load_plan_from_options(
         rtplan=rtplan,
         fractions=fractions,
         allow_frame_mismatch=allow_frame_mismatch,
+        dose_is=str(dose_is) if dose_is is not None else None,
     )
 
 
@@ -77,4 +104,5 @@ def plan_identity(plan: Plan) -> dict[str, Any]:
         "dose_summation_type": plan.dose.summation_type,
         "prescription_gy": info.prescription_gy if info else None,
         "fractions": info.fractions if info else None,
+        "dose_scale": plan.dose_scale.to_dict() if plan.dose_scale is not None else None,
     }

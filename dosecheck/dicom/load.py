@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,9 +15,15 @@ from dosecheck.dicom.dose import combine_doses, read_rtdose
 from dosecheck.dicom.plan import read_rtplan
 from dosecheck.dicom.structures import read_rtstruct
 from dosecheck.errors import DicomInputError, InputError
-from dosecheck.model import Plan, PlanFiles
+from dosecheck.model import DoseGrid, Plan, PlanFiles, PlanInfo, StructureSet
 
-__all__ = ["load_plan"]
+if TYPE_CHECKING:
+    from dosecheck.core.dose_scale import DoseScaleCheck
+
+__all__ = ["DOSE_IS", "load_plan"]
+
+#: Accepted values of ``dose_is`` (``--dose-is``).
+DOSE_IS = ("labelled", "total", "fraction")
 
 
 def _resolve_files(
@@ -69,6 +76,7 @@ def load_plan(
     rtplan: str | Path | None = None,
     fractions: int | None = None,
     allow_frame_mismatch: bool = False,
+    dose_is: str | None = None,
 ) -> Plan:
     """Read the structures, the (summed) dose and the optional RTPLAN of one plan.
 
@@ -86,6 +94,13 @@ def load_plan(
     allow_frame_mismatch
         Turn a FrameOfReferenceUID mismatch between structures and dose into a
         warning instead of an error.
+    dose_is
+        What the RTDOSE holds, overriding its DoseSummationType: ``None`` (default)
+        trusts the label and refuses a dose whose scale contradicts the RTPLAN;
+        ``"labelled"`` uses the label and turns a contradiction into a warning;
+        ``"total"`` uses the values as the course total whatever the label;
+        ``"fraction"`` multiplies them by the fraction count. See
+        :func:`_apply_dose_scale`.
 
     Returns
     -------
@@ -94,6 +109,7 @@ def load_plan(
         or resampled doses, a missing DoseSummationType, …), fraction scaling,
         unverifiable or mismatching references. Several doses are summed (resampled onto the
         first grid when needed); FRACTION dose is multiplied by the fraction count.
+        ``dose_scale`` holds the check of the dose's scale against the RTPLAN.
 
     Raises
     ------
@@ -102,10 +118,13 @@ def load_plan(
     DicomInputError
         Any problem reading the files; a structure set without ROIs; a single BEAM
         dose (one beam is not the plan); FRACTION dose with no fraction count;
+        a dose scale that contradicts the RTPLAN (see :func:`_apply_dose_scale`);
         FrameOfReferenceUID mismatch (unless allowed).
     """
     if fractions is not None and fractions < 1:
         raise InputError(f"--fractions must be at least 1, got {fractions}")
+    if dose_is is not None and dose_is not in DOSE_IS:
+        raise InputError(f"--dose-is must be one of {', '.join(DOSE_IS)}, not {dose_is!r}")
     files = _resolve_files(path_or_files, rtstruct, rtdose, rtplan)
     for p in (files.rtstruct, *files.rtdose, *([files.rtplan] if files.rtplan else [])):
         check_exists(p)
@@ -138,32 +157,9 @@ def load_plan(
         warnings.extend(f"{s.name or f'ROI {s.number}'}: {n}" for n in s.notes)
     warnings.extend(dose.notes)  # each names its file(s)
 
-    if dose.summation_type == "FRACTION":
-        if fractions is not None:
-            n, source = fractions, "--fractions"
-        elif plan_info is not None and plan_info.fractions:
-            n, source = plan_info.fractions, "RTPLAN"
-        else:
-            raise DicomInputError(
-                "is FRACTION (dose per fraction) and the number of fractions is unknown "
-                "(no RTPLAN with NumberOfFractionsPlanned); pass --fractions N",
-                path=dose.sources[0] if dose.sources else None,
-                tag="DoseSummationType",
-            )
-        unit = "fraction" if n == 1 else "fractions"
-        message = f"dose is per fraction; multiplied by {n} {unit} from {source}"
-        dose = dataclasses.replace(
-            dose,
-            dose_gy=(dose.dose_gy * np.float32(n)).astype(np.float32, copy=False),
-            summation_type="PLAN",
-            notes=(*dose.notes, message),
-        )
-        warnings.append(message)
-    elif fractions is not None:
-        warnings.append(
-            f"--fractions {fractions} ignored: the dose is {dose.summation_type or 'PLAN'} "
-            "dose, not per fraction"
-        )
+    dose, scale_check = _apply_dose_scale(
+        dose, plan_info, structure_set, fractions=fractions, dose_is=dose_is, warnings=warnings
+    )
 
     ss_frame = structure_set.frame_of_reference_uid
     dose_frame = dose.frame_of_reference_uid
@@ -215,4 +211,112 @@ def load_plan(
         dose=dose,
         plan_info=plan_info,
         warnings=warnings,
+        dose_scale=scale_check,
     )
+
+
+# --------------------------------------------------------------------------- dose scale
+def _apply_dose_scale(
+    dose: DoseGrid,
+    plan_info: PlanInfo | None,
+    structure_set: StructureSet,
+    *,
+    fractions: int | None,
+    dose_is: str | None,
+    warnings: list[str],
+) -> tuple[DoseGrid, DoseScaleCheck]:
+    """Decide the dose basis, verify it against the RTPLAN, and scale.
+
+    The basis is ``fraction`` for a FRACTION label (or ``dose_is="fraction"``) and
+    ``total`` otherwise (or ``dose_is="total"``). Before anything is scaled the file
+    is compared with the RTPLAN (:func:`dosecheck.core.dose_scale.verify_dose_scale`).
+    A contradiction (a factor near the fraction count, or near 100) raises unless
+    ``dose_is`` was given; an override, an unexplained ratio, and unverified
+    per-fraction scaling are warnings. A per-fraction dose is then multiplied by the
+    fraction count (``--fractions``, else the RTPLAN's).
+
+    Raises
+    ------
+    DicomInputError
+        A contradiction without ``dose_is`` (tag DoseSummationType, or DoseUnits for
+        a factor near 100); a per-fraction basis with no fraction count.
+    """
+    from dosecheck.core.dose_scale import verify_dose_scale
+
+    source_file = dose.sources[0] if dose.sources else None
+    label = dose.summation_type or "PLAN"
+    if dose_is in ("total", "fraction"):
+        basis, basis_source = dose_is, "--dose-is"
+    else:
+        basis = "fraction" if label == "FRACTION" else "total"
+        basis_source = "label" if dose_is is None else "--dose-is"
+    if fractions is not None:
+        n, n_source = fractions, "--fractions"
+    elif plan_info is not None and plan_info.fractions:
+        n, n_source = plan_info.fractions, "RTPLAN"
+    else:
+        n, n_source = None, ""
+    if basis == "fraction" and n is None:
+        what = (
+            "is FRACTION (dose per fraction)"
+            if basis_source == "label"
+            else "is to be used per fraction (--dose-is fraction)"
+        )
+        raise DicomInputError(
+            f"{what} and the number of fractions is unknown (no RTPLAN with "
+            "NumberOfFractionsPlanned); pass --fractions N",
+            path=source_file,
+            tag="DoseSummationType",
+        )
+
+    check = verify_dose_scale(
+        dose,
+        plan_info,
+        structure_set.structures,
+        basis=basis,
+        fractions=n,
+        basis_source=basis_source,
+    )
+    if check.is_contradiction and dose_is is None:
+        raise DicomInputError(
+            check.message,
+            path=source_file,
+            tag="DoseUnits" if check.verdict == "unit_slip" else "DoseSummationType",
+        )
+    if dose_is is not None:
+        said = f"--dose-is {dose_is}: the RTDOSE (labelled {label}) is used as " + (
+            f"{n} × the file's values" if basis == "fraction" else "the course total"
+        )
+        if check.verdict == "consistent":
+            said += f"; the RTPLAN confirms it ({check.method}, ratio {check.ratio:.3f})"
+        elif check.verdict == "not_verified":
+            said += f"; {check.message}"
+        else:
+            said += f"; the RTPLAN disagrees: {check.message}"
+        warnings.append(said)
+    elif check.verdict in ("unexplained", "inconclusive"):
+        warnings.append(check.message)
+    elif check.verdict == "not_verified" and basis == "fraction":
+        warnings.append(check.message)
+
+    if basis == "fraction":
+        assert n is not None
+        unit = "fraction" if n == 1 else "fractions"
+        message = f"dose is per fraction; multiplied by {n} {unit} from {n_source}"
+        dose = dataclasses.replace(
+            dose,
+            dose_gy=(dose.dose_gy * np.float32(n)).astype(np.float32, copy=False),
+            summation_type="PLAN",
+            notes=(*dose.notes, message),
+        )
+        warnings.append(message)
+    elif fractions is not None and label != "FRACTION":
+        warnings.append(
+            f"--fractions {fractions} ignored: the dose is {label} dose, not per fraction"
+        )
+    elif fractions is not None:
+        warnings.append(
+            f"--fractions {fractions} ignored: the dose is used as the course total (--dose-is "
+            "total)"
+        )
+    return dose, check

@@ -2,13 +2,65 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
-from dosecheck.dicom._common import quiet_pydicom, read_dataset, shown, text
+from dosecheck.dicom._common import floats, quiet_pydicom, read_dataset, shown, text
 from dosecheck.errors import DicomInputError
-from dosecheck.model import PlanInfo
+from dosecheck.model import BeamDoseInfo, DoseReferencePoint, PlanInfo
 
 __all__ = ["read_rtplan"]
+
+
+def _number(item: Any, keyword: str, path: str, *, integer: bool = False) -> float | None:
+    """A single numeric attribute of a sequence item: ``None`` when absent or empty;
+    a finite number otherwise (else :class:`DicomInputError` naming the tag)."""
+    value = item.get(keyword, None)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError) as exc:
+        raise DicomInputError(
+            f"is not a number ({shown(value)}); export the RTPLAN again",
+            path=path,
+            tag=keyword,
+        ) from exc
+    if not math.isfinite(number):
+        raise DicomInputError(f"is {number!r}; export the RTPLAN again", path=path, tag=keyword)
+    return number
+
+
+def _point(item: Any, keyword: str, path: str) -> tuple[float, float, float] | None:
+    value = item.get(keyword, None)
+    if value is None or (hasattr(value, "__len__") and len(value) == 0):
+        return None
+    x, y, z = floats(item, keyword, path, count=3)
+    return (x, y, z)
+
+
+def _beam_doses(group: Any, path: str) -> tuple[BeamDoseInfo, ...]:
+    """BeamDose and BeamDoseSpecificationPoint of every beam of a fraction group."""
+    beams: list[BeamDoseInfo] = []
+    for item in group.get("ReferencedBeamSequence", None) or []:
+        number = _number(item, "ReferencedBeamNumber", path, integer=True)
+        dose = _number(item, "BeamDose", path)
+        if dose is not None and dose < 0:
+            raise DicomInputError(
+                f"is {dose!r} for beam {number}; a beam dose cannot be negative. Export the "
+                "RTPLAN again",
+                path=path,
+                tag="BeamDose",
+            )
+        beams.append(
+            BeamDoseInfo(
+                beam_number=int(number) if number is not None else len(beams) + 1,
+                dose_gy=dose,
+                point_mm=_point(item, "BeamDoseSpecificationPoint", path),
+            )
+        )
+    return tuple(beams)
 
 
 @quiet_pydicom
@@ -27,23 +79,49 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         DoseReferenceSequence (``None`` when there is none); ``fractions`` is
         NumberOfFractionsPlanned of the first FractionGroupSequence item (``None``
         when absent); ``referenced_structure_set_uid`` comes from the first
-        ReferencedStructureSetSequence item.
+        ReferencedStructureSetSequence item. For the dose-scale check:
+        ``beam_doses`` (BeamDose, BeamDoseSpecificationPoint of each beam of the first
+        fraction group), ``dose_reference_points`` (dose references with
+        DoseReferencePointCoordinates), ``prescribed_roi_numbers`` (ReferencedROINumber
+        of VOLUME references with a TargetPrescriptionDose), ``brachytherapy``
+        (ApplicationSetupSequence and no beams).
 
     Raises
     ------
     InputError
         The file does not exist.
     DicomInputError
-        Not an RTPLAN, or TargetPrescriptionDose / NumberOfFractionsPlanned is
-        not a valid number.
+        Not an RTPLAN; TargetPrescriptionDose / NumberOfFractionsPlanned / BeamDose /
+        ReferencedBeamNumber / DoseReferenceNumber / ReferencedROINumber is not a valid
+        number; BeamDose is negative; BeamDoseSpecificationPoint or
+        DoseReferencePointCoordinates is not three finite numbers.
     """
     path = str(path)
     ds = read_dataset(path, modality="RTPLAN", stop_before_pixels=True)
 
     doses: list[float] = []
-    for item in ds.get("DoseReferenceSequence", None) or []:
+    ref_points: list[DoseReferencePoint] = []
+    roi_numbers: list[int] = []
+    for index, item in enumerate(ds.get("DoseReferenceSequence", None) or []):
+        point = _point(item, "DoseReferencePointCoordinates", path)
         value = item.get("TargetPrescriptionDose", None)
-        if value is None or value == "":
+        has_dose = not (value is None or value == "")
+        if point is not None:
+            number = _number(item, "DoseReferenceNumber", path, integer=True)
+            ref_points.append(
+                DoseReferencePoint(
+                    number=int(number) if number is not None else index + 1,
+                    description=text(item, "DoseReferenceDescription"),
+                    reference_type=text(item, "DoseReferenceType"),
+                    point_mm=point,
+                    prescription_gy=_number(item, "TargetPrescriptionDose", path),
+                )
+            )
+        if has_dose and text(item, "DoseReferenceStructureType") == "VOLUME":
+            roi = _number(item, "ReferencedROINumber", path, integer=True)
+            if roi is not None:
+                roi_numbers.append(int(roi))
+        if not has_dose:
             continue
         try:
             dose = float(value)
@@ -62,8 +140,10 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         doses.append(dose)
 
     fractions: int | None = None
+    beam_doses: tuple[BeamDoseInfo, ...] = ()
     groups = ds.get("FractionGroupSequence", None) or []
     if groups:
+        beam_doses = _beam_doses(groups[0], path)
         value = groups[0].get("NumberOfFractionsPlanned", None)
         if value is not None and value != "":
             try:
@@ -96,4 +176,9 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         referenced_structure_set_uid=ss_uid,
         frame_of_reference_uid=text(ds, "FrameOfReferenceUID"),
         patient_id=text(ds, "PatientID"),
+        beam_doses=beam_doses,
+        dose_reference_points=tuple(ref_points),
+        prescribed_roi_numbers=tuple(dict.fromkeys(roi_numbers)),
+        brachytherapy=bool(ds.get("ApplicationSetupSequence", None))
+        and not (ds.get("BeamSequence", None) or ds.get("IonBeamSequence", None)),
     )

@@ -458,9 +458,12 @@ def write_rtplan(
     """Write ``plan`` as a minimal RT Plan file (no beams).
 
     Writes RTPlanLabel/RTPlanName, a DoseReferenceSequence item (SITE, TARGET,
-    TargetPrescriptionDose) when ``plan.prescription_gy`` is set, a
-    FractionGroupSequence item with NumberOfFractionsPlanned when
-    ``plan.fractions`` is set, and ReferencedStructureSetSequence when a
+    TargetPrescriptionDose) when ``plan.prescription_gy`` is set (VOLUME with
+    ReferencedROINumber when ``plan.prescribed_roi_numbers`` is set), a COORDINATES
+    item per ``plan.dose_reference_points``, a FractionGroupSequence item with
+    NumberOfFractionsPlanned when ``plan.fractions`` is set (with a
+    ReferencedBeamSequence item, BeamDose and BeamDoseSpecificationPoint, per
+    ``plan.beam_doses``; no BeamSequence), and ReferencedStructureSetSequence when a
     structure-set UID is known.
 
     Parameters
@@ -508,21 +511,50 @@ def write_rtplan(
         ref.ReferencedSOPClassUID = RT_STRUCT_SOP_CLASS
         ref.ReferencedSOPInstanceUID = ss_uid
         ds.ReferencedStructureSetSequence = DicomSequence([ref])
+    refs: list[Dataset] = []
     if plan.prescription_gy is not None:
         dr = Dataset()
         dr.DoseReferenceNumber = 1
         dr.DoseReferenceUID = generate_uid()
-        dr.DoseReferenceStructureType = "SITE"
+        if plan.prescribed_roi_numbers:
+            dr.DoseReferenceStructureType = "VOLUME"
+            dr.ReferencedROINumber = int(plan.prescribed_roi_numbers[0])
+        else:
+            dr.DoseReferenceStructureType = "SITE"
         dr.DoseReferenceDescription = "Target"
         dr.DoseReferenceType = "TARGET"
         dr.TargetPrescriptionDose = _ds(plan.prescription_gy)
-        ds.DoseReferenceSequence = DicomSequence([dr])
+        refs.append(dr)
+    for point in plan.dose_reference_points:
+        dr = Dataset()
+        dr.DoseReferenceNumber = int(point.number)
+        dr.DoseReferenceUID = generate_uid()
+        dr.DoseReferenceStructureType = "COORDINATES"
+        dr.DoseReferenceDescription = point.description
+        dr.DoseReferencePointCoordinates = _ds_list(point.point_mm)
+        dr.DoseReferenceType = point.reference_type or "TARGET"
+        if point.prescription_gy is not None:
+            dr.TargetPrescriptionDose = _ds(point.prescription_gy)
+        refs.append(dr)
+    if refs:
+        ds.DoseReferenceSequence = DicomSequence(refs)
     if plan.fractions is not None:
         fg = Dataset()
         fg.FractionGroupNumber = 1
         fg.NumberOfFractionsPlanned = int(plan.fractions)
-        fg.NumberOfBeams = 0
+        fg.NumberOfBeams = len(plan.beam_doses)
         fg.NumberOfBrachyApplicationSetups = 0
+        if plan.beam_doses:
+            items = []
+            for beam in plan.beam_doses:
+                rb = Dataset()
+                rb.ReferencedBeamNumber = int(beam.beam_number)
+                if beam.dose_gy is not None:
+                    rb.BeamDose = _ds(beam.dose_gy)
+                if beam.point_mm is not None:
+                    rb.BeamDoseSpecificationPoint = _ds_list(beam.point_mm)
+                items.append(rb)
+            fg.ReferencedBeamSequence = DicomSequence(items)
         ds.FractionGroupSequence = DicomSequence([fg])
     _save(ds, path)
     return uid

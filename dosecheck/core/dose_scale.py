@@ -1,0 +1,636 @@
+"""Verify the scale of an RTDOSE against what its RTPLAN expects (NumPy only).
+
+An RTDOSE says by its DoseSummationType whether it holds one fraction (FRACTION) or the
+whole course (PLAN); exporters get this wrong, and a wrong label multiplies every dose
+by the number of fractions. Before any number is reported the loader compares the file
+with the plan, and this module does the arithmetic and the classification.
+
+Evidence, best first
+--------------------
+``beam_dose_points``
+    The RTPLAN's beam dose specification points: every beam of the first fraction
+    group with a BeamDose (Gy per fraction) and a BeamDoseSpecificationPoint; beams
+    sharing a point (within :data:`POINT_MERGE_MM`) add up. The expected dose at the
+    point is that sum (times the fractions for a course-total file); the measured dose
+    is the RTDOSE interpolated trilinearly there. Points outside the dose grid, or
+    below :data:`LOW_DOSE_FRACTION` of the grid's maximum (a point in the penumbra or
+    the low-dose bath says little), are not evidence. With several points (several
+    isocentres) the other beams add dose at each point, so the point with the lowest
+    ratio decides.
+``dose_reference_points``
+    TARGET dose references with DoseReferencePointCoordinates and a
+    TargetPrescriptionDose (the course dose at that point, e.g. Eclipse's calculation
+    point): the same comparison, the sum over the points that are evidence.
+``target``
+    Without usable points: the median dose of the prescribed target (the highest
+    median when there are several, i.e. the highest dose level) against the
+    prescription (the largest TargetPrescriptionDose).
+
+Bands (ratio = measured / expected, both on the basis the file is used as)
+---------------------------------------------------------------------------
+* **consistent**: within :data:`POINT_BAND` (±10 %) of 1 for points; for the target,
+  in :data:`TARGET_BAND` [0.85, 1.6] for external beams (the median of a target sits
+  at or above the prescription, up to about 1.5 × for stereotactic plans prescribed to
+  a low isodose) and :data:`BRACHY_TARGET_BAND` [0.85, 3.0] for brachytherapy (the
+  dose near the sources makes the target median far exceed the prescription).
+* **fraction_label_on_total**: the file is used per fraction and the ratio is near
+  the fraction count *n* (n ≥ 2): it already holds the course.
+* **plan_label_on_fraction**: the file is used as the course and the ratio is near
+  1/n: it holds one fraction.
+* **unit_slip**: the ratio is near 100 or 1/100 (cGy written as Gy, or the reverse).
+* **inconclusive**: the ratio fits two explanations (a wide target band and a small n).
+* **unexplained**: none of these; a prominent warning, not an error (the points can
+  sit in a gradient, the target median is rough).
+* **not_verified**: no evidence (no RTPLAN, no usable points, no target or no
+  prescription).
+
+"Near n" uses the same band as "consistent" (the ratio divided by n must be
+consistent). The mislabel and unit-slip verdicts are contradictions: the loader
+refuses the plan unless the user says what the file holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dosecheck.model import DoseGrid, PlanInfo, Structure
+
+__all__ = [
+    "BRACHY_TARGET_BAND",
+    "CONTRADICTIONS",
+    "LOW_DOSE_FRACTION",
+    "POINT_BAND",
+    "POINT_MERGE_MM",
+    "TARGET_BAND",
+    "DoseScaleCheck",
+    "PointEvidence",
+    "beam_points",
+    "check_points",
+    "check_target",
+    "classify_ratio",
+    "dose_at_points",
+    "group_points",
+    "not_verified",
+    "verify_dose_scale",
+]
+
+#: Consistent band for beam dose points (ratio within ±10 % of 1).
+POINT_BAND = (0.90, 1.10)
+#: Consistent band for the target median over the prescription, external beams.
+TARGET_BAND = (0.85, 1.60)
+#: Consistent band for the target median over the prescription, brachytherapy.
+BRACHY_TARGET_BAND = (0.85, 3.00)
+#: Points below this fraction of the grid's maximum dose are not evidence.
+LOW_DOSE_FRACTION = 0.20
+#: Beam dose specification points closer than this (mm) are one point.
+POINT_MERGE_MM = 0.5
+#: Verdicts that contradict the label: the loader refuses them without an override.
+CONTRADICTIONS = ("fraction_label_on_total", "plan_label_on_fraction", "unit_slip")
+_TOLERANCE_MM = 1e-3
+
+
+@dataclass(frozen=True)
+class PointEvidence:
+    """One dose point: a beam dose specification point (``source`` names its beams)
+    or a dose reference point (``source`` is its description).
+
+    ``expected_gy`` is on the basis the file is used as (per fraction or course),
+    ``measured_gy`` is the file's value there (``None`` outside the grid).
+    """
+
+    position_mm: tuple[float, float, float]
+    source: str
+    expected_per_fraction_gy: float
+    expected_gy: float
+    measured_gy: float | None
+    used: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "position_mm": list(self.position_mm),
+            "source": self.source,
+            "expected_per_fraction_gy": self.expected_per_fraction_gy,
+            "expected_gy": self.expected_gy,
+            "measured_gy": self.measured_gy,
+            "used": self.used,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class DoseScaleCheck:
+    """The result of checking an RTDOSE's scale against the RTPLAN.
+
+    Attributes
+    ----------
+    verdict
+        ``consistent``, ``fraction_label_on_total``, ``plan_label_on_fraction``,
+        ``unit_slip``, ``inconclusive``, ``unexplained`` or ``not_verified``.
+    method
+        ``beam_dose_points``, ``dose_reference_points``, ``target`` or ``none``.
+    label
+        DoseSummationType as read (after BEAM doses were summed: ``PLAN``).
+    basis
+        How the file's values are used: ``fraction`` (multiplied by ``fractions``) or
+        ``total`` (used as they are).
+    basis_source
+        ``label`` or ``--dose-is`` (the user's override).
+    fractions
+        The fraction count used for the comparison (``None`` when unknown).
+    expected_gy, measured_gy
+        On the file's basis: what the plan expects and what the file holds (summed
+        over the points that are evidence, or prescription and target median).
+    ratio
+        ``measured_gy / expected_gy``.
+    detail
+        Where the numbers come from (points, target ROI).
+    message
+        One sentence for the user (empty when consistent).
+    points
+        Every beam dose point considered.
+    """
+
+    verdict: str
+    method: str
+    label: str
+    basis: str
+    basis_source: str = "label"
+    fractions: int | None = None
+    expected_gy: float | None = None
+    measured_gy: float | None = None
+    ratio: float | None = None
+    detail: str = ""
+    message: str = ""
+    points: tuple[PointEvidence, ...] = field(default=())
+
+    @property
+    def is_contradiction(self) -> bool:
+        return self.verdict in CONTRADICTIONS
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record."""
+        return {
+            "verdict": self.verdict,
+            "method": self.method,
+            "label": self.label,
+            "basis": self.basis,
+            "basis_source": self.basis_source,
+            "fractions": self.fractions,
+            "expected_gy": self.expected_gy,
+            "measured_gy": self.measured_gy,
+            "ratio": self.ratio,
+            "detail": self.detail,
+            "message": self.message,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+def dose_at_points(grid: DoseGrid, points_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Trilinear dose at ``(n, 3)`` points ``(x, y, z)`` in mm.
+
+    Returns ``(dose_gy, inside)``; outside the voxel-centre box (beyond 1e-3 mm) the
+    dose is NaN and ``inside`` False. A grid of one plane along an axis is constant
+    along it (the point must lie on that plane).
+    """
+    pts = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    axes = (grid.x, grid.y, grid.z)
+    inside = np.ones(pts.shape[0], dtype=bool)
+    lo_idx, weights = [], []
+    for a, c in enumerate(axes):
+        p = pts[:, a]
+        inside &= (p >= c[0] - _TOLERANCE_MM) & (p <= c[-1] + _TOLERANCE_MM)
+        if c.size == 1:
+            lo_idx.append(np.zeros(p.size, dtype=np.int64))
+            weights.append(np.zeros(p.size))
+            continue
+        i0 = np.clip(np.searchsorted(c, p, side="right") - 1, 0, c.size - 2)
+        w = np.clip((p - c[i0]) / (c[i0 + 1] - c[i0]), 0.0, 1.0)
+        lo_idx.append(i0)
+        weights.append(w)
+    f = grid.dose_gy
+    shape = f.shape  # (nz, ny, nx)
+    ix, iy, iz = lo_idx
+    wx, wy, wz = weights
+    total = np.zeros(pts.shape[0])
+    for dz in (0, 1):
+        kz = np.minimum(iz + dz, shape[0] - 1)
+        fz = wz if dz else 1.0 - wz
+        for dy in (0, 1):
+            ky = np.minimum(iy + dy, shape[1] - 1)
+            fy = wy if dy else 1.0 - wy
+            for dx in (0, 1):
+                kx = np.minimum(ix + dx, shape[2] - 1)
+                fx = wx if dx else 1.0 - wx
+                total += fz * fy * fx * f[kz, ky, kx].astype(np.float64)
+    return np.where(inside, total, np.nan), inside
+
+
+def group_points(
+    beams: Sequence[tuple[int, float, tuple[float, float, float]]],
+) -> list[tuple[tuple[float, float, float], tuple[int, ...], float]]:
+    """Group ``(beam number, beam dose Gy/fx, point)`` by point (within
+    :data:`POINT_MERGE_MM`); returns ``(point, beam numbers, summed Gy/fx)``."""
+    groups: list[tuple[np.ndarray, list[int], float]] = []
+    for number, dose, point in beams:
+        p = np.asarray(point, dtype=np.float64)
+        for i, (q, numbers, total) in enumerate(groups):
+            if float(np.max(np.abs(q - p))) <= POINT_MERGE_MM:
+                numbers.append(number)
+                groups[i] = (q, numbers, total + dose)
+                break
+        else:
+            groups.append((p, [number], dose))
+    return [((float(q[0]), float(q[1]), float(q[2])), tuple(n), float(t)) for q, n, t in groups]
+
+
+def _near(ratio: float, target: float, band: tuple[float, float]) -> bool:
+    return band[0] <= ratio / target <= band[1]
+
+
+def classify_ratio(
+    ratio: float, *, basis: str, fractions: int | None, band: tuple[float, float]
+) -> str:
+    """Classify ``measured / expected`` (see the module docstring for the bands)."""
+    fits: list[str] = []
+    if _near(ratio, 1.0, band):
+        fits.append("consistent")
+    n = fractions or 1
+    if n >= 2 and basis == "fraction" and _near(ratio, float(n), band):
+        fits.append("fraction_label_on_total")
+    if n >= 2 and basis == "total" and _near(ratio, 1.0 / n, band):
+        fits.append("plan_label_on_fraction")
+    if _near(ratio, 100.0, band) or _near(ratio, 0.01, band):
+        fits.append("unit_slip")
+    if len(fits) == 1:
+        return fits[0]
+    return "inconclusive" if fits else "unexplained"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _message(check: DoseScaleCheck, where: str, expects: str) -> str:
+    """The user's sentence for a verdict (without the override hint for consistent)."""
+    r = check.ratio or 0.0
+    holds = f"holds {_fmt(check.measured_gy or 0.0)} Gy {where}"
+    label = f"RTDOSE is labelled {check.label}"
+    if check.basis_source != "label":
+        used = "per fraction" if check.basis == "fraction" else "the course total"
+        label = f"RTDOSE is used as {used} (--dose-is)"
+    n = check.fractions
+    if check.verdict == "fraction_label_on_total":
+        return (
+            f"{label} but {holds} where the RTPLAN expects {expects}; it is already the "
+            f"course total ({n} fractions): pass --dose-is total to use it as such"
+        )
+    if check.verdict == "plan_label_on_fraction":
+        return (
+            f"{label} but {holds} where the RTPLAN expects {expects}; it holds one "
+            f"fraction of {n}: pass --dose-is fraction to multiply it by {n}"
+        )
+    if check.verdict == "unit_slip":
+        way = "cGy written as Gy" if r > 1 else "Gy written as cGy"
+        return (
+            f"{label} and {holds} where the RTPLAN expects {expects}: {r:.3g} times that "
+            f"(DoseUnits/DoseGridScaling slip? {way}); export the dose again, or pass "
+            "--dose-is labelled if the RTPLAN is the one that is wrong"
+        )
+    if check.verdict in ("unexplained", "inconclusive"):
+        why = (
+            "which fits more than one explanation"
+            if check.verdict == "inconclusive"
+            else "which neither the fraction count nor a cGy/Gy slip explains"
+        )
+        return (
+            f"dose scale not confirmed: {label} and {holds} where the RTPLAN expects "
+            f"{expects} (ratio {r:.3g}, {why}); check the doses before using them"
+        )
+    return ""
+
+
+def _basis_phrase(expected_fx: float, basis: str, n: int | None) -> str:
+    if basis == "fraction":
+        return f"{_fmt(expected_fx)} Gy per fraction"
+    return f"{_fmt(expected_fx * (n or 1))} Gy for the course ({_fmt(expected_fx)} Gy × {n or 1})"
+
+
+@dataclass(frozen=True)
+class _Unused:
+    """No point was evidence; ``points`` says why for each."""
+
+    points: tuple[PointEvidence, ...]
+
+
+def beam_points(
+    beams: Sequence[tuple[int, float, tuple[float, float, float]]],
+) -> list[tuple[str, float, tuple[float, float, float]]]:
+    """Beam dose points for :func:`check_points`: ``(beam number, BeamDose Gy/fx,
+    point)`` grouped by point, beams without dose left out."""
+    out = []
+    for pos, numbers, per_fx in group_points(beams):
+        if per_fx > 0:
+            name = "beam" if len(numbers) == 1 else "beams"
+            out.append((f"{name} {', '.join(str(n) for n in numbers)}", per_fx, pos))
+    return out
+
+
+def check_points(
+    grid: DoseGrid,
+    points: Sequence[tuple[str, float, tuple[float, float, float]]],
+    *,
+    method: str,
+    label: str,
+    basis: str,
+    fractions: int | None,
+    basis_source: str = "label",
+) -> DoseScaleCheck | _Unused:
+    """Check the file (``grid`` as read, not yet scaled) at dose points.
+
+    Parameters
+    ----------
+    grid
+        The dose as read.
+    points
+        ``(source, expected Gy per fraction, (x, y, z) mm)``: from :func:`beam_points`
+        (``method="beam_dose_points"``) or TARGET dose reference points with their
+        TargetPrescriptionDose over the fractions (``method="dose_reference_points"``).
+    method, label, basis, fractions, basis_source
+        See :class:`DoseScaleCheck`.
+
+    Returns
+    -------
+    DoseScaleCheck or _Unused
+        ``_Unused`` (holding the points considered) when no point is evidence
+        (outside the grid, low dose, no dose).
+
+    Notes
+    -----
+    A beam's BeamDose counts only its own dose at its point; where beams aim at
+    several points (multi-isocentre plans) the other beams add dose, so each point's
+    ratio is at least the true one. The classification then uses the point with the
+    smallest ratio. Dose reference points hold the whole plan's dose: their ratio is
+    the sum of measured over the sum of expected doses.
+    """
+    points = [p for p in points if p[1] > 0]
+    if not points:
+        return _Unused(())
+    n = fractions or 1
+    factor = 1.0 if basis == "fraction" else float(n)
+    coords = np.array([p[2] for p in points], dtype=np.float64)
+    measured, inside = dose_at_points(grid, coords)
+    floor = LOW_DOSE_FRACTION * grid.max_gy
+    evidence: list[PointEvidence] = []
+    for (source, per_fx, pos), m, ins in zip(points, measured, inside, strict=True):
+        if not ins:
+            used, reason, value = False, "outside the dose grid", None
+        elif not m >= floor or m <= 0:
+            used = False
+            reason = f"below {LOW_DOSE_FRACTION:.0%} of the grid maximum"
+            value = float(m)
+        else:
+            used, reason, value = True, "", float(m)
+        evidence.append(
+            PointEvidence(
+                position_mm=pos,
+                source=source,
+                expected_per_fraction_gy=per_fx,
+                expected_gy=per_fx * factor,
+                measured_gy=value,
+                used=used,
+                reason=reason,
+            )
+        )
+    used_points = [e for e in evidence if e.used]
+    if not used_points:
+        return _Unused(tuple(evidence))
+    kind = "beam dose point" if method == "beam_dose_points" else "dose reference point"
+    detail = f"{len(used_points)} of {len(evidence)} {kind}(s) used"
+    if method == "beam_dose_points" and len(used_points) > 1:
+        chosen = [min(used_points, key=lambda e: (e.measured_gy or 0.0) / e.expected_gy)]
+        detail += "; several points (other beams add dose at each): the lowest ratio is used"
+    else:
+        chosen = used_points
+    expected = sum(e.expected_gy for e in chosen)
+    measured_sum = sum(e.measured_gy or 0.0 for e in chosen)
+    ratio = measured_sum / expected
+    verdict = classify_ratio(ratio, basis=basis, fractions=fractions, band=POINT_BAND)
+    per_fx = sum(e.expected_per_fraction_gy for e in chosen)
+    if len(chosen) == 1:
+        p = chosen[0].position_mm
+        where = f"at the {kind} ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm of {chosen[0].source}"
+    else:
+        where = f"summed over {len(chosen)} {kind}s"
+    check = DoseScaleCheck(
+        verdict=verdict,
+        method=method,
+        label=label,
+        basis=basis,
+        basis_source=basis_source,
+        fractions=fractions,
+        expected_gy=expected,
+        measured_gy=measured_sum,
+        ratio=ratio,
+        detail=detail,
+        points=tuple(evidence),
+    )
+    message = _message(check, where, _basis_phrase(per_fx, basis, fractions))
+    return _with_message(check, message)
+
+
+def _with_message(check: DoseScaleCheck, message: str) -> DoseScaleCheck:
+    from dataclasses import replace
+
+    return replace(check, message=message)
+
+
+def check_target(
+    median_gy: float,
+    prescription_gy: float,
+    *,
+    target_name: str,
+    label: str,
+    basis: str,
+    fractions: int | None,
+    brachytherapy: bool = False,
+    basis_source: str = "label",
+) -> DoseScaleCheck:
+    """Check the prescribed target's median dose (in the file, not yet scaled) against
+    the prescription (Gy for the course)."""
+    n = fractions or 1
+    expected = prescription_gy / n if basis == "fraction" else prescription_gy
+    ratio = median_gy / expected if expected > 0 else float("inf")
+    band = BRACHY_TARGET_BAND if brachytherapy else TARGET_BAND
+    verdict = classify_ratio(ratio, basis=basis, fractions=fractions, band=band)
+    check = DoseScaleCheck(
+        verdict=verdict,
+        method="target",
+        label=label,
+        basis=basis,
+        basis_source=basis_source,
+        fractions=fractions,
+        expected_gy=expected,
+        measured_gy=median_gy,
+        ratio=ratio,
+        detail=f"median dose of {target_name} against the prescription "
+        f"{_fmt(prescription_gy)} Gy in {n} fraction(s)"
+        + (" (brachytherapy band)" if brachytherapy else ""),
+    )
+    where = f"as the median of {target_name}"
+    per_fx = prescription_gy / n
+    expects = (
+        f"a prescription of {_fmt(per_fx)} Gy per fraction"
+        if basis == "fraction"
+        else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
+    )
+    return _with_message(check, _message(check, where, expects))
+
+
+def not_verified(
+    reason: str, *, label: str, basis: str, fractions: int | None, basis_source: str = "label"
+) -> DoseScaleCheck:
+    """A record saying why the scale could not be verified."""
+    return DoseScaleCheck(
+        verdict="not_verified",
+        method="none",
+        label=label,
+        basis=basis,
+        basis_source=basis_source,
+        fractions=fractions,
+        detail=reason,
+        message=f"dose scale not verified: {reason}",
+    )
+
+
+def _target_candidates(plan_info: PlanInfo, structures: Sequence[Structure]) -> list[Structure]:
+    """The prescribed target ROIs (VOLUME dose references), else the PTV-typed ROIs."""
+    non_empty = [s for s in structures if not s.is_empty]
+    if plan_info.prescribed_roi_numbers:
+        wanted = set(plan_info.prescribed_roi_numbers)
+        chosen = [s for s in non_empty if s.number in wanted]
+        if chosen:
+            return chosen
+    return [s for s in non_empty if s.interpreted_type.upper() == "PTV"]
+
+
+def verify_dose_scale(
+    grid: DoseGrid,
+    plan_info: PlanInfo | None,
+    structures: Sequence[Structure],
+    *,
+    basis: str,
+    fractions: int | None,
+    basis_source: str = "label",
+) -> DoseScaleCheck:
+    """Check ``grid`` (as read, before any fraction scaling) against the RTPLAN.
+
+    Parameters
+    ----------
+    grid
+        The dose as read (summed over beams if it came per beam).
+    plan_info
+        The RTPLAN (``None``: not verified).
+    structures
+        The structure set's ROIs (for the target fallback).
+    basis
+        ``fraction`` when the file's values are going to be multiplied by
+        ``fractions``, ``total`` when they are used as they are.
+    fractions
+        The fraction count (from ``--fractions`` or the RTPLAN).
+    basis_source
+        ``label`` or ``--dose-is``.
+
+    Returns
+    -------
+    DoseScaleCheck
+        By the first method that has evidence (beam dose points, dose reference
+        points, target median); ``not_verified`` with the reason otherwise.
+    """
+    label = grid.summation_type or "PLAN"
+    common = {"label": label, "basis": basis, "fractions": fractions, "basis_source": basis_source}
+    if label == "MULTI_PLAN":
+        return not_verified(
+            "the RTDOSE is MULTI_PLAN (the sum of several plans), so one RTPLAN cannot verify it",
+            **common,
+        )
+    if plan_info is None:
+        return not_verified("no RTPLAN to compare the dose with", **common)
+    beams = [
+        (b.beam_number, b.dose_gy, b.point_mm)
+        for b in plan_info.beam_doses
+        if b.dose_gy is not None and b.point_mm is not None
+    ]
+    found = check_points(grid, beam_points(beams), method="beam_dose_points", **common)
+    if isinstance(found, DoseScaleCheck):
+        return found
+    rejected = found.points
+    n = fractions or 1
+    refs = [
+        (p.description or f"dose reference {p.number}", p.prescription_gy / n, p.point_mm)
+        for p in plan_info.dose_reference_points
+        if p.prescription_gy is not None and p.reference_type.upper() == "TARGET"
+    ]
+    found = check_points(grid, refs, method="dose_reference_points", **common)
+    if isinstance(found, DoseScaleCheck):
+        return found
+    rejected += found.points
+    return _with_points(_fallback(grid, plan_info, structures, common), rejected)
+
+
+def _with_points(check: DoseScaleCheck, rejected: tuple[PointEvidence, ...]) -> DoseScaleCheck:
+    """``check`` with the points that were considered and not used, said in ``detail``."""
+    if not rejected:
+        return check
+    from dataclasses import replace
+
+    why = "; ".join(f"{p.source}: {p.reason}" for p in rejected)
+    return replace(check, points=rejected, detail=f"{check.detail} (points not used: {why})")
+
+
+def _fallback(
+    grid: DoseGrid,
+    plan_info: PlanInfo,
+    structures: Sequence[Structure],
+    common: dict[str, Any],
+) -> DoseScaleCheck:
+    """The target median against the prescription, or not verified."""
+    rx = plan_info.prescription_gy
+    if rx is None or rx <= 0:
+        return not_verified(
+            "the RTPLAN has no usable beam dose point, dose reference point or "
+            "prescription (TargetPrescriptionDose)",
+            **common,
+        )
+    targets = _target_candidates(plan_info, structures)
+    if not targets:
+        return not_verified(
+            "the RTPLAN has no usable beam dose point or dose reference point, and no "
+            "prescribed target (VOLUME dose reference, or a PTV-typed ROI) to compare "
+            f"with its prescription of {_fmt(rx)} Gy",
+            **common,
+        )
+    from dosecheck.core.engine import compute_dvh
+
+    best: tuple[float, Structure] | None = None
+    for s in targets:
+        dvh = compute_dvh(s, grid)
+        if dvh.is_empty:
+            continue
+        median = float(dvh.dose_at_volume_percent(50.0))
+        if best is None or median > best[0]:
+            best = (median, s)
+    if best is None:
+        return not_verified("the prescribed target(s) lie outside the dose grid", **common)
+    median, target = best
+    return check_target(
+        median,
+        rx,
+        target_name=f"{target.name or 'ROI'} (ROI {target.number})",
+        brachytherapy=plan_info.brachytherapy,
+        **common,
+    )
