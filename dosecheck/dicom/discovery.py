@@ -13,8 +13,8 @@ Files
     objects (CT, MR, RTIMAGE, …) are counted and skipped.
 Copies
     Objects with the same SOPInstanceUID count once. Of the copies the largest file
-    is kept (the first found of equal size): a truncated copy must not shadow a
-    complete one.
+    is kept: a truncated copy must not shadow a complete one. Of copies of equal
+    size, a plan uses the one in its dose's folder, else the first found.
 Grouping
     1. Each RTDOSE belongs to the RTPLAN named in its ReferencedRTPlanSequence. A
        reference to an RTPLAN that is not among the files is a note; no other RTPLAN
@@ -47,7 +47,7 @@ import hashlib
 import os
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,6 +216,8 @@ class Discovery:
         ``(location, message)`` of DICOM files whose header could not be read.
     headers
         The RT headers grouped (copies removed).
+    copies
+        SOPInstanceUIDs found in several files of the largest size, with those files.
     """
 
     plans: list[DiscoveredPlan] = field(default_factory=list)
@@ -223,6 +225,7 @@ class Discovery:
     skipped: Counter[str] = field(default_factory=Counter)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     headers: list[RTHeader] = field(default_factory=list)
+    copies: dict[str, list[RTHeader]] = field(default_factory=dict)
 
     def skipped_text(self) -> str:
         """``"12 non-DICOM, 340 CT, …"`` (or ``"none"``)."""
@@ -310,7 +313,9 @@ class _Index:
 def _no_struct_problem(dose: RTHeader, structs: _Index) -> str:
     others = structs.other_patients(dose)
     if others:
-        listing = "; ".join(f"{h.file.location} (PatientID {h.patient_id})" for h in others)
+        listing = "; ".join(f"{h.file.location} (PatientID {h.patient_id})" for h in others[:3])
+        if len(others) > 3:
+            listing += f"; {len(others) - 3} more"
         return (
             f"no RTSTRUCT found for the dose {dose.file.location} (PatientID "
             f"{dose.patient_id}): no reference, and the structure sets beside it are of "
@@ -364,7 +369,20 @@ def _link(dose: RTHeader, plans: _Index, structs: _Index) -> _Link:
     return link
 
 
-def group_plans(headers: Sequence[RTHeader], skipped: Counter[str]) -> list[DiscoveredPlan]:
+def _nearest(
+    h: RTHeader | None, dose: RTHeader, copies: Mapping[str, Sequence[RTHeader]]
+) -> RTHeader | None:
+    """Of the equal copies of ``h``, the one in the dose's folder (else ``h``)."""
+    if h is None:
+        return None
+    return next((c for c in copies.get(h.uid, ()) if c.file.folder == dose.file.folder), h)
+
+
+def group_plans(
+    headers: Sequence[RTHeader],
+    skipped: Counter[str],
+    copies: Mapping[str, Sequence[RTHeader]] | None = None,
+) -> list[DiscoveredPlan]:
     """Group the RT headers into plans (see the module docstring for the rules).
 
     Parameters
@@ -374,7 +392,12 @@ def group_plans(headers: Sequence[RTHeader], skipped: Counter[str]) -> list[Disc
     skipped
         Counter incremented for structure sets and plans without a dose, and beam
         doses set aside.
+    copies
+        By SOPInstanceUID, the copies of the same size as the header kept: a plan
+        uses the copy in its dose's folder (so a plan folder stays whole when
+        several folders hold one structure set).
     """
+    copies = copies or {}
     structs = _Index(h for h in headers if h.modality == "RTSTRUCT")
     plans = _Index(h for h in headers if h.modality == "RTPLAN")
     doses = [h for h in headers if h.modality == "RTDOSE"]
@@ -383,6 +406,8 @@ def group_plans(headers: Sequence[RTHeader], skipped: Counter[str]) -> list[Disc
     links: dict[tuple[str, str, str], _Link] = {}
     for dose in doses:
         link = _link(dose, plans, structs)
+        link.plan = _nearest(link.plan, dose, copies)
+        link.struct = _nearest(link.struct, dose, copies)
         plan_key = link.plan.uid if link.plan else dose.plan_ref
         if link.struct is not None and not link.problems:
             key = (plan_key, link.struct.uid, "")
@@ -462,9 +487,11 @@ def _loc(h: RTHeader) -> str:
 def read_headers(archives: Sequence[str | Path], result: Discovery) -> list[RTHeader]:
     """The RT headers of every file in the archives, copies removed.
 
-    Files looked at, skipped and unreadable are counted in ``result``.
+    Files looked at, skipped and unreadable are counted in ``result``; copies of
+    the size of the one kept go to ``result.copies``.
     """
     headers: list[RTHeader] = []
+    copies: dict[str, list[RTHeader]] = defaultdict(list)
     by_uid: dict[str, int] = {}
     open_zip: zipfile.ZipFile | None = None
     try:
@@ -482,13 +509,18 @@ def read_headers(archives: Sequence[str | Path], result: Discovery) -> list[RTHe
                 i = by_uid[header.uid]
                 if header.size > headers[i].size:  # a truncated copy must not win
                     headers[i] = header
+                    copies[header.uid] = [header]
+                elif header.size == headers[i].size:
+                    copies[header.uid].append(header)
                 continue
             if header.uid:
                 by_uid[header.uid] = len(headers)
+                copies[header.uid].append(header)
             headers.append(header)
     finally:
         if open_zip is not None:
             open_zip.close()
+    result.copies = {uid: found for uid, found in copies.items() if len(found) > 1}
     return headers
 
 
@@ -534,7 +566,7 @@ def discover(archives: Sequence[str | Path]) -> Discovery:
         raise InputError("give at least one archive: a folder or a .zip file")
     result = Discovery()
     result.headers = read_headers(archives, result)
-    result.plans = group_plans(result.headers, result.skipped)
+    result.plans = group_plans(result.headers, result.skipped, result.copies)
     return result
 
 
