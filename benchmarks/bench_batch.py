@@ -234,8 +234,8 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def time_discovery(folder: Path, repeats: int = 3) -> tuple[float, int, int]:
-    """Best-of-``repeats`` wall time of :func:`dosecheck.batch.discovery.discover`."""
-    from dosecheck.batch.discovery import discover
+    """Best-of-``repeats`` wall time of :func:`dosecheck.dicom.discovery.discover`."""
+    from dosecheck.dicom.discovery import discover
 
     best = float("inf")
     result = None

@@ -45,6 +45,10 @@ class DoseGrid:
     notes
         Human-readable notes on how the grid was derived (summed, scaled,
         resampled), for the report.
+    scaling_gy
+        Gy per stored integer (DoseGridScaling, converted from cGy where needed):
+        every value of the file is quantised to it. ``0.0`` when unknown (a summed
+        or derived grid, or one not read from a file).
     """
 
     x: np.ndarray
@@ -57,6 +61,7 @@ class DoseGrid:
     sop_instance_uids: tuple[str, ...] = ()
     referenced_plan_uid: str = ""
     notes: tuple[str, ...] = ()
+    scaling_gy: float = 0.0
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -214,17 +219,102 @@ class PlanInfo:
 
 @dataclass(frozen=True)
 class PlanFiles:
-    """The files that make up one plan."""
+    """The files that make up one plan.
+
+    Attributes
+    ----------
+    rtstruct, rtdose, rtplan
+        The structure set, the dose file(s) (several are summed) and the RTPLAN.
+    root
+        The folder the plan was found in (``""`` for explicit files).
+    beam_doses
+        BEAM doses of the plan beside its PLAN dose ``rtdose``: not added to it, but
+        summed and compared with it voxel by voxel (:class:`BeamDoseCheck`).
+    """
 
     rtstruct: str
     rtdose: tuple[str, ...]
     rtplan: str | None = None
     root: str = ""
+    beam_doses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BeamDoseCheck:
+    """The PLAN dose compared with the sum of its BEAM doses.
+
+    Attributes
+    ----------
+    plan_dose
+        The PLAN dose file.
+    beam_doses
+        The BEAM dose files summed.
+    max_abs_diff_gy
+        Largest |PLAN − sum of beams| over the compared voxels (Gy); when some are
+        beyond their tolerance, the largest among those.
+    at_mm
+        Where it is: voxel centre ``(x, y, z)`` of the PLAN grid (mm).
+    tolerance_gy
+        The difference allowed there: half a DoseGridScaling step of the PLAN dose
+        plus half a step of each beam dose (each file's values are rounded to its
+        step), plus, where the beams were resampled, a bound on the trilinear
+        interpolation error.
+    consistent
+        Every compared voxel is within its tolerance.
+    resampled
+        The beam doses were on other grids and were interpolated onto the PLAN grid.
+    n_compared
+        Voxels compared (PLAN voxels inside every beam grid).
+    """
+
+    plan_dose: str
+    beam_doses: tuple[str, ...]
+    max_abs_diff_gy: float
+    at_mm: tuple[float, float, float]
+    tolerance_gy: float
+    consistent: bool
+    resampled: bool = False
+    n_compared: int = 0
+
+    def describe(self) -> str:
+        """The finding in one sentence (for the warning or the ``--strict`` error)."""
+        x, y, z = self.at_mm
+        n = len(self.beam_doses)
+        where = f"at ({x:.1f}, {y:.1f}, {z:.1f}) mm"
+        how = " (beams resampled onto the PLAN grid)" if self.resampled else ""
+        if self.consistent:
+            return (
+                f"the PLAN dose agrees with the sum of its {n} BEAM doses{how}: largest "
+                f"difference {self.max_abs_diff_gy:.4g} Gy {where}, within the "
+                f"{self.tolerance_gy:.2g} Gy the dose files' DoseGridScaling allows"
+            )
+        return (
+            f"the PLAN dose and the sum of its {n} BEAM doses differ{how} by "
+            f"{self.max_abs_diff_gy:.4g} Gy {where}, more than the {self.tolerance_gy:.2g} Gy "
+            "the dose files' DoseGridScaling allows (a beam missing, or a beam of another "
+            "plan?)"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON record (``plan.beam_dose_check``)."""
+        return {
+            "plan_dose": self.plan_dose,
+            "beam_doses": list(self.beam_doses),
+            "max_abs_diff_gy": self.max_abs_diff_gy,
+            "at_mm": list(self.at_mm),
+            "tolerance_gy": self.tolerance_gy,
+            "consistent": self.consistent,
+            "resampled": self.resampled,
+            "n_compared": self.n_compared,
+        }
 
 
 @dataclass(eq=False)
 class Plan:
-    """A loaded plan: structures, dose and (optionally) the RTPLAN."""
+    """A loaded plan: structures, dose and (optionally) the RTPLAN.
+
+    ``beam_dose_check`` is set when BEAM doses were given beside the PLAN dose.
+    """
 
     files: PlanFiles
     structure_set: StructureSet
@@ -233,3 +323,72 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     #: The check of the dose's scale against the RTPLAN, set by the loader.
     dose_scale: DoseScaleCheck | None = None
+    #: The PLAN dose against the sum of its BEAM doses, set by the loader.
+    beam_dose_check: BeamDoseCheck | None = None
+
+
+@dataclass(frozen=True)
+class PlanIdentity:
+    """Who and what a loaded plan is: files, patient, label, UIDs, prescription.
+
+    The ``plan`` object of the JSON outputs (:meth:`to_dict`).
+    """
+
+    path: str
+    rtstruct: str
+    rtdose: tuple[str, ...]
+    rtplan: str | None
+    patient_id: str
+    plan_label: str
+    structure_set_uid: str
+    dose_uids: tuple[str, ...]
+    plan_uid: str
+    dose_summation_type: str
+    prescription_gy: float | None
+    fractions: int | None
+    dose_scale: DoseScaleCheck | None = None
+    beam_dose_check: BeamDoseCheck | None = None
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanIdentity:
+        """The identity of a loaded plan (RTPLAN values where there is one)."""
+        info = plan.plan_info
+        ss = plan.structure_set
+        return cls(
+            path=plan.files.root,
+            rtstruct=plan.files.rtstruct,
+            rtdose=tuple(plan.files.rtdose),
+            rtplan=plan.files.rtplan,
+            patient_id=ss.patient_id or (info.patient_id if info else ""),
+            plan_label=info.label if info else "",
+            structure_set_uid=ss.sop_instance_uid,
+            dose_uids=tuple(plan.dose.sop_instance_uids),
+            plan_uid=info.sop_instance_uid if info else "",
+            dose_summation_type=plan.dose.summation_type,
+            prescription_gy=info.prescription_gy if info else None,
+            fractions=info.fractions if info else None,
+            dose_scale=plan.dose_scale,
+            beam_dose_check=plan.beam_dose_check,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON keys in a fixed order; ``dose_scale`` always (``None`` when not checked),
+        ``beam_dose_check`` only when there is one."""
+        out: dict[str, object] = {
+            "path": self.path,
+            "rtstruct": self.rtstruct,
+            "rtdose": list(self.rtdose),
+            "rtplan": self.rtplan,
+            "patient_id": self.patient_id,
+            "plan_label": self.plan_label,
+            "structure_set_uid": self.structure_set_uid,
+            "dose_uids": list(self.dose_uids),
+            "plan_uid": self.plan_uid,
+            "dose_summation_type": self.dose_summation_type,
+            "prescription_gy": self.prescription_gy,
+            "fractions": self.fractions,
+            "dose_scale": self.dose_scale.to_dict() if self.dose_scale is not None else None,
+        }
+        if self.beam_dose_check is not None:
+            out["beam_dose_check"] = self.beam_dose_check.to_dict()
+        return out

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dosecheck.batch.discovery import FileRef, discover, read_header
 from dosecheck.batch.protocol_map import load_protocol_map
+from dosecheck.dicom.discovery import discover
+from dosecheck.dicom.files import FileRef
+from dosecheck.dicom.headers import read_rt_header as read_header
 from dosecheck.errors import ConstraintFileError, InputError
 from tests.test_batch_support import run_cli, uid, write_box_plan, write_ct_slice
 
@@ -108,12 +110,14 @@ def test_beam_doses_stay_together(tmp_path: Path) -> None:
 
 def test_plan_dose_wins_over_beam_doses(tmp_path: Path) -> None:
     """A PLAN dose next to beam doses of the same plan is the plan's dose; the beam
-    doses are not added to it (that would double the dose)."""
+    doses are not added to it (that would double the dose) but kept beside it, to be
+    checked against it (they used to be set aside)."""
     write_box_plan(tmp_path, beam_doses=2, plan_dose=True)
     d = discover([tmp_path])
     assert len(d.plans) == 1
     assert _names(d.plans[0].rtdose) == ["RD.dcm"]
-    assert d.skipped["beam dose set aside (plan dose present)"] == 2
+    assert _names(d.plans[0].beam_doses) == ["RD_beam1.dcm", "RD_beam2.dcm"]
+    assert d.skipped["beam dose set aside (plan dose present)"] == 0
 
 
 def test_non_dicom_and_other_modalities_are_skipped_and_counted(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from dosecheck.batch.database import ResultsDB
-from dosecheck.batch.discovery import discover
 from dosecheck.batch.runner import LocalExecutor, PlanTask, evaluate_plan
 from dosecheck.checking.sets import load_shipped_set
+from dosecheck.dicom.discovery import discover
 from tests.test_batch_support import make_archive, run_cli, truncate, write_box_plan
 
 # pass, fail, a corrupt dose (error), a short-course pass, beam doses (pass)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -11,15 +12,20 @@ import pytest
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from dosecheck.dicom.discover import find_plan_files
+from dosecheck.dicom.discovery import find_plan_files
 from dosecheck.dicom.load import load_plan
 from dosecheck.dicom.plan import read_rtplan
-from dosecheck.dicom.writer import write_rtdose, write_rtplan, write_rtstruct
+from dosecheck.dicom.writer import write_rtdose as _write_rtdose
+from dosecheck.dicom.writer import write_rtplan, write_rtstruct
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.model import DoseGrid, PlanFiles, PlanInfo, Structure, StructureSet
 from tests.shared_data import shared_dataset
 
 FOR_UID = "1.2.826.0.1.3680043.8.498.42"
+
+# The doses belong to the patient of structure_set(): discovery never pairs a dose
+# with another patient's structure set (test_discover_refuses_another_patients_rtstruct).
+write_rtdose = functools.partial(_write_rtdose, patient_id="P1")
 
 
 def structure_set(frame: str = FOR_UID) -> StructureSet:

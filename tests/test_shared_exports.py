@@ -36,8 +36,8 @@ PLANS = {
 
 #: Folders that must be refused with exit 2 and one line containing these words.
 REFUSED = {
-    # RELATIVE dose units, BEAM summation, files that do not belong together
-    "pydicom-testfiles": "DoseUnits",
+    # files that do not belong together: the only RTSTRUCT is of another patient
+    "pydicom-testfiles": "another patient",
     # the RTDOSE is not in the data set (only SlicerRT's NRRD conversion)
     "slicerrt-eclipse-prostate": "no RTDOSE",
     # eight dose headers without pixel data or structure set

@@ -1,7 +1,8 @@
 """Batch QA over plan archives: find every plan, check each, keep the results.
 
-* :mod:`dosecheck.batch.discovery` walks folders and ``.zip`` archives, reads DICOM
-  headers only, and groups the RT files into plans through their references.
+* :mod:`dosecheck.dicom.discovery` (re-exported by :mod:`dosecheck.batch.discovery`)
+  walks folders and ``.zip`` archives, reads DICOM headers only, and groups the RT
+  files into plans through their references, as ``check`` does for one folder.
 * :mod:`dosecheck.batch.protocol_map` chooses a constraint set per plan from rules.
 * :mod:`dosecheck.batch.runner` checks the plans in parallel (processes on one
   machine, or a dask.distributed cluster) with every plan in isolation.

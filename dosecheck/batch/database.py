@@ -28,7 +28,7 @@ from dosecheck import __version__
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
-    from dosecheck.batch.discovery import DiscoveredPlan
+    from dosecheck.dicom.discovery import DiscoveredPlan
 
 __all__ = [
     "SCHEMA",

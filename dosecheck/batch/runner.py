@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dosecheck import __version__
-from dosecheck.batch.discovery import DiscoveredPlan, Discovery, FileRef, discover
+from dosecheck.dicom.discovery import DiscoveredPlan, Discovery, discover
+from dosecheck.dicom.files import FileRef
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
@@ -304,6 +305,7 @@ def evaluate_plan(task: PlanTask) -> dict[str, Any]:
                 rtdose=tuple(paths[f] for f in plan.rtdose),
                 rtplan=paths[plan.rtplan] if plan.rtplan is not None else None,
                 root=plan.path,
+                beam_doses=tuple(paths[f] for f in plan.beam_doses),
             )
             loaded = load_plan(files)
             report = check_plan(loaded, task.constraint_set, strict=task.strict)

@@ -25,8 +25,9 @@ from dosecheck.checking.sets import (
     describe_prescription,
     resolve_constraint_set,
 )
-from dosecheck.errors import InputError
+from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
+from dosecheck.model import PlanIdentity
 
 if TYPE_CHECKING:
     from dosecheck.api import StructureDVH
@@ -287,14 +288,15 @@ def file_sha256(path: str | Path | None) -> str | None:
 
 
 def _plan_identity(plan: Plan) -> dict[str, Any]:
-    from dosecheck.commands.options import plan_identity
-
-    ident = plan_identity(plan)
-    ident["sha256"] = {
+    ident = PlanIdentity.of(plan).to_dict()
+    sha256: dict[str, Any] = {
         "rtstruct": file_sha256(plan.files.rtstruct),
         "rtdose": [file_sha256(p) for p in plan.files.rtdose],
         "rtplan": file_sha256(plan.files.rtplan),
     }
+    if plan.files.beam_doses:
+        sha256["beam_doses"] = [file_sha256(p) for p in plan.files.beam_doses]
+    ident["sha256"] = sha256
     return ident
 
 
@@ -468,11 +470,22 @@ def check_plan(
     ------
     InputError
         For a bad constraint set, or a prescription that is not a positive number.
+    DicomInputError
+        With ``strict``: the plan's BEAM doses do not add up to its PLAN dose.
     """
     if prescription_gy is not None and not (math.isfinite(prescription_gy) and prescription_gy > 0):
         raise InputError(f"the prescription must be a positive dose in Gy, not {prescription_gy}")
     if fractions is not None and fractions < 1:
         raise InputError(f"the number of fractions must be at least 1, not {fractions}")
+    beams = plan.beam_dose_check
+    if strict and beams is not None and not beams.consistent:
+        # An input contradiction (the export's doses disagree), not a constraint result.
+        raise DicomInputError(
+            f"{beams.describe()}; --strict refuses a plan whose doses contradict each "
+            "other: export the plan again, or pass the dose to trust with --rtdose",
+            path=beams.plan_dose,
+            tag="PixelData",
+        )
     cset = (
         constraint_set
         if isinstance(constraint_set, ConstraintSet)

@@ -29,7 +29,7 @@ from dosecheck.errors import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dosecheck.batch.discovery import DiscoveredPlan, Discovery
+    from dosecheck.dicom.discovery import DiscoveredPlan, Discovery
 
 __all__ = [
     "PLAN_CSV_COLUMNS",
@@ -479,7 +479,6 @@ def batch(
     Exit code: 0 all plans pass; 1 a plan fails a mandatory constraint; 3 a plan
     could not be evaluated (3 wins over 1); 2 bad usage.
     """
-    from dosecheck.batch.discovery import discover
     from dosecheck.batch.runner import (
         BatchOptions,
         ConstraintSelection,
@@ -487,6 +486,7 @@ def batch(
         make_executor,
         run_batch,
     )
+    from dosecheck.dicom.discovery import discover
     from dosecheck.output.write import write_text
 
     if not archives:

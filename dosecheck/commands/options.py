@@ -89,20 +89,6 @@ def load_plan_from_options(
 
 def plan_identity(plan: Plan) -> dict[str, Any]:
     """Plan identity for JSON output: paths, patient, label, UIDs, dose summation."""
-    info = plan.plan_info
-    ss = plan.structure_set
-    return {
-        "path": plan.files.root,
-        "rtstruct": plan.files.rtstruct,
-        "rtdose": list(plan.files.rtdose),
-        "rtplan": plan.files.rtplan,
-        "patient_id": ss.patient_id or (info.patient_id if info else ""),
-        "plan_label": info.label if info else "",
-        "structure_set_uid": ss.sop_instance_uid,
-        "dose_uids": list(plan.dose.sop_instance_uids),
-        "plan_uid": info.sop_instance_uid if info else "",
-        "dose_summation_type": plan.dose.summation_type,
-        "prescription_gy": info.prescription_gy if info else None,
-        "fractions": info.fractions if info else None,
-        "dose_scale": plan.dose_scale.to_dict() if plan.dose_scale is not None else None,
-    }
+    from dosecheck.model import PlanIdentity
+
+    return PlanIdentity.of(plan).to_dict()

@@ -283,22 +283,3 @@ def integer(ds: Dataset, keyword: str, path: str | Path, default: int | None = N
         raise DicomInputError(
             f"is not an integer ({shown(value)}); export the file again", path=path, tag=keyword
         ) from exc
-
-
-_HEADER_TAGS = [
-    "SOPClassUID",
-    "SOPInstanceUID",
-    "Modality",
-    "FrameOfReferenceUID",
-    "ReferencedRTPlanSequence",
-    "ReferencedStructureSetSequence",
-    "DoseSummationType",
-]
-
-
-def read_header(path: str | Path) -> Dataset | None:
-    """Read the few header attributes used for discovery; ``None`` if not DICOM."""
-    try:
-        return _dcmread(Path(path), stop_before_pixels=True, specific_tags=_HEADER_TAGS)
-    except Exception:  # not DICOM, unreadable, truncated: ignored by discovery
-        return None

@@ -35,7 +35,7 @@ from dosecheck.dicom._common import (
     text,
 )
 from dosecheck.errors import DicomInputError
-from dosecheck.model import DoseGrid
+from dosecheck.model import BeamDoseCheck, DoseGrid
 
 __all__ = [
     "COORD_TOLERANCE_MM",
@@ -43,6 +43,7 @@ __all__ = [
     "MAX_VOXELS",
     "SUMMATION_TYPES",
     "combine_doses",
+    "compare_beam_doses",
     "read_rtdose",
 ]
 
@@ -366,6 +367,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         sop_instance_uids=(text(ds, "SOPInstanceUID"),),
         referenced_plan_uid=plan_uid,
         notes=tuple(notes),
+        scaling_gy=factor,
     )
 
 
@@ -409,7 +411,16 @@ def _resample(
     Points outside ``grid`` get 0. Returns the float32 array and the number of
     outside points.
     """
-    f = grid.dose_gy
+    f, inside = _resample_values(grid, grid.dose_gy, x, y, z)
+    return f, int(inside.size - np.count_nonzero(inside))
+
+
+def _resample_values(
+    grid: DoseGrid, values: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (on ``grid``'s nodes) interpolated trilinearly at (z, y, x), 0
+    outside the grid, and the mask of the points inside."""
+    f = values
     ix0, ix1, wx, inx = _linear_weights(grid.x, x)
     f = f[:, :, ix0] * (1.0 - wx).astype(np.float32) + f[:, :, ix1] * wx.astype(np.float32)
     iy0, iy1, wy, iny = _linear_weights(grid.y, y)
@@ -420,7 +431,7 @@ def _resample(
     f = f[iz0] * (1.0 - wz32) + f[iz1] * wz32
     inside = inz[:, None, None] & iny[None, :, None] & inx[None, None, :]
     f = np.where(inside, f, np.float32(0.0)).astype(np.float32, copy=False)
-    return f, int(inside.size - np.count_nonzero(inside))
+    return f, inside
 
 
 def _label(grid: DoseGrid) -> str:
@@ -519,4 +530,130 @@ def combine_doses(grids: Sequence[DoseGrid], *, resample: bool = True) -> DoseGr
         sop_instance_uids=tuple(u for g in grids for u in g.sop_instance_uids),
         referenced_plan_uid=base.referenced_plan_uid or (min(plan_uids) if plan_uids else ""),
         notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------- beam check
+#: Safety factor on the trilinear-interpolation error bound estimated from second
+#: differences (they sample the curvature only at the nodes).
+_INTERPOLATION_SAFETY = 2.0
+
+
+def _interpolation_bound(grid: DoseGrid) -> np.ndarray:
+    """Per node, a bound on the trilinear interpolation error near it (Gy).
+
+    In a cell of widths h, trilinear interpolation is off by at most
+    Σ h²/8 · max|∂²f/∂a²|. The second derivatives are estimated by second divided
+    differences at the nodes, taken as their maximum over each node's neighbours
+    (so a cell's bound covers all its corners) and multiplied by
+    :data:`_INTERPOLATION_SAFETY`.
+    """
+    f = grid.dose_gy.astype(np.float64)
+    bound = np.zeros(f.shape, dtype=np.float64)
+    for axis, coords in ((2, grid.x), (1, grid.y), (0, grid.z)):
+        n = coords.size
+        if n < 3:
+            continue
+        h = np.diff(coords)
+        shape = [1, 1, 1]
+        shape[axis] = n - 1
+        slope = np.diff(f, axis=axis) / h.reshape(shape)
+        shape[axis] = n - 2
+        d2 = np.abs(np.diff(slope, axis=axis)) * 2.0 / (h[:-1] + h[1:]).reshape(shape)
+        d2 = np.concatenate(
+            [np.take(d2, [0], axis=axis), d2, np.take(d2, [n - 3], axis=axis)], axis=axis
+        )
+        bound += d2 * (float(h.max()) ** 2 / 8.0)
+    for axis in range(3):  # maximum over the neighbours along every axis
+        if bound.shape[axis] > 1:
+            lo = np.take(bound, range(bound.shape[axis] - 1), axis=axis)
+            hi = np.take(bound, range(1, bound.shape[axis]), axis=axis)
+            pair = np.maximum(lo, hi)
+            first = np.take(pair, [0], axis=axis)
+            last = np.take(pair, [pair.shape[axis] - 1], axis=axis)
+            inner = np.maximum(
+                np.take(pair, range(pair.shape[axis] - 1), axis=axis),
+                np.take(pair, range(1, pair.shape[axis]), axis=axis),
+            )
+            bound = np.concatenate([first, inner, last], axis=axis)
+    return (bound * _INTERPOLATION_SAFETY).astype(np.float32)
+
+
+def compare_beam_doses(plan_dose: DoseGrid, beams: Sequence[DoseGrid]) -> BeamDoseCheck:
+    """Compare a PLAN dose with the sum of its BEAM doses, voxel by voxel.
+
+    The beams are summed on the PLAN grid (resampled trilinearly where their grid
+    differs) and compared at the PLAN voxels inside every beam grid. Each file's
+    values are multiples of its DoseGridScaling, so they may differ by half a step
+    of the PLAN dose plus half a step of each beam; float32 rounding and, for
+    resampled beams, a bound on the interpolation error
+    (:func:`_interpolation_bound`) are added.
+
+    Returns
+    -------
+    BeamDoseCheck
+        The largest difference and where it is (the largest among the voxels beyond
+        their tolerance, when there are any).
+
+    Raises
+    ------
+    DicomInputError
+        No beams; a FrameOfReferenceUID that differs from the PLAN dose's; beam grids
+        that do not overlap the PLAN grid.
+    """
+    if not beams:
+        raise DicomInputError("no BEAM doses to compare with the PLAN dose")
+    frames = {g.frame_of_reference_uid for g in (plan_dose, *beams) if g.frame_of_reference_uid}
+    if len(frames) > 1:
+        listing = "; ".join(
+            f"{_label(g)}: {g.frame_of_reference_uid or '-'}" for g in (plan_dose, *beams)
+        )
+        raise DicomInputError(
+            f"the PLAN dose and its BEAM doses have different FrameOfReferenceUIDs "
+            f"({listing}); pass the doses of one plan with --rtdose",
+            path=plan_dose.sources[0] if plan_dose.sources else None,
+            tag="FrameOfReferenceUID",
+        )
+    total = np.zeros(plan_dose.shape, dtype=np.float32)
+    inside = np.ones(plan_dose.shape, dtype=bool)
+    interpolation = np.zeros(plan_dose.shape, dtype=np.float32)
+    resampled = False
+    for b in beams:
+        if _same_grid(plan_dose, b):
+            total += b.dose_gy
+            continue
+        resampled = True
+        values, in_b = _resample_values(b, b.dose_gy, plan_dose.x, plan_dose.y, plan_dose.z)
+        total += values
+        inside &= in_b
+        bound, _ = _resample_values(
+            b, _interpolation_bound(b), plan_dose.x, plan_dose.y, plan_dose.z
+        )
+        interpolation += bound
+    n_compared = int(np.count_nonzero(inside))
+    if n_compared == 0:
+        raise DicomInputError(
+            f"the BEAM doses ({', '.join(_label(b) for b in beams)}) do not overlap the grid "
+            "of the PLAN dose; pass the doses of one plan with --rtdose",
+            path=plan_dose.sources[0] if plan_dose.sources else None,
+            tag="ImagePositionPatient",
+        )
+    quantisation = 0.5 * (plan_dose.scaling_gy + sum(b.scaling_gy for b in beams))
+    top = max(float(plan_dose.dose_gy.max()), float(total.max()), 0.0)
+    rounding = (len(beams) + 2) * float(np.finfo(np.float32).eps) * top
+    diff = np.abs(plan_dose.dose_gy - total)
+    tolerance = interpolation + np.float32(quantisation + rounding)
+    beyond = inside & (diff > tolerance)
+    consistent = not bool(np.any(beyond))
+    flat = int(np.argmax(np.where(inside if consistent else beyond, diff, -1.0)))
+    k, j, i = np.unravel_index(flat, plan_dose.shape)
+    return BeamDoseCheck(
+        plan_dose=plan_dose.sources[0] if plan_dose.sources else "",
+        beam_doses=tuple(s for b in beams for s in b.sources),
+        max_abs_diff_gy=float(diff[k, j, i]),
+        at_mm=(float(plan_dose.x[i]), float(plan_dose.y[j]), float(plan_dose.z[k])),
+        tolerance_gy=float(tolerance[k, j, i]),
+        consistent=consistent,
+        resampled=resampled,
+        n_compared=n_compared,
     )

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dosecheck.dicom._common import check_exists
-from dosecheck.dicom.discover import find_plan_files
-from dosecheck.dicom.dose import combine_doses, read_rtdose
+from dosecheck.dicom.discovery import find_plan_files
+from dosecheck.dicom.dose import combine_doses, compare_beam_doses, read_rtdose
 from dosecheck.dicom.plan import read_rtplan
 from dosecheck.dicom.structures import read_rtstruct
 from dosecheck.errors import DicomInputError, InputError
-from dosecheck.model import DoseGrid, Plan, PlanFiles, PlanInfo, StructureSet
+from dosecheck.model import BeamDoseCheck, DoseGrid, Plan, PlanFiles, PlanInfo, StructureSet
 
 if TYPE_CHECKING:
     from dosecheck.core.dose_scale import DoseScaleCheck
@@ -40,6 +40,7 @@ def _resolve_files(
             rtdose=tuple(str(p) for p in rtdose) or path_or_files.rtdose,
             rtplan=str(rtplan) if rtplan is not None else path_or_files.rtplan,
             root=path_or_files.root,
+            beam_doses=() if rtdose else path_or_files.beam_doses,
         )
     if path_or_files is None:
         if rtstruct is None or not rtdose:
@@ -83,7 +84,7 @@ def load_plan(
     Parameters
     ----------
     path_or_files
-        A folder to search (see :func:`~dosecheck.dicom.discover.find_plan_files`),
+        A folder to search (see :func:`~dosecheck.dicom.discovery.find_plan_files`),
         a :class:`~dosecheck.model.PlanFiles`, or ``None`` when ``rtstruct`` and
         ``rtdose`` are given.
     rtstruct, rtdose, rtplan
@@ -126,7 +127,12 @@ def load_plan(
     if dose_is is not None and dose_is not in DOSE_IS:
         raise InputError(f"--dose-is must be one of {', '.join(DOSE_IS)}, not {dose_is!r}")
     files = _resolve_files(path_or_files, rtstruct, rtdose, rtplan)
-    for p in (files.rtstruct, *files.rtdose, *([files.rtplan] if files.rtplan else [])):
+    for p in (
+        files.rtstruct,
+        *files.rtdose,
+        *files.beam_doses,
+        *([files.rtplan] if files.rtplan else []),
+    ):
         check_exists(p)
 
     warnings: list[str] = []
@@ -140,6 +146,7 @@ def load_plan(
         )
     plan_info = read_rtplan(files.rtplan) if files.rtplan else None
     grids = [read_rtdose(p) for p in files.rtdose]
+    files, grids, beam_check = _check_beam_doses(files, grids, warnings)
     if len(grids) == 1 and grids[0].summation_type == "BEAM":
         # One beam's contribution is not the plan dose; checking it against plan
         # constraints would pass plans that fail. There is deliberately no override.
@@ -212,6 +219,7 @@ def load_plan(
         plan_info=plan_info,
         warnings=warnings,
         dose_scale=scale_check,
+        beam_dose_check=beam_check,
     )
 
 
@@ -320,3 +328,43 @@ def _apply_dose_scale(
             "total)"
         )
     return dose, check
+
+
+# ------------------------------------------------------- a PLAN dose with its BEAM doses
+def _check_beam_doses(
+    files: PlanFiles, grids: list[DoseGrid], warnings: list[str]
+) -> tuple[PlanFiles, list[DoseGrid], BeamDoseCheck | None]:
+    """Set BEAM doses beside a PLAN dose apart and compare them with it.
+
+    The BEAM doses are ``files.beam_doses`` (from discovery) or, when the user gave
+    one PLAN dose and BEAM doses together with ``--rtdose``, those BEAM doses. The
+    PLAN dose is the plan's dose; the beams are summed and compared voxel-wise
+    (:func:`~dosecheck.dicom.dose.compare_beam_doses`), and the finding is a warning
+    (``check --strict`` refuses an inconsistent plan). Returns the files with the
+    beams in ``beam_doses``, the grids to use, and the comparison.
+    """
+    beams = [read_rtdose(p) for p in files.beam_doses]
+    if not beams and len(grids) > 1:
+        whole = [g for g in grids if g.summation_type != "BEAM"]
+        if len(whole) == 1 and whole[0].summation_type == "PLAN" and len(grids) > 1:
+            beams = [g for g in grids if g.summation_type == "BEAM"]
+            grids = whole
+            files = dataclasses.replace(
+                files,
+                rtdose=tuple(whole[0].sources),
+                beam_doses=tuple(s for b in beams for s in b.sources),
+            )
+    if not beams:
+        return files, grids, None
+    if len(grids) != 1 or grids[0].summation_type != "PLAN":
+        kinds = "/".join(sorted({g.summation_type for g in grids}))
+        raise DicomInputError(
+            f"BEAM doses can only be checked against one PLAN dose, not {len(grids)} "
+            f"dose file(s) of DoseSummationType {kinds}; pass the PLAN dose and its BEAM "
+            "doses, or the BEAM doses alone, with --rtdose",
+            path=files.rtdose[0] if files.rtdose else None,
+            tag="DoseSummationType",
+        )
+    check = compare_beam_doses(grids[0], beams)
+    warnings.append(f"{Path(check.plan_dose).name}: {check.describe()}; the PLAN dose is used")
+    return files, grids, check
