@@ -88,7 +88,9 @@ def write_case(
         dose_reference_points=dose_reference_points,
     )
     plan_uid = write_rtplan(folder / "rp.dcm", info, referenced_structure_set_uid=ss_uid)
-    write_rtdose(folder / "rd.dcm", dose_grid(d0, label), referenced_plan_uid=plan_uid)
+    write_rtdose(
+        folder / "rd.dcm", dose_grid(d0, label), referenced_plan_uid=plan_uid, patient_id="P"
+    )
     return folder
 
 
@@ -361,7 +363,7 @@ def test_low_dose_point_is_not_evidence(tmp_path: Path) -> None:
         frame_of_reference_uid=FOR_UID,
         summation_type="PLAN",
     )
-    write_rtdose(folder / "rd.dcm", grid)
+    write_rtdose(folder / "rd.dcm", grid, patient_id="P")
     plan = load_plan(folder)
     check = plan.dose_scale
     assert check is not None and check.method == "target"
