@@ -156,8 +156,38 @@ class StructureSet:
 
 
 @dataclass(frozen=True)
+class TargetReference:
+    """A VOLUME dose reference of an RTPLAN: the ROI a prescription is written for.
+
+    Attributes
+    ----------
+    roi_number
+        ReferencedROINumber (the ROINumber in the RTSTRUCT).
+    prescription_gy
+        TargetPrescriptionDose (Gy), or ``None`` when absent.
+    dose_reference_number
+        DoseReferenceNumber, or ``None`` when absent.
+    dose_reference_type
+        DoseReferenceType (``TARGET`` or ``ORGAN_AT_RISK``; ``""`` when absent).
+    description
+        DoseReferenceDescription (may be empty).
+    """
+
+    roi_number: int
+    prescription_gy: float | None = None
+    dose_reference_number: int | None = None
+    dose_reference_type: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PlanInfo:
-    """What dosecheck uses from an RTPLAN."""
+    """What dosecheck uses from an RTPLAN.
+
+    ``target_references`` are the DoseReferenceSequence items of structure type VOLUME
+    with a ReferencedROINumber and type TARGET (or no type), restricted to those the
+    first fraction group lists in ReferencedDoseReferenceSequence when it lists any.
+    """
 
     path: str = ""
     label: str = ""
@@ -168,6 +198,7 @@ class PlanInfo:
     referenced_structure_set_uid: str = ""
     frame_of_reference_uid: str = ""
     patient_id: str = ""
+    target_references: tuple[TargetReference, ...] = ()
 
 
 @dataclass(frozen=True)

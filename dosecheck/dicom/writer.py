@@ -458,7 +458,9 @@ def write_rtplan(
     """Write ``plan`` as a minimal RT Plan file (no beams).
 
     Writes RTPlanLabel/RTPlanName, a DoseReferenceSequence item (SITE, TARGET,
-    TargetPrescriptionDose) when ``plan.prescription_gy`` is set, a
+    TargetPrescriptionDose) when ``plan.prescription_gy`` is set, or one VOLUME item
+    per ``plan.target_references`` (ReferencedROINumber, their dose; then listed in
+    the fraction group's ReferencedDoseReferenceSequence), a
     FractionGroupSequence item with NumberOfFractionsPlanned when
     ``plan.fractions`` is set, and ReferencedStructureSetSequence when a
     structure-set UID is known.
@@ -508,7 +510,21 @@ def write_rtplan(
         ref.ReferencedSOPClassUID = RT_STRUCT_SOP_CLASS
         ref.ReferencedSOPInstanceUID = ss_uid
         ds.ReferencedStructureSetSequence = DicomSequence([ref])
-    if plan.prescription_gy is not None:
+    if plan.target_references:
+        items = []
+        for n, t in enumerate(plan.target_references, start=1):
+            dr = Dataset()
+            dr.DoseReferenceNumber = t.dose_reference_number or n
+            dr.DoseReferenceUID = generate_uid()
+            dr.DoseReferenceStructureType = "VOLUME"
+            dr.ReferencedROINumber = int(t.roi_number)
+            dr.DoseReferenceDescription = t.description or "Target"
+            dr.DoseReferenceType = t.dose_reference_type or "TARGET"
+            if t.prescription_gy is not None:
+                dr.TargetPrescriptionDose = _ds(t.prescription_gy)
+            items.append(dr)
+        ds.DoseReferenceSequence = DicomSequence(items)
+    elif plan.prescription_gy is not None:
         dr = Dataset()
         dr.DoseReferenceNumber = 1
         dr.DoseReferenceUID = generate_uid()
@@ -523,6 +539,13 @@ def write_rtplan(
         fg.NumberOfFractionsPlanned = int(plan.fractions)
         fg.NumberOfBeams = 0
         fg.NumberOfBrachyApplicationSetups = 0
+        if plan.target_references:
+            refs = []
+            for item in ds.DoseReferenceSequence:
+                r = Dataset()
+                r.ReferencedDoseReferenceNumber = item.DoseReferenceNumber
+                refs.append(r)
+            fg.ReferencedDoseReferenceSequence = DicomSequence(refs)
         ds.FractionGroupSequence = DicomSequence([fg])
     _save(ds, path)
     return uid
