@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dosecheck import __version__
 from dosecheck.checking.evaluate import evaluate_constraints, verdict
-from dosecheck.checking.matching import NamingContext, RoiInfo, normalize_name
+from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
 from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
@@ -564,7 +564,7 @@ def _check_roi_map(roi_map: Mapping[str, str], cset: ConstraintSet, roi_names: l
             continue
         if sum(normalize_name(n) == normalize_name(roi) for n in roi_names) == 1:
             continue
-        close = difflib.get_close_matches(roi, roi_names, n=3, cutoff=0.6)
+        close = closest_names([roi], roi_names)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         raise InputError(
             f"--map {structure}={roi}: the plan has no ROI {roi!r}{hint}; ROIs present: "

@@ -58,6 +58,7 @@ __all__ = [
     "MatchedBy",
     "NamingContext",
     "RoiInfo",
+    "closest_names",
     "match_structure",
     "normalize_name",
 ]
@@ -539,11 +540,16 @@ def _ambiguous(spec: StructureSpec, step: _Step, hits: list[str]) -> str:
 
 
 def _closest(spec: StructureSpec, names: tuple[str, ...], ctx: NamingContext) -> list[str]:
-    """Up to 3 ROI names closest to the structure's names (difflib ratio ≥ 0.6)."""
     wanted = [spec.name, *spec.aliases]
     site = ctx.lookup(ctx.site_names, spec.name)
     if site:
         wanted.extend(site)  # type: ignore[arg-type]
+    return closest_names(wanted, names)
+
+
+def closest_names(wanted: Sequence[str], names: Sequence[str]) -> list[str]:
+    """Up to 3 of ``names`` closest to any of ``wanted``, best first (difflib ratio of
+    the normalised names at least 0.6)."""
     by_key: dict[str, str] = {}
     for n in names:
         by_key.setdefault(normalize_name(n), n)
