@@ -368,3 +368,30 @@ def test_raystation_boxes_by_type() -> None:
     rois = _rois(next(shared_dataset("aptg-raystation12-cube-boxes").glob("RS*.dcm")))
     m = match_structure(PTV, [], NamingContext(rois=rois))
     assert m.status == "ambiguous" and m.candidates == ("Cube101010", "Box071010", "Slope101004")
+
+
+# --- the set's target key -------------------------------------------------------------------
+def test_target_key_in_a_set() -> None:
+    cset = load_constraint_set_text(LONG_SET)
+    assert (cset.structures[1].name, cset.structures[1].target) == ("PTV", "PTV")
+    named = load_constraint_set_text(
+        LONG_SET.replace("- target: PTV", "- name: Boost\n    target: PTVn")
+    )
+    assert (named.structures[1].name, named.structures[1].target) == ("Boost", "PTVn")
+
+
+@pytest.mark.parametrize("bad", ["PTV_5040", "ptv", "Rectum", "PTV1"])
+def test_target_key_errors(bad: str) -> None:
+    with pytest.raises(ConstraintFileError) as e:
+        load_constraint_set_text(LONG_SET.replace("target: PTV", f"target: {bad}"))
+    assert str(e.value).startswith(f"<string>:8: target {bad!r} is not a TG-263 target type")
+
+
+def test_structure_needs_name_or_target() -> None:
+    with pytest.raises(ConstraintFileError) as e:
+        load_constraint_set_text(
+            LONG_SET.replace("- target: PTV", "- constraints: ['Max[Gy] < 1']\n    x: 1")
+        )
+    assert "unknown key 'x'" in str(e.value)
+    with pytest.raises(ConstraintFileError, match="a structure is missing the key 'name'"):
+        load_constraint_set_text(LONG_SET.replace("  - target: PTV\n", "  -\n"))
