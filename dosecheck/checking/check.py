@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dosecheck import __version__
-from dosecheck.checking.evaluate import evaluate_constraints, verdict
+from dosecheck.checking.evaluate import evaluate_constraints, resolve_prescription, verdict
 from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
 from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
 from dosecheck.checking.sets import (
@@ -520,14 +520,12 @@ def check_plan(
         naming=naming,
     )
     dvhs = tuple(cache.items.values())
-    warnings = _unique(
-        [
-            *plan.warnings,
-            *rx_warnings,
-            *(w for item in dvhs for w in item.dvh.warnings),
-            *(w for r in results for w in r.warnings),
-        ]
-    )
+    dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]
+    # Results also carry the evaluator's prescription note (shown per result only) and
+    # the DVH warnings; what is left are the matching cross-checks.
+    not_matching = {*resolve_prescription(cset, rx.dose_gy)[1], *dvh_warnings}
+    match_warnings = [w for r in results for w in r.warnings if w not in not_matching]
+    warnings = _unique([*plan.warnings, *rx_warnings, *dvh_warnings, *match_warnings])
     return CheckReport(
         constraint_set=cset,
         results=tuple(results),
