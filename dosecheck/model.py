@@ -193,13 +193,41 @@ class DoseReferencePoint:
 
 
 @dataclass(frozen=True)
+class TargetReference:
+    """A VOLUME dose reference of an RTPLAN: the ROI a prescription is written for.
+
+    Attributes
+    ----------
+    roi_number
+        ReferencedROINumber (the ROINumber in the RTSTRUCT).
+    prescription_gy
+        TargetPrescriptionDose (Gy), or ``None`` when absent.
+    dose_reference_number
+        DoseReferenceNumber, or ``None`` when absent.
+    dose_reference_type
+        DoseReferenceType (``TARGET`` or ``ORGAN_AT_RISK``; ``""`` when absent).
+    description
+        DoseReferenceDescription (may be empty).
+    """
+
+    roi_number: int
+    prescription_gy: float | None = None
+    dose_reference_number: int | None = None
+    dose_reference_type: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class PlanInfo:
     """What dosecheck uses from an RTPLAN.
 
-    ``beam_doses``, ``dose_reference_points``, ``prescribed_roi_numbers`` (the
-    ReferencedROINumber of VOLUME dose references with a TargetPrescriptionDose) and
-    ``brachytherapy`` (brachy application setups, no beams) serve the dose-scale check
-    (:mod:`dosecheck.core.dose_scale`).
+    ``beam_doses``, ``dose_reference_points`` and ``brachytherapy`` (brachy
+    application setups, no beams) serve the dose-scale check
+    (:mod:`dosecheck.core.dose_scale`). ``target_references`` are the
+    DoseReferenceSequence items of structure type VOLUME with a ReferencedROINumber and
+    type TARGET (or no type), restricted to those the first fraction group lists in
+    ReferencedDoseReferenceSequence when it lists any: the prescribed target, for
+    structure matching and the dose-scale check's target fallback.
     """
 
     path: str = ""
@@ -213,8 +241,17 @@ class PlanInfo:
     patient_id: str = ""
     beam_doses: tuple[BeamDoseInfo, ...] = ()
     dose_reference_points: tuple[DoseReferencePoint, ...] = ()
-    prescribed_roi_numbers: tuple[int, ...] = ()
+    target_references: tuple[TargetReference, ...] = ()
     brachytherapy: bool = False
+
+    @property
+    def prescribed_roi_numbers(self) -> tuple[int, ...]:
+        """ROINumbers of the target references that carry a TargetPrescriptionDose."""
+        return tuple(
+            dict.fromkeys(
+                t.roi_number for t in self.target_references if t.prescription_gy is not None
+            )
+        )
 
 
 @dataclass(frozen=True)

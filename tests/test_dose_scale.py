@@ -33,6 +33,7 @@ from dosecheck.model import (
     PlanInfo,
     Structure,
     StructureSet,
+    TargetReference,
 )
 from tests.shared_data import shared_dataset
 
@@ -84,7 +85,7 @@ def write_case(
         patient_id="P",
         frame_of_reference_uid=FOR_UID,
         beam_doses=beam_doses,
-        prescribed_roi_numbers=(1,) if prescribed_roi else (),
+        target_references=(TargetReference(1, prescription_gy),) if prescribed_roi else (),
         dose_reference_points=dose_reference_points,
     )
     plan_uid = write_rtplan(folder / "rp.dcm", info, referenced_structure_set_uid=ss_uid)

@@ -185,11 +185,11 @@ def test_verdict_incomplete_when_not_evaluated_fail_when_strict(cset: Constraint
 
 def test_ambiguous_structure_is_not_evaluated() -> None:
     cs = one("Mean[Gy] < 30")
-    results = evaluate_constraints(cs, lambda _: RECTUM, ["Rectum", "RECTUM"], None)
+    results = evaluate_constraints(cs, lambda _: RECTUM, ["rectum", "RECTUM"], None)
     (r,) = results
     assert (r.status, r.reason, r.roi) == ("not_evaluated", "structure_ambiguous", None)
-    assert "ROIs 'Rectum' and 'RECTUM' both match its name" in r.message
-    strict = evaluate_constraints(cs, lambda _: RECTUM, ["Rectum", "RECTUM"], None, strict=True)
+    assert "ROIs 'rectum' and 'RECTUM' both match its name" in r.message
+    strict = evaluate_constraints(cs, lambda _: RECTUM, ["rectum", "RECTUM"], None, strict=True)
     assert strict[0].status == "fail"
 
 

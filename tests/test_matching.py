@@ -79,14 +79,20 @@ def test_regex_step() -> None:
     assert (r.status, r.roi, r.matched_by) == ("matched", "PTV_50.4", "regex")
 
 
-def test_ambiguous_name() -> None:
+def test_exact_spelling_wins_over_normalised() -> None:
     r = match_structure(spec("Rectum"), ["Rectum", "rectum", "PTV"])
+    assert (r.status, r.roi, r.matched_by) == ("matched", "Rectum", "name")
+    assert r.detail == "spelled exactly as asked, preferred over 'rectum'"
+
+
+def test_ambiguous_name() -> None:
+    r = match_structure(spec("Rectum"), ["RECTUM", "rectum", "PTV"])
     assert r.status == "ambiguous"
     assert r.roi is None
     assert r.matched_by == "name"
-    assert r.candidates == ("Rectum", "rectum")
+    assert r.candidates == ("RECTUM", "rectum")
     assert r.message == (
-        "structure 'Rectum' is ambiguous: ROIs 'Rectum' and 'rectum' both match its name "
+        "structure 'Rectum' is ambiguous: ROIs 'RECTUM' and 'rectum' both match its name "
         "(case, spaces, '_' and '-' ignored); rename or remove the extra ROI, or make the "
         "constraint set's names more specific"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dosecheck.checking.check import check_plan
-from dosecheck.checking.matching import match_structure
+from dosecheck.checking.matching import NamingContext, match_structure
 from dosecheck.checking.sets import (
     ShippedSet,
     load_shipped_set,
@@ -103,25 +103,30 @@ def test_bowel_bag_spellings(key: str, roi: str) -> None:
     [
         ("rectum-long-course", "PTV", "name"),
         ("rectum-long-course", "ptv", "name"),
-        ("rectum-long-course", "PTV_50.4", "alias"),
-        ("rectum-long-course", "PTV_5040", "alias"),
-        ("rectum-long-course", "PTV50.4", "alias"),
-        ("rectum-long-course", "PTV 50.4Gy", "alias"),
-        ("rectum-long-course", "PTV_50_4Gy", "regex"),
-        ("rectum-long-course", "PTV 5040 cGy", "alias"),
-        ("rectum-long-course", "PTV5040Gy", "regex"),
+        ("rectum-long-course", "PTV_50.4", "tg263"),
+        ("rectum-long-course", "PTV_5040", "tg263"),
+        ("rectum-long-course", "PTV50.4", "tg263"),
+        ("rectum-long-course", "PTV 50.4Gy", "tg263"),
+        ("rectum-long-course", "PTV_50_4Gy", "tg263"),
+        ("rectum-long-course", "PTV 5040 cGy", "tg263"),
+        ("rectum-long-course", "PTV_50p4Gy", "tg263"),
+        ("rectum-long-course", "PTVp_5040", "tg263"),
+        ("rectum-long-course", "PTV_High", "tg263"),
         ("rectum-short-course", "PTV", "name"),
-        ("rectum-short-course", "PTV_25", "alias"),
-        ("rectum-short-course", "PTV_25Gy", "alias"),
-        ("rectum-short-course", "PTV_2500", "alias"),
-        ("rectum-short-course", "PTV 25 Gy", "alias"),
-        ("rectum-short-course", "PTV-2500-Gy", "regex"),
-        ("rectum-short-course", "ptv2500cgy", "alias"),
+        ("rectum-short-course", "PTV_25", "tg263"),
+        ("rectum-short-course", "PTV_25Gy", "tg263"),
+        ("rectum-short-course", "PTV_2500", "tg263"),
+        ("rectum-short-course", "PTV 25 Gy", "tg263"),
+        ("rectum-short-course", "ptv2500cgy", "tg263"),
+        ("rectum-short-course", "PTVp_High", "tg263"),
     ],
 )
 def test_ptv_spellings(key: str, roi: str, by: str) -> None:
-    spec = load_shipped_set(key).structures[1]
-    m = match_structure(spec, ["BODY", "BowelBag", roi, "CTV"])
+    cset = load_shipped_set(key)
+    spec = cset.structures[1]
+    rx = cset.prescription_gy
+    ctx = NamingContext(prescription_gy=rx, plan_prescription_gy=rx, set_prescription_gy=rx)
+    m = match_structure(spec, ["BODY", "BowelBag", roi, "CTV"], ctx)
     assert (m.status, m.roi, m.matched_by) == ("matched", roi, by)
 
 
@@ -134,10 +139,16 @@ def test_ptv_spellings(key: str, roi: str, by: str) -> None:
         ("rectum-short-course", "PTV_5040"),
         ("rectum-short-course", "PTV_250"),
         ("rectum-long-course", "zPTV_opt"),
+        ("rectum-long-course", "PTV5040Gy"),  # 5040 Gy, not 50.4
+        ("rectum-short-course", "PTV-2500-Gy"),  # not a TG-263 name: never chosen
     ],
 )
 def test_ptv_not_confused(key: str, roi: str) -> None:
-    spec = load_shipped_set(key).structures[1]
+    cset = load_shipped_set(key)
+    spec = cset.structures[1]
+    rx = cset.prescription_gy
+    ctx = NamingContext(prescription_gy=rx, plan_prescription_gy=rx, set_prescription_gy=rx)
+    assert match_structure(spec, ["BowelBag", roi], ctx).status == "not_found"
     assert match_structure(spec, ["BowelBag", roi]).status == "not_found"
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dosecheck import __version__
-from dosecheck.checking.evaluate import evaluate_constraints, verdict
+from dosecheck.checking.evaluate import evaluate_constraints, resolve_prescription, verdict
+from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
 from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
@@ -30,7 +31,10 @@ from dosecheck.metrics import format_number
 from dosecheck.model import PlanIdentity
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from dosecheck.api import StructureDVH
+    from dosecheck.checking.site_names import SiteNames
     from dosecheck.core.dvh import DVH
     from dosecheck.core.engine import DoseField, EngineSettings
     from dosecheck.model import Plan
@@ -123,6 +127,9 @@ class CheckReport:
         Whether ``not_evaluated`` was turned into ``fail``.
     dosecheck_version
         The version that produced the report.
+    naming
+        How ROIs were named for the check: ``{"site_names": {path, sha256, source,
+        names} or None, "command_line": {structure: roi}}``.
     """
 
     constraint_set: ConstraintSet
@@ -136,6 +143,7 @@ class CheckReport:
     prescription_warnings: tuple[str, ...] = ()
     strict: bool = False
     dosecheck_version: str = field(default=__version__)
+    naming: dict[str, Any] = field(default_factory=lambda: {"site_names": None, "command_line": {}})
 
     # --- counts ------------------------------------------------------------------
     @property
@@ -247,6 +255,7 @@ class CheckReport:
             "plan": self.plan,
             "prescription": self.prescription.to_dict(),
             "constraint_set": self.constraint_set_record(),
+            "naming": self.naming,
             "results": self.result_records(),
             "warnings": list(self.warnings),
         }
@@ -440,6 +449,8 @@ def check_plan(
     fractions: int | None = None,
     strict: bool = False,
     settings: EngineSettings | None = None,
+    site_names: SiteNames | None = None,
+    roi_map: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """Check ``plan`` against ``constraint_set``.
 
@@ -461,6 +472,10 @@ def check_plan(
         metric undefined) instead of reporting them as not evaluated.
     settings
         DVH engine settings (defaults to the engine's).
+    site_names
+        The clinic's alias file (:func:`dosecheck.checking.site_names.load_site_names`).
+    roi_map
+        ``--map``: constraint-set structure → ROI name, deciding before anything else.
 
     Returns
     -------
@@ -469,7 +484,9 @@ def check_plan(
     Raises
     ------
     InputError
-        For a bad constraint set, or a prescription that is not a positive number.
+        For a bad constraint set, a prescription that is not a positive number, or a
+        ``roi_map`` naming a structure the set does not have or a ROI the plan does not
+        have.
     DicomInputError
         With ``strict``: the plan's BEAM doses do not add up to its PLAN dose.
     """
@@ -492,14 +509,36 @@ def check_plan(
         else resolve_constraint_set(constraint_set)
     )
     rx, rx_warnings = _resolve_prescription(plan, cset, prescription_gy, fractions)
+    roi_map = dict(roi_map or {})
+    _check_roi_map(roi_map, cset, plan.structure_set.names)
+    info = plan.plan_info
+    naming = NamingContext(
+        rois=tuple(
+            RoiInfo(s.name, s.number, s.interpreted_type) for s in plan.structure_set.structures
+        ),
+        prescription_gy=rx.dose_gy,
+        plan_prescription_gy=info.prescription_gy if info is not None else None,
+        target_references=getattr(info, "target_references", ()) if info is not None else (),
+        site_names=site_names.names if site_names is not None else {},
+        command_line=roi_map,
+    )
     cache = _DVHCache(plan, settings)
     results = evaluate_constraints(
-        cset, cache, plan.structure_set.names, rx.dose_gy, strict=strict, fractions=rx.fractions
+        cset,
+        cache,
+        plan.structure_set.names,
+        rx.dose_gy,
+        strict=strict,
+        fractions=rx.fractions,
+        naming=naming,
     )
     dvhs = tuple(cache.items.values())
-    warnings = _unique(
-        [*plan.warnings, *rx_warnings, *(w for item in dvhs for w in item.dvh.warnings)]
-    )
+    dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]
+    # Results also carry the evaluator's prescription note (shown per result only) and
+    # the DVH warnings; what is left are the matching cross-checks.
+    not_matching = {*resolve_prescription(cset, rx.dose_gy)[1], *dvh_warnings}
+    match_warnings = [w for r in results for w in r.warnings if w not in not_matching]
+    warnings = _unique([*plan.warnings, *rx_warnings, *dvh_warnings, *match_warnings])
     return CheckReport(
         constraint_set=cset,
         results=tuple(results),
@@ -511,4 +550,34 @@ def check_plan(
         plan=_plan_identity(plan),
         prescription_warnings=tuple(rx_warnings),
         strict=strict,
+        naming={
+            "site_names": site_names.to_dict() if site_names is not None else None,
+            "command_line": roi_map,
+        },
     )
+
+
+def _check_roi_map(roi_map: Mapping[str, str], cset: ConstraintSet, roi_names: list[str]) -> None:
+    """Refuse a ``--map`` naming a structure the set lacks or a ROI the plan lacks."""
+    import difflib
+
+    structures = {normalize_name(s.name): s.name for s in cset.structures}
+    for structure, roi in roi_map.items():
+        if normalize_name(structure) not in structures:
+            close = difflib.get_close_matches(structure, list(structures.values()), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(
+                f"--map {structure}={roi}: constraint set {cset.name!r} has no structure "
+                f"{structure!r}{hint}; its structures: "
+                + ", ".join(repr(s.name) for s in cset.structures)
+            )
+        if roi in roi_names:
+            continue
+        if sum(normalize_name(n) == normalize_name(roi) for n in roi_names) == 1:
+            continue
+        close = closest_names([roi], roi_names)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise InputError(
+            f"--map {structure}={roi}: the plan has no ROI {roi!r}{hint}; ROIs present: "
+            + ", ".join(repr(n) for n in roi_names)
+        )

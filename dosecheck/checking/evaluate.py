@@ -22,12 +22,13 @@ outside the dose grid (where the dose is unknown), every constraint of that stru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dosecheck.checking.fractionation import from_physical, to_physical
-from dosecheck.checking.matching import MatchResult, match_structure
+from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
 from dosecheck.checking.model import (
     Constraint,
     ConstraintResult,
@@ -93,6 +94,7 @@ def evaluate_constraints(
     *,
     strict: bool = False,
     fractions: int | None = None,
+    naming: NamingContext | None = None,
 ) -> list[ConstraintResult]:
     """Check every constraint of ``cset``.
 
@@ -113,6 +115,11 @@ def evaluate_constraints(
     fractions
         The plan's number of fractions, or ``None`` to use the set's; constraints
         given as EQD2 or for the set's fractions are converted to it.
+    naming
+        What matching may use beyond ``roi_names`` (ROI numbers and
+        RTROIInterpretedType, the RTPLAN's dose references, the site alias file,
+        ``--map``); see :mod:`dosecheck.checking.matching`. Its ``prescription_gy`` is
+        replaced by the prescription used here. Without it the names alone are used.
 
     Returns
     -------
@@ -126,8 +133,11 @@ def evaluate_constraints(
     n = fractions if fractions is not None else cset.fractions
     cache: dict[str, DVH] = {}
     results: list[ConstraintResult] = []
+    ctx = dataclasses.replace(
+        naming or NamingContext(), prescription_gy=rx, set_prescription_gy=cset.prescription_gy
+    )
     for spec in cset.structures:
-        match = match_structure(spec, roi_names)
+        match = match_structure(spec, roi_names, ctx)
         if match.roi is None:
             reason: Reason = (
                 "structure_ambiguous" if match.status == "ambiguous" else "structure_not_found"
@@ -281,11 +291,12 @@ def _result(
         constraint=c.text,
         reason=reason,
         matched_by=match.matched_by,
+        match_detail=match.detail,
         line=c.line,
         note=c.note,
         reference=c.reference,
         prescription_gy=rx if c.needs_prescription else None,
-        warnings=warnings,
+        warnings=tuple(dict.fromkeys((*match.warnings, *warnings))),
         dose_basis=c.dose_basis,
         alpha_beta=c.alpha_beta,
         plan_fractions=None if conv is None else conv.fractions,

@@ -12,6 +12,7 @@ Format::
       - name: Bag_Bowel
         aliases: [BowelBag, Bowel_Bag, Bowel cavity] # optional
         regex: "bowel.?bag.*"                        # optional, see matching
+      - target: PTV                                  # the PTV at the prescription dose
         constraints:
           - V30Gy[cc] < 600
           - Max[Gy] <= 107%                          # % of prescription
@@ -60,6 +61,7 @@ from dosecheck.checking.model import (
     StructureSpec,
     fractionation_refusal,
 )
+from dosecheck.checking.tg263 import parse_target_spec
 from dosecheck.errors import ConstraintFileError, MetricSyntaxError
 from dosecheck.metrics import Metric, parse_metric
 
@@ -79,6 +81,7 @@ _TOP_KEYS_MORE: Final = ("fractionation",)
 _PRESCRIPTION_KEYS: Final = ("dose_gy", "fractions")
 _FRACTIONATION_KEYS: Final = ("dose_basis", "alpha_beta")
 _STRUCTURE_KEYS: Final = ("name", "aliases", "regex", "constraints")
+_STRUCTURE_KEYS_MORE: Final = ("target",)
 _CONSTRAINT_KEYS: Final = (
     "metric",
     "comparator",
@@ -121,20 +124,35 @@ def load_constraint_set(path: str | Path) -> ConstraintSet:
         expected.
     """
     p = Path(path)
+    text, sha256 = read_yaml_file(p, "constraint-set file", "constraint sets")
+    return _load(text, str(p), sha256)
+
+
+def read_yaml_file(p: Path, what: str, plural: str) -> tuple[str, str]:
+    """``(text, sha256)`` of a YAML file of at most :data:`MAX_BYTES`, as UTF-8.
+
+    ``what`` (``"constraint-set file"``) and ``plural`` (``"constraint sets"``) name
+    the kind of file in messages.
+
+    Raises
+    ------
+    ConstraintFileError
+        Missing, a directory, too large, unreadable or not UTF-8.
+    """
     try:
         size = p.stat().st_size
         if p.is_dir():
-            raise ConstraintFileError("is a directory, not a constraint-set file", path=p)
+            raise ConstraintFileError(f"is a directory, not a {what}", path=p)
         if size > MAX_BYTES:
-            _too_big(size, p)
+            _too_big(size, p, plural)
         with p.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise ConstraintFileError("no such constraint-set file", path=p) from None
+        raise ConstraintFileError(f"no such {what}", path=p) from None
     except OSError as e:
         raise ConstraintFileError(f"cannot read: {e.strerror or e}", path=p) from None
     if len(data) > MAX_BYTES:
-        _too_big(len(data), p)
+        _too_big(len(data), p, plural)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -142,7 +160,7 @@ def load_constraint_set(path: str | Path) -> ConstraintSet:
         raise ConstraintFileError(
             f"not UTF-8 text (byte {e.start}); save the file as UTF-8", path=p, line=line
         ) from None
-    return _load(text, str(p), hashlib.sha256(data).hexdigest())
+    return text, hashlib.sha256(data).hexdigest()
 
 
 def load_constraint_set_text(text: str, path: str = "<string>") -> ConstraintSet:
@@ -159,9 +177,9 @@ def load_constraint_set_text(text: str, path: str = "<string>") -> ConstraintSet
     return _load(text, path, hashlib.sha256(data).hexdigest())
 
 
-def _too_big(size: int, path: str | Path) -> NoReturn:
+def _too_big(size: int, path: str | Path, plural: str = "constraint sets") -> NoReturn:
     raise ConstraintFileError(
-        f"file is {size} bytes; constraint sets larger than 1 MB ({MAX_BYTES} bytes) are refused",
+        f"file is {size} bytes; {plural} larger than 1 MB ({MAX_BYTES} bytes) are refused",
         path=path,
     )
 
@@ -536,8 +554,20 @@ def _basis(
 
 
 def _structure(r: _Reader, node: Node, ctx: _SetContext) -> StructureSpec:
-    m = r.mapping(node, "a structure", _STRUCTURE_KEYS, ("name", "constraints"))
-    name = r.text(m["name"][1], "structure name")
+    m = r.mapping(node, "a structure", _STRUCTURE_KEYS, ("constraints",), more=_STRUCTURE_KEYS_MORE)
+    target: str | None = None
+    if "target" in m:
+        target = r.text(m["target"][1], "target")
+        if parse_target_spec(target) is None:
+            r.fail(
+                f"target {target!r} is not a TG-263 target type: write GTV, CTV, ITV, IGTV, "
+                "ICTV, PTV or PTV!, optionally with a classifier (PTVp, PTVn, CTVsb, ...); the "
+                "dose level comes from the prescription, not the set",
+                m["target"][1],
+            )
+    if "name" not in m and target is None:
+        r.fail("a structure is missing the key 'name'", node)
+    name = r.text(m["name"][1], "structure name") if "name" in m else str(target)
     if not normalize_name(name):
         r.fail(f"structure name {name!r} has no letters or digits", m["name"][1])
     what = f"structure {name!r}"
@@ -568,6 +598,7 @@ def _structure(r: _Reader, node: Node, ctx: _SetContext) -> StructureSpec:
         regex=regex,
         constraints=constraints,
         line=_line(node),
+        target=target,
     )
 
 

@@ -227,6 +227,11 @@ class StructureSpec:
         The constraints on this structure, in file order.
     line
         Line of the entry in its file (1-based).
+    target
+        A TG-263 target type with an optional classifier (``"PTV"``, ``"PTVn"``):
+        the structure is the target of that type at the prescription dose, found by
+        the RTPLAN's dose reference, the TG-263 dose level of the ROI names or the
+        RTROIInterpretedType (see :mod:`dosecheck.checking.matching`).
     """
 
     name: str
@@ -234,6 +239,7 @@ class StructureSpec:
     regex: str | None = None
     constraints: tuple[Constraint, ...] = ()
     line: int | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,7 +313,10 @@ class ConstraintResult:
     reason
         Why it was not evaluated (also set when ``strict`` turned that into a fail).
     matched_by
-        ``"name"``, ``"alias"`` or ``"regex"`` when a ROI was found.
+        The rule that found the ROI: ``"command line"``, ``"site map"``,
+        ``"plan-reference"``, ``"name"``, ``"alias"``, ``"regex"``, ``"tg263"`` or
+        ``"interpreted-type"`` (see :mod:`dosecheck.checking.matching`); for a
+        structure not found or ambiguous, the step that was ambiguous or ``None``.
     line
         Line of the constraint in the constraint-set file.
     note, reference
@@ -328,6 +337,9 @@ class ConstraintResult:
         The physical dose (Gy, in ``plan_fractions``) equivalent to the dose as
         written: the threshold at which ``V``/``CV`` was evaluated, or the limit of a
         dose metric (then ``limit`` holds it in ``unit``). ``None`` when not converted.
+    match_detail
+        How ``matched_by`` decided, for people (e.g. ``"TG-263 dose level 50.4 Gy =
+        the prescription"``); empty for a plain name match.
     """
 
     structure: str
@@ -352,6 +364,7 @@ class ConstraintResult:
     alpha_beta: float | None = None
     plan_fractions: int | None = None
     converted_dose_gy: float | None = None
+    match_detail: str = ""
 
     @property
     def is_mandatory_failure(self) -> bool:

@@ -76,6 +76,47 @@ StrictOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")]
+SiteNamesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--site-names",
+        help=(
+            "The clinic's alias file (YAML: structure -> local ROI names); default "
+            "$DOSECHECK_SITE_NAMES."
+        ),
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="STRUCTURE=ROI: use this ROI for the structure (repeatable); decides first.",
+    ),
+]
+
+#: Environment variable naming the site alias file when --site-names is not given.
+SITE_NAMES_ENV = "DOSECHECK_SITE_NAMES"
+
+
+def naming_options(site_names: Path | None, roi_map: list[str] | None) -> dict:
+    """``check_plan`` keyword arguments for ``--site-names`` (else the environment
+    variable ``DOSECHECK_SITE_NAMES``) and ``--map``.
+
+    Raises
+    ------
+    InputError
+        A bad alias file (file and line) or a malformed ``--map``.
+    """
+    import os
+
+    from dosecheck.checking.site_names import load_site_names, parse_roi_map
+
+    loaded = None
+    if site_names is not None:
+        loaded = load_site_names(site_names, source="option")
+    elif os.environ.get(SITE_NAMES_ENV, "").strip():
+        loaded = load_site_names(os.environ[SITE_NAMES_ENV].strip(), source="environment")
+    return {"site_names": loaded, "roi_map": parse_roi_map(roi_map or [])}
 
 
 def load_plan_for_check(
@@ -185,6 +226,8 @@ def check(
     allow_frame_mismatch: FrameOpt = False,
     report_file: ReportOpt = None,
     dose_is: DoseIsOpt = None,
+    site_names: SiteNamesOpt = None,
+    roi_map: MapOpt = None,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -202,12 +245,13 @@ def check(
         from dosecheck.commands.report import validate_report_path
 
         validate_report_path(report_file)  # exit 2 before any work
+    naming = naming_options(site_names, roi_map)
     loaded = load_plan_for_check(
         plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
     )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     report = check_plan(
-        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict
+        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict, **naming
     )
     if report_file is not None:
         from dosecheck.report import write_report

@@ -74,6 +74,8 @@ def show(constraint_set: SetArg) -> None:
     for spec in c.structures:
         title = Text(spec.name, style="bold")
         match = []
+        if spec.target:
+            match.append(f"target: the {spec.target} at the prescription dose")
         if spec.aliases:
             match.append("aliases: " + ", ".join(spec.aliases))
         if spec.regex:

@@ -16,10 +16,13 @@ import typer
 from dosecheck.commands.check import (
     CheckFractionsOpt,
     ConstraintsOpt,
+    MapOpt,
     PrescriptionOpt,
+    SiteNamesOpt,
     StrictOpt,
     choose_constraint_set,
     load_plan_for_check,
+    naming_options,
 )
 from dosecheck.commands.options import (
     DoseIsOpt,
@@ -70,6 +73,8 @@ def report(
     rtplan: RtplanOpt = None,
     allow_frame_mismatch: FrameOpt = False,
     dose_is: DoseIsOpt = None,
+    site_names: SiteNamesOpt = None,
+    roi_map: MapOpt = None,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -90,12 +95,13 @@ def report(
     if output is None:
         raise InputError("give the report file with --output FILE.html")
     validate_report_path(output)
+    naming = naming_options(site_names, roi_map)
     loaded = load_plan_for_check(
         plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
     )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     result = check_plan(
-        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict
+        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict, **naming
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)

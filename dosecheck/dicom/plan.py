@@ -8,7 +8,7 @@ from typing import Any
 
 from dosecheck.dicom._common import floats, quiet_pydicom, read_dataset, shown, text
 from dosecheck.errors import DicomInputError
-from dosecheck.model import BeamDoseInfo, DoseReferencePoint, PlanInfo
+from dosecheck.model import BeamDoseInfo, DoseReferencePoint, PlanInfo, TargetReference
 
 __all__ = ["read_rtplan"]
 
@@ -30,6 +30,11 @@ def _number(item: Any, keyword: str, path: str, *, integer: bool = False) -> flo
     if not math.isfinite(number):
         raise DicomInputError(f"is {number!r}; export the RTPLAN again", path=path, tag=keyword)
     return number
+
+
+def _int(item: Any, keyword: str, path: str) -> int | None:
+    number = _number(item, keyword, path, integer=True)
+    return None if number is None else int(number)
 
 
 def _point(item: Any, keyword: str, path: str) -> tuple[float, float, float] | None:
@@ -82,9 +87,10 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         ReferencedStructureSetSequence item. For the dose-scale check:
         ``beam_doses`` (BeamDose, BeamDoseSpecificationPoint of each beam of the first
         fraction group), ``dose_reference_points`` (dose references with
-        DoseReferencePointCoordinates), ``prescribed_roi_numbers`` (ReferencedROINumber
-        of VOLUME references with a TargetPrescriptionDose), ``brachytherapy``
-        (ApplicationSetupSequence and no beams).
+        DoseReferencePointCoordinates), ``brachytherapy`` (ApplicationSetupSequence
+        and no beams). ``target_references`` holds the VOLUME dose references with a
+        ReferencedROINumber (see :func:`_target_references`), for matching and for the
+        dose-scale check's target fallback.
 
     Raises
     ------
@@ -101,7 +107,6 @@ def read_rtplan(path: str | Path) -> PlanInfo:
 
     doses: list[float] = []
     ref_points: list[DoseReferencePoint] = []
-    roi_numbers: list[int] = []
     for index, item in enumerate(ds.get("DoseReferenceSequence", None) or []):
         point = _point(item, "DoseReferencePointCoordinates", path)
         value = item.get("TargetPrescriptionDose", None)
@@ -117,10 +122,6 @@ def read_rtplan(path: str | Path) -> PlanInfo:
                     prescription_gy=_number(item, "TargetPrescriptionDose", path),
                 )
             )
-        if has_dose and text(item, "DoseReferenceStructureType") == "VOLUME":
-            roi = _number(item, "ReferencedROINumber", path, integer=True)
-            if roi is not None:
-                roi_numbers.append(int(roi))
         if not has_dose:
             continue
         try:
@@ -167,6 +168,7 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         ss_uid = text(refs[0], "ReferencedSOPInstanceUID")
 
     return PlanInfo(
+        target_references=_target_references(ds, path, groups),
         path=path,
         label=text(ds, "RTPlanLabel"),
         name=text(ds, "RTPlanName"),
@@ -178,7 +180,44 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         patient_id=text(ds, "PatientID"),
         beam_doses=beam_doses,
         dose_reference_points=tuple(ref_points),
-        prescribed_roi_numbers=tuple(dict.fromkeys(roi_numbers)),
         brachytherapy=bool(ds.get("ApplicationSetupSequence", None))
         and not (ds.get("BeamSequence", None) or ds.get("IonBeamSequence", None)),
     )
+
+
+def _target_references(ds: object, path: str, groups: list) -> tuple[TargetReference, ...]:
+    """The DoseReferenceSequence items that name a target ROI.
+
+    Items of DoseReferenceStructureType VOLUME with a ReferencedROINumber whose
+    DoseReferenceType is TARGET or absent; when the first FractionGroupSequence item
+    lists dose references (ReferencedDoseReferenceSequence), only those.
+    """
+    listed: set[int] | None = None
+    if groups:
+        refs = groups[0].get("ReferencedDoseReferenceSequence", None) or []
+        numbers = [_int(r, "ReferencedDoseReferenceNumber", path) for r in refs]
+        if any(n is not None for n in numbers):
+            listed = {n for n in numbers if n is not None}
+    out: list[TargetReference] = []
+    for item in ds.get("DoseReferenceSequence", None) or []:  # type: ignore[attr-defined]
+        if text(item, "DoseReferenceStructureType").upper() != "VOLUME":
+            continue
+        roi = _int(item, "ReferencedROINumber", path)
+        kind = text(item, "DoseReferenceType").upper()
+        if roi is None or kind not in ("", "TARGET"):
+            continue
+        number = _int(item, "DoseReferenceNumber", path)
+        if listed is not None and number not in listed:
+            continue
+        value = item.get("TargetPrescriptionDose", None)
+        dose = float(value) if value is not None and value != "" else None  # checked above
+        out.append(
+            TargetReference(
+                roi_number=roi,
+                prescription_gy=dose,
+                dose_reference_number=number,
+                dose_reference_type=kind,
+                description=text(item, "DoseReferenceDescription"),
+            )
+        )
+    return tuple(out)

@@ -458,9 +458,10 @@ def write_rtplan(
     """Write ``plan`` as a minimal RT Plan file (no beams).
 
     Writes RTPlanLabel/RTPlanName, a DoseReferenceSequence item (SITE, TARGET,
-    TargetPrescriptionDose) when ``plan.prescription_gy`` is set (VOLUME with
-    ReferencedROINumber when ``plan.prescribed_roi_numbers`` is set), a COORDINATES
-    item per ``plan.dose_reference_points``, a FractionGroupSequence item with
+    TargetPrescriptionDose) when ``plan.prescription_gy`` is set, or one VOLUME item
+    per ``plan.target_references`` (ReferencedROINumber, their dose; then listed in
+    the fraction group's ReferencedDoseReferenceSequence), a COORDINATES item per
+    ``plan.dose_reference_points``, a FractionGroupSequence item with
     NumberOfFractionsPlanned when ``plan.fractions`` is set (with a
     ReferencedBeamSequence item, BeamDose and BeamDoseSpecificationPoint, per
     ``plan.beam_doses``; no BeamSequence), and ReferencedStructureSetSequence when a
@@ -512,15 +513,22 @@ def write_rtplan(
         ref.ReferencedSOPInstanceUID = ss_uid
         ds.ReferencedStructureSetSequence = DicomSequence([ref])
     refs: list[Dataset] = []
-    if plan.prescription_gy is not None:
+    for n, t in enumerate(plan.target_references, start=1):
+        dr = Dataset()
+        dr.DoseReferenceNumber = t.dose_reference_number or n
+        dr.DoseReferenceUID = generate_uid()
+        dr.DoseReferenceStructureType = "VOLUME"
+        dr.ReferencedROINumber = int(t.roi_number)
+        dr.DoseReferenceDescription = t.description or "Target"
+        dr.DoseReferenceType = t.dose_reference_type or "TARGET"
+        if t.prescription_gy is not None:
+            dr.TargetPrescriptionDose = _ds(t.prescription_gy)
+        refs.append(dr)
+    if not plan.target_references and plan.prescription_gy is not None:
         dr = Dataset()
         dr.DoseReferenceNumber = 1
         dr.DoseReferenceUID = generate_uid()
-        if plan.prescribed_roi_numbers:
-            dr.DoseReferenceStructureType = "VOLUME"
-            dr.ReferencedROINumber = int(plan.prescribed_roi_numbers[0])
-        else:
-            dr.DoseReferenceStructureType = "SITE"
+        dr.DoseReferenceStructureType = "SITE"
         dr.DoseReferenceDescription = "Target"
         dr.DoseReferenceType = "TARGET"
         dr.TargetPrescriptionDose = _ds(plan.prescription_gy)
@@ -555,6 +563,13 @@ def write_rtplan(
                     rb.BeamDoseSpecificationPoint = _ds_list(beam.point_mm)
                 items.append(rb)
             fg.ReferencedBeamSequence = DicomSequence(items)
+        if plan.target_references:
+            listed = []
+            for item in refs[: len(plan.target_references)]:
+                r = Dataset()
+                r.ReferencedDoseReferenceNumber = item.DoseReferenceNumber
+                listed.append(r)
+            fg.ReferencedDoseReferenceSequence = DicomSequence(listed)
         ds.FractionGroupSequence = DicomSequence([fg])
     _save(ds, path)
     return uid

@@ -34,6 +34,7 @@ __all__ = [
     "check_markdown",
     "check_table_text",
     "format_value",
+    "matched_by_text",
     "print_check_table",
     "status_label",
 ]
@@ -135,13 +136,30 @@ def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
     yield from order.items()
 
 
+#: How each matching rule reads in a report.
+_MATCHED_BY_TEXT = {
+    "command line": "--map on the command line",
+    "site map": "the site alias file",
+    "plan-reference": "the RTPLAN's dose reference",
+    "tg263": "TG-263 target name",
+    "interpreted-type": "RTROIInterpretedType",
+}
+
+
+def matched_by_text(r: ConstraintResult) -> str:
+    """``matched by name``, ``matched by TG-263 target name: TG-263 dose level 50.4 Gy =
+    the prescription``, ``matched by the RTPLAN's dose reference: …``."""
+    by = _MATCHED_BY_TEXT.get(r.matched_by or "", r.matched_by)
+    return f"matched by {by}" + (f": {r.match_detail}" if r.match_detail else "")
+
+
 def _matched_text(report: CheckReport, indices: list[int]) -> str:
     r = report.results[indices[0]]
     if r.roi is None:
         if r.reason == "structure_ambiguous":
             return "ambiguous: no ROI chosen"
         return "no matching ROI"
-    return f"ROI {r.roi!r} (matched by {r.matched_by})"
+    return f"ROI {r.roi!r} ({matched_by_text(r)})"
 
 
 def _plan_text(report: CheckReport) -> str:
@@ -344,7 +362,7 @@ def check_junit(report: CheckReport) -> str:
 
 def _case_detail(report: CheckReport, i: int) -> str:
     r = report.results[i]
-    lines = [r.message, f"ROI: {r.roi} (matched by {r.matched_by})"]
+    lines = [r.message, f"ROI: {r.roi} ({matched_by_text(r)})"]
     if r.line is not None:
         lines.append(f"constraint: {r.constraint} ({report.constraint_set.path}:{r.line})")
     lines.extend(f"warning: {w}" for w in r.warnings)

@@ -323,7 +323,9 @@ def _matched(report: CheckReport, i: int) -> str:
         return (
             "ambiguous: no ROI chosen" if r.reason == "structure_ambiguous" else ("no matching ROI")
         )
-    return f"ROI {r.roi} (matched by {r.matched_by})"
+    from dosecheck.output.check_formats import matched_by_text
+
+    return f"ROI {r.roi} ({matched_by_text(r)})"
 
 
 def _full(x: float | None, unit: str) -> str:
