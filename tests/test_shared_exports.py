@@ -40,8 +40,8 @@ REFUSED = {
     "pydicom-testfiles": "another patient",
     # the RTDOSE is not in the data set (only SlicerRT's NRRD conversion)
     "slicerrt-eclipse-prostate": "no RTDOSE",
-    # eight dose headers without pixel data or structure set
-    "pymedphys-eclipse137-dicomorient-headers": "RTDOSE",
+    # eight dose headers without pixel data, and no structure set
+    "pymedphys-eclipse137-dicomorient-headers": "no RTSTRUCT",
     # two complete plans (IMRT and VMAT) in one folder: the user must choose
     "pps-brainsrs-raystation": "pps-brainsrs-raystation",
 }
