@@ -22,6 +22,7 @@ from dosecheck.commands.options import (
     FrameOpt,
     OutputOpt,
     PlanArg,
+    PlanSumOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
@@ -98,6 +99,7 @@ def dvh(
             "needs dosecheck\\[reference]).",
         ),
     ] = "dosecheck",
+    plan_sum: PlanSumOpt = False,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
@@ -106,7 +108,9 @@ def dvh(
         from dosecheck.report.plots import plot_format
 
         plot_format(plot)  # exit 2 for a bad extension, before any work
-    loaded = load_plan_from_options(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_from_options(
+        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, plan_sum=plan_sum
+    )
     if engine == "dosecheck":
         import os
 

@@ -328,6 +328,10 @@ class ConstraintResult:
         The physical dose (Gy, in ``plan_fractions``) equivalent to the dose as
         written: the threshold at which ``V``/``CV`` was evaluated, or the limit of a
         dose metric (then ``limit`` holds it in ``unit``). ``None`` when not converted.
+    evaluated_on
+        ``"physical"``: ``value`` is read from the physical DVH; ``"eqd2_sum"``: from the
+        DVH of the voxel-wise EQD2 sum of a plan sum's parts (``value`` and ``limit`` are
+        then EQD2 doses or volumes at an EQD2 dose, with ``alpha_beta``).
     """
 
     structure: str
@@ -352,6 +356,7 @@ class ConstraintResult:
     alpha_beta: float | None = None
     plan_fractions: int | None = None
     converted_dose_gy: float | None = None
+    evaluated_on: str = "physical"
 
     @property
     def is_mandatory_failure(self) -> bool:

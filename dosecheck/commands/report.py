@@ -24,6 +24,7 @@ from dosecheck.commands.check import (
 from dosecheck.commands.options import (
     FrameOpt,
     PlanArg,
+    PlanSumOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
@@ -68,6 +69,7 @@ def report(
     rtdose: RtdoseOpt = None,
     rtplan: RtplanOpt = None,
     allow_frame_mismatch: FrameOpt = False,
+    plan_sum: PlanSumOpt = False,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -88,7 +90,17 @@ def report(
     if output is None:
         raise InputError("give the report file with --output FILE.html")
     validate_report_path(output)
-    loaded = load_plan_for_check(plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch)
+    loaded = load_plan_for_check(
+        plan,
+        rtstruct,
+        rtdose,
+        rtplan,
+        fractions,
+        allow_frame_mismatch,
+        plan_sum=plan_sum,
+        auto_plan_sum=constraints is None,
+        prescription_gy=prescription,
+    )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     result = check_plan(
         loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict
