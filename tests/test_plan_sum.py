@@ -85,6 +85,7 @@ def write_course(
     parts: list[tuple[str, float | None, int | None, DoseGrid]],
     *,
     frames: list[str] | None = None,
+    summation: dict[str, str] | None = None,
 ) -> Path:
     """One RTSTRUCT and, per part, an RTPLAN (label, prescription, fractions) and its
     PLAN dose referencing it."""
@@ -100,7 +101,7 @@ def write_course(
         write_rtdose(
             folder / f"rd_{label}.dcm",
             g,
-            summation_type="PLAN",
+            summation_type=(summation or {}).get(label, "PLAN"),
             referenced_plan_uid=plan_uid,
             frame_of_reference_uid=frame,
             patient_id="P1",
@@ -181,7 +182,9 @@ def test_summed_prescription_grid_and_parts(course: Path) -> None:
     assert np.allclose(np.diff(plan.dose.x), 2.0) and np.allclose(np.diff(plan.dose.z), 2.0)
     assert plan.dose.x[0] == -30.0 and plan.dose.x[-1] == 60.0
     assert len(plan.files.rtdose) == 2
-    assert any(w.startswith("plan sum of 2 plans") for w in plan.warnings)
+    (note,) = [w for w in plan.warnings if w.startswith("plan sum of 2 plans")]
+    assert "MAIN (45 Gy in 25 fx, 1.8 Gy/fx)" in note and "BOOST (5.4 Gy in 3 fx" in note
+    assert "PLAN doses BOOST resampled (trilinear) onto a 46×31×31 grid of 2×2×2 mm" in note
     # The 2 mm grid's margin beyond the 3 mm centres gets 0 Gy from BOOST: said, with the
     # exact number of points, and no ROI reaches there.
     (coverage,) = [w for w in plan.warnings if "does not cover" in w]
@@ -226,6 +229,26 @@ def test_boost_on_finer_grid_extends_its_lattice(tmp_path: Path) -> None:
     (item,) = compute_dvhs(plan, ["PTV"])
     assert item.dvh.mean_gy == pytest.approx(50.4, abs=0.005)
     assert parse_metric("D95%[Gy]").evaluate(item.dvh).value == pytest.approx(49.5, abs=0.01)
+
+
+def test_fraction_dose_part_scaled_by_its_own_fractions(tmp_path: Path) -> None:
+    # The boost exported per fraction (1.8 + 0.05/3 z Gy): load_plan scales it by the
+    # boost RTPLAN's 3 fractions, not by the course's 28.
+    main = grid(2.0, 0.0, *WIDE, uniform(45.0))
+    boost = grid(3.0, 0.5, *INNER, linear_z(1.8, 0.05 / 3))
+    parts = [("MAIN", 45.0, 25, main), ("BOOST", 5.4, 3, boost)]
+    plan = load_plan_sum(write_course(tmp_path / "c", parts, summation={"BOOST": "FRACTION"}))
+    assert any("multiplied by 3 fractions from RTPLAN" in w for w in plan.warnings)
+    (item,) = compute_dvhs(plan, ["PTV"])
+    assert item.dvh.mean_gy == pytest.approx(50.4, abs=0.005)
+    assert item.dvh.max_gy == pytest.approx(51.4, abs=0.01)
+
+
+def test_api_load_plan_sum(course: Path) -> None:
+    from dosecheck import api
+
+    plan = api.load_plan_sum(course)
+    assert plan.plan_sum is not None and len(plan.plan_sum.parts) == 2
 
 
 def test_part_grid_not_covering_a_structure_warns(tmp_path: Path) -> None:
@@ -440,8 +463,9 @@ def test_cli_dvh_and_report_plan_sum(dc, course: Path, tmp_path: Path) -> None:
     code, out, err = dc("dvh", course, "--plan-sum", "-s", "PTV", "--format", "json", "-j", "1")
     assert code == 0, err
     data = json.loads(out)
-    (roi,) = data["structures"] if "structures" in data else data["dvhs"]
+    (roi,) = data["structures"]
     assert roi["mean_gy"] == pytest.approx(50.4, abs=0.005)
+    assert len(data["plan"]["plan_sum"]["parts"]) == 2
     report = tmp_path / "r.html"
     code, _, err = dc("report", course, "-o", report)
     assert code == 0, err
@@ -539,3 +563,32 @@ structures:
     # D50 on the EQD2 sum is the EQD2 of the median physical dose 50.4 Gy in 28 fx.
     assert a[1].value == pytest.approx(eqd2(50.4, 28, 3.0), abs=0.01)
     assert b[1].limit == pytest.approx(physical_dose_for_eqd2(40.0, 28, 3.0), abs=1e-6)
+
+
+# --- third-party data: two RayStation plans on one structure set ----------------------------
+def test_raystation_two_plans_sum(tmp_path: Path) -> None:
+    """The IMRT and VMAT plans of pps-brainsrs-raystation (same RTSTRUCT, same 3 mm grid,
+    5 fractions each, no TargetPrescriptionDose) summed: on a shared grid nothing is
+    resampled, so every ROI's mean dose is the sum of the two plans' means."""
+    from dosecheck.api import load_plan
+    from tests.shared_data import shared_dataset
+
+    root = shared_dataset("pps-brainsrs-raystation")
+    with pytest.raises(DicomInputError) as exc:
+        load_plan_sum(root)
+    assert exc.value.tag == "TargetPrescriptionDose"
+    plan = load_plan_sum(root, prescription_gy=50.0)
+    assert plan.plan_info is not None and plan.plan_info.fractions == 10
+    assert not any("does not cover" in w for w in plan.warnings)
+    (note,) = [w for w in plan.warnings if w.startswith("plan sum of 2 plans")]
+    assert "PLAN doses all on one grid, added on a 63×78×79 grid of 3×3×3 mm" in note
+    names = ["BRAIN STEM", "PTV_4", "BRAIN - PTV"]
+    summed = {i.structure.name: i.dvh for i in compute_dvhs(plan, names)}
+    singles = [
+        {i.structure.name: i.dvh for i in compute_dvhs(load_plan(root / sub), names)}
+        for sub in ("BrainSRSRaystationIMRT", "BrainSRSRaystationVMAT")
+    ]
+    for name in names:
+        expected = singles[0][name].mean_gy + singles[1][name].mean_gy
+        assert summed[name].mean_gy == pytest.approx(expected, abs=0.01)
+        assert summed[name].volume_cc == pytest.approx(singles[0][name].volume_cc, rel=1e-9)

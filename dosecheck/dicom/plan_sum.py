@@ -447,12 +447,14 @@ def load_plan_sum(
     structure_set = parts[0].structure_set
     warnings: list[str] = [w for p in parts for w in p.warnings]
     doses = []
+    resampled = []
     for record, g in zip(records, grids, strict=True):
         if _same_axes(g, axes):
             doses.append(g.dose_gy)
             continue
         values, _outside = _resample(g, *axes)
         doses.append(values)
+        resampled.append(record.label)
         coverage = _coverage_warning(record.label, g, axes, structure_set)
         if coverage is not None:
             warnings.append(coverage)
@@ -463,10 +465,15 @@ def load_plan_sum(
     step = "×".join(
         format_number(round(float(np.median(np.diff(c))), 3)) if c.size > 1 else "-" for c in axes
     )
+    how = (
+        f"{', '.join(resampled)} resampled (trilinear) onto"
+        if resampled
+        else "all on one grid, added on"
+    )
     sum_note = (
         f"plan sum of {len(parts)} plans: {' + '.join(_describe(r) for r in records)}; "
-        f"PLAN doses resampled (trilinear) onto a {x.size}×{y.size}×{z.size} grid of "
-        f"{step} mm covering all their grids, and added"
+        f"PLAN doses {how} a {x.size}×{y.size}×{z.size} grid of {step} mm covering all "
+        "their grids, and added"
     )
     warnings.append(sum_note)
     sources = tuple(s for g in grids for s in g.sources)
