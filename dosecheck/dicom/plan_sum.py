@@ -364,7 +364,8 @@ def _check_parts(parts: Sequence[Plan], prescription_gy: float | None) -> None:
                 path=info.path,
                 tag="SOPInstanceUID",
             )
-        uids[info.sop_instance_uid] = dose_file
+        if info.sop_instance_uid:
+            uids[info.sop_instance_uid] = dose_file
         if info.fractions is None:
             raise DicomInputError(
                 "is missing: a plan sum needs each plan's number of fractions (to add them "
