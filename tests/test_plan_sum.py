@@ -592,3 +592,69 @@ def test_raystation_two_plans_sum(tmp_path: Path) -> None:
         expected = singles[0][name].mean_gy + singles[1][name].mean_gy
         assert summed[name].mean_gy == pytest.approx(expected, abs=0.01)
         assert summed[name].volume_cc == pytest.approx(singles[0][name].volume_cc, rel=1e-9)
+
+
+# --- more refusals ------------------------------------------------------------------------------
+def _part_files(folder: Path, label: str):
+    from dosecheck.model import PlanFiles
+
+    return PlanFiles(
+        rtstruct=str(folder / "rs.dcm"),
+        rtdose=(str(folder / f"rd_{label}.dcm"),),
+        rtplan=str(folder / f"rp_{label}.dcm"),
+        root=str(folder),
+    )
+
+
+def test_explicit_parts_one_plan_twice_refused(course: Path) -> None:
+    main = _part_files(course, "MAIN")
+    with pytest.raises(DicomInputError, match="is used by two parts") as exc:
+        load_plan_sum([main, main])
+    assert exc.value.tag == "SOPInstanceUID"
+    assert exc.value.path is not None and exc.value.path.endswith("rp_MAIN.dcm")
+
+
+def test_explicit_parts_of_two_structure_sets_refused(tmp_path: Path) -> None:
+    a, b = boost_course(tmp_path / "a"), boost_course(tmp_path / "b")
+    with pytest.raises(DicomInputError, match="must share one structure set") as exc:
+        load_plan_sum([_part_files(a, "MAIN"), _part_files(b, "BOOST")])
+    assert exc.value.tag == "SOPInstanceUID"
+    assert exc.value.path == str(b / "rs.dcm")
+
+
+def test_explicit_parts_sum_like_the_folder(course: Path) -> None:
+    plan = load_plan_sum([_part_files(course, "MAIN"), _part_files(course, "BOOST")])
+    assert plan.plan_info is not None and plan.plan_info.label == "MAIN + BOOST"
+    (item,) = compute_dvhs(plan, ["PTV"])
+    assert item.dvh.mean_gy == pytest.approx(50.4, abs=0.005)
+
+
+def test_dose_without_structure_set_refused(tmp_path: Path) -> None:
+    folder = boost_course(tmp_path / "c")
+    (folder / "rs.dcm").unlink()
+    with pytest.raises(DicomInputError, match="cannot form a plan sum"):
+        find_plan_sum(folder)
+
+
+def test_zip_and_file_refused(course: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "course.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in course.iterdir():
+            zf.write(f, f"c/{f.name}")
+    with pytest.raises(InputError, match="is not a folder"):
+        find_plan_sum(archive)
+    with pytest.raises(DicomInputError, match="extract it"):
+        plan_sum_module._discovered_plans(archive)
+
+
+def test_single_plane_finest_grid_cannot_extend() -> None:
+    # A single-plane grid has no z spacing: it is never the finest unless all are.
+    thin = grid(1.0, 0.0, (-5.0, -5.0, 0.0), (5.0, 5.0, 0.0), uniform(2.0))
+    wide = grid(3.0, 0.0, (-9.0, -9.0, -9.0), (9.0, 9.0, 9.0), uniform(2.0))
+    assert thin.z.size == 1
+    assert np.allclose(np.diff(summation_axes([thin, wide])[2]), 3.0)
+    other = grid(1.0, 0.0, (-5.0, -5.0, 4.0), (5.0, 5.0, 4.0), uniform(2.0))
+    with pytest.raises(DicomInputError, match="single z position"):
+        summation_axes([thin, other])
