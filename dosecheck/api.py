@@ -31,6 +31,7 @@ __all__ = [
     "compute_dvhs",
     "end_cap_spacing",
     "load_plan",
+    "load_plan_sum",
     "select_structures",
     "structure_set_spacing",
 ]
@@ -80,6 +81,27 @@ def load_plan(
         fractions=fractions,
         allow_frame_mismatch=allow_frame_mismatch,
         dose_is=dose_is,
+    )
+
+
+def load_plan_sum(
+    path: str | Path,
+    *,
+    prescription_gy: float | None = None,
+    allow_frame_mismatch: bool = False,
+) -> Plan:
+    """Load the plans of one structure set in a folder as one course (a plan sum: e.g.
+    a sequential boost), see :func:`dosecheck.dicom.plan_sum.load_plan_sum`.
+
+    Raises
+    ------
+    InputError
+        For missing files, plans that cannot be summed, unsupported DICOM.
+    """
+    from dosecheck.dicom.plan_sum import load_plan_sum as _load_sum
+
+    return _load_sum(
+        path, prescription_gy=prescription_gy, allow_frame_mismatch=allow_frame_mismatch
     )
 
 

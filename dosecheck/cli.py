@@ -23,6 +23,7 @@ from dosecheck.commands.options import (
     FrameOpt,
     OutputOpt,
     PlanArg,
+    PlanSumOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
@@ -100,6 +101,7 @@ def dvh(
         ),
     ] = "dosecheck",
     dose_is: DoseIsOpt = None,
+    plan_sum: PlanSumOpt = False,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
@@ -109,7 +111,14 @@ def dvh(
 
         plot_format(plot)  # exit 2 for a bad extension, before any work
     loaded = load_plan_from_options(
-        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+        plan,
+        rtstruct,
+        rtdose,
+        rtplan,
+        fractions,
+        allow_frame_mismatch,
+        dose_is,
+        plan_sum=plan_sum,
     )
     if engine == "dosecheck":
         import os

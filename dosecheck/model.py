@@ -346,11 +346,87 @@ class BeamDoseCheck:
         }
 
 
+@dataclass(frozen=True)
+class PlanSumPart:
+    """One plan of a plan sum (e.g. the boost of a sequential boost course).
+
+    Attributes
+    ----------
+    label
+        RTPlanLabel.
+    plan_uid
+        SOPInstanceUID of the RTPLAN.
+    prescription_gy
+        TargetPrescriptionDose of the RTPLAN (``None`` when it gives none).
+    fractions
+        NumberOfFractionsPlanned of the RTPLAN.
+    rtplan
+        Path of the RTPLAN.
+    rtdose
+        Path(s) of the RTDOSE file(s) of this plan.
+    """
+
+    label: str
+    plan_uid: str
+    prescription_gy: float | None
+    fractions: int
+    rtplan: str
+    rtdose: tuple[str, ...]
+
+    @property
+    def dose_per_fraction_gy(self) -> float | None:
+        """Prescription dose per fraction (Gy), ``None`` without a prescription."""
+        return None if self.prescription_gy is None else self.prescription_gy / self.fractions
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: the attributes and ``dose_per_fraction_gy``."""
+        return {
+            "label": self.label,
+            "plan_uid": self.plan_uid,
+            "prescription_gy": self.prescription_gy,
+            "fractions": self.fractions,
+            "dose_per_fraction_gy": self.dose_per_fraction_gy,
+            "rtplan": self.rtplan,
+            "rtdose": list(self.rtdose),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PlanSum:
+    """How a plan's dose was summed from several plans of one structure set.
+
+    Attributes
+    ----------
+    parts
+        The plans, in the order summed.
+    part_doses_gy
+        Each part's physical dose resampled onto the summed grid (``float32``, shape
+        of the plan's ``dose.dose_gy``), for the voxel-wise EQD2 sum.
+    note
+        Why the sum was used when it was not asked for (``""`` when asked for).
+    """
+
+    parts: tuple[PlanSumPart, ...]
+    part_doses_gy: tuple[np.ndarray, ...]
+    note: str = ""
+
+    @property
+    def fractions(self) -> tuple[int, ...]:
+        """Each part's number of fractions."""
+        return tuple(p.fractions for p in self.parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: ``{parts: [...], note}``."""
+        return {"parts": [p.to_dict() for p in self.parts], "note": self.note}
+
+
 @dataclass(eq=False)
 class Plan:
     """A loaded plan: structures, dose and (optionally) the RTPLAN.
 
     ``beam_dose_check`` is set when BEAM doses were given beside the PLAN dose.
+    ``plan_sum`` is set when the dose is the sum of several plans of one structure
+    set (then ``plan_info`` holds their summed prescription and fractions).
     """
 
     files: PlanFiles
@@ -362,6 +438,8 @@ class Plan:
     dose_scale: DoseScaleCheck | None = None
     #: The PLAN dose against the sum of its BEAM doses, set by the loader.
     beam_dose_check: BeamDoseCheck | None = None
+    #: The parts when the dose is the sum of several plans, set by the plan-sum loader.
+    plan_sum: PlanSum | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +463,7 @@ class PlanIdentity:
     fractions: int | None
     dose_scale: DoseScaleCheck | None = None
     beam_dose_check: BeamDoseCheck | None = None
+    plan_sum: PlanSum | None = None
 
     @classmethod
     def of(cls, plan: Plan) -> PlanIdentity:
@@ -406,11 +485,12 @@ class PlanIdentity:
             fractions=info.fractions if info else None,
             dose_scale=plan.dose_scale,
             beam_dose_check=plan.beam_dose_check,
+            plan_sum=plan.plan_sum,
         )
 
     def to_dict(self) -> dict[str, object]:
         """JSON keys in a fixed order; ``dose_scale`` always (``None`` when not checked),
-        ``beam_dose_check`` only when there is one."""
+        ``beam_dose_check`` and ``plan_sum`` only when there is one."""
         out: dict[str, object] = {
             "path": self.path,
             "rtstruct": self.rtstruct,
@@ -428,4 +508,6 @@ class PlanIdentity:
         }
         if self.beam_dose_check is not None:
             out["beam_dose_check"] = self.beam_dose_check.to_dict()
+        if self.plan_sum is not None:
+            out["plan_sum"] = self.plan_sum.to_dict()
         return out

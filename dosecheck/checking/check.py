@@ -10,6 +10,7 @@ evaluates every constraint and returns a :class:`CheckReport`, which the rendere
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Sequence
@@ -306,6 +307,11 @@ def _plan_identity(plan: Plan) -> dict[str, Any]:
     if plan.files.beam_doses:
         sha256["beam_doses"] = [file_sha256(p) for p in plan.files.beam_doses]
     ident["sha256"] = sha256
+    if plan.plan_sum is not None:
+        record = plan.plan_sum.to_dict()
+        for part in record["parts"]:  # type: ignore[union-attr]
+            part["sha256"] = {"rtplan": file_sha256(part["rtplan"])}
+        ident["plan_sum"] = record
     return ident
 
 
@@ -417,6 +423,8 @@ class _DVHCache:
         self.spacing = structure_set_spacing(plan.structure_set)
         self.field: DoseField | None = None
         self.items: dict[str, StructureDVH] = {}
+        self.eqd2_fields: dict[float, DoseField] = {}
+        self.eqd2_items: dict[tuple[str, float], DVH] = {}
 
     def __call__(self, roi: str) -> DVH:
         if roi not in self.items:
@@ -434,6 +442,53 @@ class _DVHCache:
             )
             self.items[roi] = StructureDVH(structure=structure, dvh=dvh)
         return self.items[roi].dvh
+
+    def eqd2(self, roi: str, alpha_beta: float) -> DVH:
+        """The DVH of ``roi`` in the voxel-wise EQD2 sum of the plan sum's parts with
+        this α/β (one dose field per distinct α/β, built on first request)."""
+        key = (roi, float(alpha_beta))
+        if key not in self.eqd2_items:
+            from dosecheck.api import end_cap_spacing, select_structures
+            from dosecheck.core.engine import DoseField, compute_dvh
+            from dosecheck.core.eqd2 import eqd2_sum
+
+            plan_sum = self.plan.plan_sum
+            assert plan_sum is not None
+            ab = float(alpha_beta)
+            if ab not in self.eqd2_fields:
+                dose = eqd2_sum(plan_sum.part_doses_gy, plan_sum.fractions, ab)
+                grid = dataclasses.replace(self.plan.dose, dose_gy=dose)
+                self.eqd2_fields[ab] = DoseField(grid)
+            structure = select_structures(self.plan.structure_set, [roi])[0]
+            self.eqd2_items[key] = compute_dvh(
+                structure,
+                self.eqd2_fields[ab],
+                slice_thickness_mm=end_cap_spacing(structure, self.spacing),
+                settings=self.settings,
+            )
+        return self.eqd2_items[key]
+
+
+def _plan_sum_rules(plan: Plan, cset: ConstraintSet) -> tuple[list[str], bool]:
+    """For a plan sum: the prominent warnings (what was summed, why, where a part
+    contributes 0 Gy) and whether converted constraints are evaluated on the
+    voxel-wise EQD2 sum (whenever the set has any and the sum has several parts)."""
+    plan_sum = plan.plan_sum
+    if plan_sum is None:
+        return [], False
+    warnings = [w for w in plan.warnings if w.startswith("plan sum")]
+    if plan_sum.note:
+        warnings.insert(0, plan_sum.note)
+    converted = any(c.is_converted for _, c in cset.constraints)
+    on_sum = converted and len(plan_sum.parts) > 1
+    if on_sum:
+        warnings.append(
+            "plan sum: constraints given as EQD2 or for the set's fractions are evaluated "
+            "on the voxel-wise EQD2 sum of the plans (linear-quadratic model, each plan in "
+            "its own equal fractions, no time factor), not by converting the limit with "
+            "the total number of fractions"
+        )
+    return warnings, on_sum
 
 
 def _unique(items: Sequence[str]) -> tuple[str, ...]:
@@ -523,6 +578,8 @@ def check_plan(
         command_line=roi_map,
     )
     cache = _DVHCache(plan, settings)
+    sum_warnings, on_eqd2_sum = _plan_sum_rules(plan, cset)
+    rx_warnings = [*sum_warnings, *rx_warnings]
     results = evaluate_constraints(
         cset,
         cache,
@@ -531,6 +588,7 @@ def check_plan(
         strict=strict,
         fractions=rx.fractions,
         naming=naming,
+        eqd2_dvhs=cache.eqd2 if on_eqd2_sum else None,
     )
     dvhs = tuple(cache.items.values())
     dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]
@@ -538,7 +596,15 @@ def check_plan(
     # the DVH warnings; what is left are the matching cross-checks.
     not_matching = {*resolve_prescription(cset, rx.dose_gy)[1], *dvh_warnings}
     match_warnings = [w for r in results for w in r.warnings if w not in not_matching]
-    warnings = _unique([*plan.warnings, *rx_warnings, *dvh_warnings, *match_warnings])
+    warnings = _unique(
+        [
+            *sum_warnings,  # a plan sum first: it changes what is checked
+            *plan.warnings,
+            *rx_warnings,
+            *dvh_warnings,
+            *match_warnings,
+        ]
+    )
     return CheckReport(
         constraint_set=cset,
         results=tuple(results),

@@ -15,6 +15,12 @@ dose in the plan's number of fractions (the ``fractions`` argument, otherwise th
 set's); the DVH itself is never converted. Without a number of fractions such a
 constraint is ``not_evaluated``.
 
+Plan sums: with ``eqd2_dvhs`` (a plan sum whose parts have their own fractionations) a
+converted constraint is evaluated on the DVH of the voxel-wise EQD2 sum of the parts
+instead (:func:`dosecheck.core.eqd2.eqd2_sum`), against its dose as EQD2 (a
+``set_fractions`` dose is converted to EQD2 at equal BED); its result says
+``evaluated_on: eqd2_sum``.
+
 Dose grid: when more than :func:`outside_grid_tolerance_cc` of a structure lies
 outside the dose grid (where the dose is unknown), every constraint of that structure,
 ``Volume[cc]`` included, is ``not_evaluated`` (reason ``outside_dose_grid``).
@@ -27,7 +33,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dosecheck.checking.fractionation import from_physical, to_physical
+from dosecheck.checking.fractionation import eqd2, from_physical, to_physical
 from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
 from dosecheck.checking.model import (
     Constraint,
@@ -95,6 +101,7 @@ def evaluate_constraints(
     strict: bool = False,
     fractions: int | None = None,
     naming: NamingContext | None = None,
+    eqd2_dvhs: Callable[[str, float], DVH] | None = None,
 ) -> list[ConstraintResult]:
     """Check every constraint of ``cset``.
 
@@ -120,6 +127,9 @@ def evaluate_constraints(
         RTROIInterpretedType, the RTPLAN's dose references, the site alias file,
         ``--map``); see :mod:`dosecheck.checking.matching`. Its ``prescription_gy`` is
         replaced by the prescription used here. Without it the names alone are used.
+    eqd2_dvhs
+        For a plan sum: ``(roi, α/β) -> DVH`` of the voxel-wise EQD2 sum of the parts;
+        converted constraints are then evaluated on it (see the module docstring).
 
     Returns
     -------
@@ -160,6 +170,10 @@ def evaluate_constraints(
             )
             continue
         for c in spec.constraints:
+            if eqd2_dvhs is not None and c.is_converted and c.alpha_beta is not None:
+                on_sum = eqd2_dvhs(match.roi, c.alpha_beta)
+                results.append(_evaluate_on_eqd2_sum(spec, c, match, on_sum, rx, n, strict))
+                continue
             results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
     return results
 
@@ -379,6 +393,73 @@ def _evaluate_one(
         rx=rx,
         warnings=warnings,
         conv=conv,
+    )
+
+
+def _evaluate_on_eqd2_sum(
+    spec: StructureSpec,
+    c: Constraint,
+    match: MatchResult,
+    dvh: DVH,
+    rx: float | None,
+    fractions: int | None,
+    strict: bool,
+) -> ConstraintResult:
+    """A converted constraint on the DVH of a plan sum's voxel-wise EQD2: its dose as
+    EQD2 (``set_fractions``: the EQD2 of the dose in the set's fractions) read directly
+    on that DVH."""
+    written = c.dose_as_written_gy
+    assert written is not None and c.alpha_beta is not None  # converted constraints have both
+    ab = c.alpha_beta
+    if c.dose_basis == "set_fractions":
+        assert c.basis_fractions is not None
+        target = eqd2(written, c.basis_fractions, ab)
+    else:
+        target = written
+    m = c.metric
+    ab_text = f"α/β {format_number(ab)} Gy"
+    if m.kind in ("V", "CV"):
+        number = target * 100.0 if m.number_unit == "cGy" else target
+        metric = Metric(m.kind, number, m.number_unit, m.output_unit)
+        view = Constraint(metric, c.comparator, c.limit, priority=c.priority)
+        basis = f"{c.metric.label} ({c.basis_text}) = {_short_label(metric)} EQD2"
+    else:
+        metric = m
+        limit_eqd2 = target * 100.0 if m.output_unit == "cGy" else target
+        view = Constraint(metric, c.comparator, limit_eqd2, priority=c.priority)
+        basis = f"limit {format_number(c.limit)} {m.output_unit} ({c.basis_text})"
+        if c.dose_basis == "set_fractions":
+            basis += f" = {_fmt(limit_eqd2)} {m.output_unit} EQD2"
+    head = f"{basis} on the voxel-wise EQD2 sum of the plans ({ab_text})"
+    warnings = _dvh_warnings(dvh)
+    try:
+        value = metric.evaluate(dvh, rx).value
+        limit = view.limit
+        if not math.isfinite(value):
+            raise MetricDomainError(f"{c.metric.label} is undefined on {match.roi!r}")
+    except MetricDomainError as e:
+        return dataclasses.replace(
+            _not_evaluated(
+                spec, c, match, rx, None, "metric_undefined", f"{head}: {e}", strict, warnings
+            ),
+            plan_fractions=fractions,
+            evaluated_on="eqd2_sum",
+        )
+    ok = view.holds(value, limit)
+    return dataclasses.replace(
+        _result(
+            spec,
+            c,
+            match,
+            value=value,
+            limit=limit,
+            status="pass" if ok else "fail",
+            message=f"{head}: {_message(view, dvh, value, limit, ok, rx)}",
+            rx=rx,
+            warnings=warnings,
+        ),
+        plan_fractions=fractions,
+        evaluated_on="eqd2_sum",
     )
 
 

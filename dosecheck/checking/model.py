@@ -340,6 +340,10 @@ class ConstraintResult:
     match_detail
         How ``matched_by`` decided, for people (e.g. ``"TG-263 dose level 50.4 Gy =
         the prescription"``); empty for a plain name match.
+    evaluated_on
+        ``"physical"``: ``value`` is read from the physical DVH; ``"eqd2_sum"``: from the
+        DVH of the voxel-wise EQD2 sum of a plan sum's parts (``value`` and ``limit`` are
+        then EQD2 doses or volumes at an EQD2 dose, with ``alpha_beta``).
     """
 
     structure: str
@@ -365,6 +369,7 @@ class ConstraintResult:
     plan_fractions: int | None = None
     converted_dose_gy: float | None = None
     match_detail: str = ""
+    evaluated_on: str = "physical"
 
     @property
     def is_mandatory_failure(self) -> bool:

@@ -10,6 +10,7 @@ chosen from the plan's prescription (:func:`select_set_for_plan`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -26,6 +27,7 @@ __all__ = [
     "ShippedSet",
     "describe_prescription",
     "load_shipped_set",
+    "plan_sum_set",
     "resolve_constraint_set",
     "select_set_for_plan",
     "shipped_set_names",
@@ -210,3 +212,35 @@ def select_set_for_plan(prescription_gy: float | None, fractions: int | None) ->
             "choose one with --constraints NAME"
         )
     return hits[0]
+
+
+def plan_sum_set(parts: Sequence[tuple[float | None, int | None]]) -> ShippedSet | None:
+    """The shipped set to check several plans of one structure set against as one
+    course, when that is the only sensible reading; else ``None``.
+
+    That is when no plan alone matches a shipped set's prescription, and the sum of
+    their prescriptions matches exactly one set: dose within 0.5 % and the summed
+    number of fractions equal to the set's (every plan's dose and fractions, and the
+    set's fractions, must be known).
+
+    Parameters
+    ----------
+    parts
+        ``(prescription_gy, fractions)`` of each plan, from its RTPLAN.
+    """
+    if len(parts) < 2 or any(d is None or n is None for d, n in parts):
+        return None
+    sets = shipped_sets()
+    for dose, n in parts:
+        assert dose is not None
+        if any(_prescription_matches(s.constraint_set, dose, n) for s in sets):
+            return None
+    total = float(sum(d or 0.0 for d, _ in parts))
+    n_total = sum(n or 0 for _, n in parts)
+    hits = [
+        s
+        for s in sets
+        if s.constraint_set.fractions == n_total
+        and _prescription_matches(s.constraint_set, total, n_total)
+    ]
+    return hits[0] if len(hits) == 1 else None

@@ -18,12 +18,13 @@ from dosecheck.commands.options import (
     FrameOpt,
     OutputOpt,
     PlanArg,
+    PlanSumOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
     load_plan_from_options,
 )
-from dosecheck.errors import InputError
+from dosecheck.errors import DicomInputError, InputError
 
 if TYPE_CHECKING:
     from dosecheck.checking.check import CheckReport
@@ -127,20 +128,89 @@ def load_plan_for_check(
     fractions: int | None,
     allow_frame_mismatch: bool,
     dose_is: str | None = None,
+    *,
+    plan_sum: bool = False,
+    auto_plan_sum: bool = False,
+    prescription_gy: float | None = None,
 ) -> Plan:
     """Load the plan as :func:`load_plan_from_options` does, for ``check``/``report``.
 
     The loader uses ``--fractions`` only to scale a FRACTION dose and warns that it
     ignored it otherwise; for a check it is also the prescription's number of
     fractions, so that warning is dropped.
+
+    When a folder holds several plans of one structure set (and no files were named),
+    they are loaded as a plan sum if ``auto_plan_sum`` (no ``--constraints``) and
+    :func:`~dosecheck.checking.sets.plan_sum_set` finds the shipped set their sum is
+    written for; otherwise the "several plans" error stays, suggesting ``--plan-sum``.
     """
-    loaded = load_plan_from_options(
-        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
-    )
+    try:
+        loaded = load_plan_from_options(
+            plan,
+            rtstruct,
+            rtdose,
+            rtplan,
+            fractions,
+            allow_frame_mismatch,
+            dose_is,
+            plan_sum=plan_sum,
+            prescription_gy=prescription_gy,
+        )
+    except DicomInputError as exc:
+        if plan_sum or plan is None or rtstruct or rtdose or rtplan or not plan.is_dir():
+            raise
+        loaded = _plan_sum_instead(
+            plan, exc, auto_plan_sum, allow_frame_mismatch, prescription_gy, dose_is
+        )
     if fractions is not None:
         ignored = f"--fractions {fractions} ignored:"
         loaded.warnings[:] = [w for w in loaded.warnings if not w.startswith(ignored)]
     return loaded
+
+
+def _plan_sum_instead(
+    folder: Path,
+    exc: DicomInputError,
+    auto: bool,
+    allow_frame_mismatch: bool,
+    prescription_gy: float | None,
+    dose_is: str | None = None,
+) -> Plan:
+    """The folder's plans as a plan sum when that is what the shipped sets say, else
+    ``exc`` again (with a hint at ``--plan-sum`` when the plans share a structure set)."""
+    from dosecheck.checking.sets import describe_prescription, plan_sum_set
+    from dosecheck.dicom.plan_sum import find_plan_sum, load_plan_sum
+
+    try:
+        parts = find_plan_sum(folder)
+    except InputError:
+        raise exc from None
+    listing = "; ".join(
+        f"{p.label or '?'}: {describe_prescription(p.prescription_gy, p.fractions)}" for p in parts
+    )
+    chosen = plan_sum_set([(p.prescription_gy, p.fractions) for p in parts]) if auto else None
+    if chosen is None:
+        raise DicomInputError(
+            f"{exc.message}. These are {len(parts)} plans of one structure set ({listing}): "
+            "pass --plan-sum to check them as one course",
+            path=exc.path,
+            tag=exc.tag,
+        ) from exc
+    c = chosen.constraint_set
+    note = (
+        f"PLAN SUM chosen automatically: the folder holds {len(parts)} plans of one structure "
+        f"set ({listing}); none alone matches a shipped constraint set, and their sum "
+        f"({describe_prescription(c.prescription_gy, c.fractions)}) matches {chosen.key!r}, "
+        "so they are checked as one course (--plan-sum asks for this; --rtplan/--rtdose "
+        "check one plan)"
+    )
+    return load_plan_sum(
+        folder,
+        prescription_gy=prescription_gy,
+        allow_frame_mismatch=allow_frame_mismatch,
+        note=note,
+        dose_is=dose_is,
+    )
 
 
 def choose_constraint_set(
@@ -228,6 +298,7 @@ def check(
     dose_is: DoseIsOpt = None,
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
+    plan_sum: PlanSumOpt = False,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -247,7 +318,16 @@ def check(
         validate_report_path(report_file)  # exit 2 before any work
     naming = naming_options(site_names, roi_map)
     loaded = load_plan_for_check(
-        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+        plan,
+        rtstruct,
+        rtdose,
+        rtplan,
+        fractions,
+        allow_frame_mismatch,
+        dose_is,
+        plan_sum=plan_sum,
+        auto_plan_sum=constraints is None,
+        prescription_gy=prescription,
     )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     report = check_plan(

@@ -57,6 +57,16 @@ DoseIsOpt = Annotated[
         ),
     ),
 ]
+PlanSumOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plan-sum",
+        help=(
+            "Treat the folder's plans of one structure set as one course (e.g. a "
+            "sequential boost): their doses, prescriptions and fractions are summed."
+        ),
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
 ]
@@ -70,10 +80,35 @@ def load_plan_from_options(
     fractions: int | None,
     allow_frame_mismatch: bool,
     dose_is: DoseIs | str | None = None,
+    *,
+    plan_sum: bool = False,
+    prescription_gy: float | None = None,
 ) -> Plan:
-    """Load a plan from a folder argument or the explicit file options."""
+    """Load a plan from a folder argument or the explicit file options.
+
+    With ``plan_sum`` the folder's plans of one structure set are loaded as one
+    course (:func:`dosecheck.dicom.plan_sum.load_plan_sum`; ``prescription_gy`` is the
+    course's total from ``--prescription``, which stands in for parts without one).
+    """
     from dosecheck.api import load_plan
 
+    if plan_sum:
+        if plan is None or rtstruct is not None or rtdose or rtplan is not None:
+            raise InputError("--plan-sum takes the plan folder, not --rtstruct/--rtdose/--rtplan")
+        from dosecheck.dicom.plan_sum import load_plan_sum
+
+        loaded = load_plan_sum(
+            plan,
+            prescription_gy=prescription_gy,
+            allow_frame_mismatch=allow_frame_mismatch,
+            dose_is=str(dose_is) if dose_is is not None else None,
+        )
+        if fractions is not None:
+            loaded.warnings.append(
+                f"--fractions {fractions} ignored: with --plan-sum each plan's RTPLAN gives "
+                "its number of fractions"
+            )
+        return loaded
     if plan is None and (rtstruct is None or not rtdose):
         raise InputError("give a plan folder, or --rtstruct FILE and --rtdose FILE")
     return load_plan(
@@ -88,7 +123,8 @@ def load_plan_from_options(
 
 
 def plan_identity(plan: Plan) -> dict[str, Any]:
-    """Plan identity for JSON output: paths, patient, label, UIDs, dose summation."""
+    """Plan identity for JSON output: paths, patient, label, UIDs, dose summation, the
+    dose-scale record, and ``plan_sum`` (the parts) for a plan sum."""
     from dosecheck.model import PlanIdentity
 
     return PlanIdentity.of(plan).to_dict()

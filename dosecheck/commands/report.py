@@ -28,6 +28,7 @@ from dosecheck.commands.options import (
     DoseIsOpt,
     FrameOpt,
     PlanArg,
+    PlanSumOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
@@ -75,6 +76,7 @@ def report(
     dose_is: DoseIsOpt = None,
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
+    plan_sum: PlanSumOpt = False,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -97,7 +99,16 @@ def report(
     validate_report_path(output)
     naming = naming_options(site_names, roi_map)
     loaded = load_plan_for_check(
-        plan, rtstruct, rtdose, rtplan, fractions, allow_frame_mismatch, dose_is
+        plan,
+        rtstruct,
+        rtdose,
+        rtplan,
+        fractions,
+        allow_frame_mismatch,
+        dose_is,
+        plan_sum=plan_sum,
+        auto_plan_sum=constraints is None,
+        prescription_gy=prescription,
     )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     result = check_plan(
