@@ -367,7 +367,7 @@ def test_single_plan_is_not_a_sum(tmp_path: Path) -> None:
 
 
 def find_plan_sum_files(folder: Path):
-    from dosecheck.dicom.discover import find_plan_files
+    from dosecheck.dicom.discovery import find_plan_files
 
     return find_plan_files(folder)
 

@@ -23,6 +23,7 @@ A sequential boost (45 Gy in 25 fractions, then 5.4 Gy in 3) is checked as a who
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ class PlanSumCandidate:
     plan_uid: str
     prescription_gy: float | None
     fractions: int | None
+    structure_set_uid: str = ""
 
 
 # --------------------------------------------------------------------------- finding
@@ -98,6 +100,7 @@ def _discovered_plans(folder: Path) -> list[PlanSumCandidate]:
                 plan_uid=p.plan_uid,
                 prescription_gy=p.prescription_gy,
                 fractions=p.fractions,
+                structure_set_uid=p.structure_set_uid,
             )
         )
     return out
@@ -119,6 +122,21 @@ def find_plan_sum(folder: str | Path) -> tuple[PlanSumCandidate, ...]:
     if not root.is_dir():
         raise InputError("is not a folder; a plan sum needs the folder of its plans", path=root)
     plans = _discovered_plans(root)
+    # One structure set may be present as equal copies (one per plan folder, same
+    # SOPInstanceUID): discovery gives each plan the copy beside its dose, and the sum
+    # loads the first copy for every part.
+    first_copy: dict[str, str] = {}
+    for c in plans:
+        first_copy.setdefault(c.structure_set_uid or c.files.rtstruct, c.files.rtstruct)
+    plans = [
+        dataclasses.replace(
+            c,
+            files=dataclasses.replace(
+                c.files, rtstruct=first_copy[c.structure_set_uid or c.files.rtstruct]
+            ),
+        )
+        for c in plans
+    ]
     structs = sorted({c.files.rtstruct for c in plans})
     if len(structs) > 1:
         raise DicomInputError(
