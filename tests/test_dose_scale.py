@@ -68,12 +68,13 @@ def write_case(
     prescribed_roi: bool = False,
     ptv_type: str = "PTV",
     dose_reference_points: tuple[DoseReferencePoint, ...] = (),
+    ptv_name: str = "PTV",
 ) -> Path:
     """A plan: a 20 × 20 × 20 mm PTV centred on the origin, the linear dose, an RTPLAN."""
     folder.mkdir(parents=True, exist_ok=True)
     square = np.array([[-10.0, -10.0], [10.0, -10.0], [10.0, 10.0], [-10.0, 10.0]])
     ptv = Structure.from_contours(
-        1, "PTV", [(z, square) for z in np.arange(-9.0, 10.0, 2.0)], interpreted_type=ptv_type
+        1, ptv_name, [(z, square) for z in np.arange(-9.0, 10.0, 2.0)], interpreted_type=ptv_type
     )
     ss_uid = write_rtstruct(
         folder / "rs.dcm", StructureSet((ptv,), frame_of_reference_uid=FOR_UID, patient_id="P")
@@ -327,12 +328,81 @@ def test_target_fallback_without_points_uses_a_ptv_typed_roi(tmp_path: Path) -> 
     assert "median dose of PTV (ROI 1)" in check.detail
 
 
-def test_no_target_and_no_points_is_not_verified(tmp_path: Path) -> None:
-    plan = load_plan(write_case(tmp_path, d0=2.16, label="FRACTION", ptv_type="ORGAN"))
+def test_target_named_ptv_but_typed_organ_is_found_by_its_name(tmp_path: Path) -> None:
+    """Pinnacle types every ROI ORGAN: the TG-263 name still finds the target, and a
+    FRACTION label on the course (75.6 Gy in 35 fractions) is refused."""
+    folder = write_case(tmp_path, d0=75.6, label="FRACTION", ptv_type="ORGAN", ptv_name="PTV_7560")
+    with pytest.raises(DicomInputError) as info:
+        load_plan(folder)
+    assert (
+        "RTDOSE is labelled FRACTION but holds 75.6 Gy as the median of PTV_7560 (ROI 1) "
+        "where the RTPLAN expects a prescription of 2.16 Gy per fraction; it is already "
+        "the course total (35 fractions)"
+    ) in str(info.value)
+    check = load_plan(folder, dose_is="total").dose_scale
+    assert check is not None and check.verdict == "consistent"
+    assert check.detail.endswith("target found by PTV in the ROI name")
+
+
+def test_no_target_and_no_points_falls_back_to_the_grid_maximum(tmp_path: Path) -> None:
+    # no ROI reads as a target: the maximum, 1.4 × 2.16 Gy per fraction, is 1.4 × the
+    # prescription per fraction, inside the band
+    folder = write_case(tmp_path, d0=2.16, label="FRACTION", ptv_type="ORGAN", ptv_name="Bowel")
+    check = load_plan(folder).dose_scale
+    assert check is not None and check.method == "grid_maximum"
+    assert check.verdict == "consistent"
+    assert check.ratio == pytest.approx(1.4, rel=1e-4)
+    # the same file holding the course: the maximum is 35 × 1.4 × the prescription
+    # per fraction, i.e. 1.4 × the course prescription
+    folder = write_case(
+        tmp_path / "total", d0=75.6, label="FRACTION", ptv_type="ORGAN", ptv_name="Bowel"
+    )
+    with pytest.raises(DicomInputError) as info:
+        load_plan(folder)
+    assert "holds 105.8 Gy as its maximum where the RTPLAN expects a prescription of 2.16 Gy" in (
+        str(info.value)
+    )
+
+
+@pytest.mark.parametrize(
+    ("d0", "fractions", "course_max"),
+    [(75.6 / 1.4, 35, 2646.0), (35.0 / 1.4, 5, 175.0)],
+    ids=["head-and-neck 75.6 Gy x 35", "brain SRT 35 Gy x 5"],
+)
+def test_no_prescription_a_multiplied_maximum_no_course_reaches_is_refused(
+    tmp_path: Path, d0: float, fractions: int, course_max: float
+) -> None:
+    """The issue's two cases: a course dose labelled FRACTION, an RTPLAN with neither
+    points nor prescription nor target."""
+    folder = write_case(
+        tmp_path,
+        d0=d0,
+        label="FRACTION",
+        fractions=fractions,
+        prescription_gy=None,
+        ptv_type="ORGAN",
+        ptv_name="Brain",
+    )
+    with pytest.raises(DicomInputError) as info:
+        load_plan(folder)
+    peak = course_max / fractions
+    text = str(info.value)
+    assert f"multiplied by {fractions} fractions its maximum would be {course_max:.1f} Gy" in text
+    assert f"(the file holds {peak:.1f} Gy)" in text and "pass --dose-is total" in text
+    plan = load_plan(folder, dose_is="total")
+    assert plan.dose.max_gy == pytest.approx(peak, rel=1e-5)
+
+
+def test_no_target_no_prescription_plausible_fraction_is_not_verified(tmp_path: Path) -> None:
+    folder = write_case(
+        tmp_path, d0=2.0, label="FRACTION", prescription_gy=None, ptv_type="ORGAN", ptv_name="X"
+    )
+    plan = load_plan(folder)  # 2.8 Gy × 35 = 98 Gy: a course can reach that
     check = plan.dose_scale
     assert check is not None and check.verdict == "not_verified"
-    assert "no prescribed target" in check.message
+    assert "no target ROI, and no prescription" in check.message
     assert check.message in plan.warnings  # an unverified multiplication is said
+    assert plan.dose.max_gy == pytest.approx(2.8 * 35, rel=1e-5)
 
 
 def test_dose_reference_point_with_target_prescription(tmp_path: Path) -> None:

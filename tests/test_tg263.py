@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dosecheck.checking.tg263 import DoseLevel, TargetName, parse_target_name, parse_target_spec
+from dosecheck.tg263 import DoseLevel, TargetName, parse_target_name, parse_target_spec
 
 
 def level(name: str) -> DoseLevel | None:

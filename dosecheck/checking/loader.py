@@ -61,7 +61,7 @@ from dosecheck.checking.model import (
     StructureSpec,
     fractionation_refusal,
 )
-from dosecheck.checking.tg263 import parse_target_spec
+from dosecheck.tg263 import parse_target_spec
 from dosecheck.errors import ConstraintFileError, MetricSyntaxError
 from dosecheck.metrics import Metric, parse_metric
 

@@ -17,7 +17,7 @@ ignored), but at every step that compares names, a ROI spelled *exactly* as aske
    preference);
 6. ``regex``: its ``regex``, matched case-insensitively against the whole ROI name;
 7. ``tg263`` (``target:`` only): among ROIs named as TG-263 targets of the type
-   (:mod:`dosecheck.checking.tg263`; ``z``-prefixed and point ROIs left out), the
+   (:mod:`dosecheck.tg263`; ``z``-prefixed and point ROIs left out), the
    one whose absolute dose level equals the prescription; else the ``_High`` one
    when the prescription is the plan's highest level (the RTPLAN's largest
    TargetPrescriptionDose, and no ROI is named for a higher dose); else the only
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from dosecheck.checking.model import StructureSpec
-from dosecheck.checking.tg263 import TargetName, parse_target_name, parse_target_spec
+from dosecheck.tg263 import TargetName, parse_target_name, parse_target_spec
 
 if TYPE_CHECKING:
     from dosecheck.model import TargetReference

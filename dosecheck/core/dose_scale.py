@@ -22,9 +22,15 @@ Evidence, best first
     TargetPrescriptionDose (the course dose at that point, e.g. Eclipse's calculation
     point): the same comparison, the sum over the points that are evidence.
 ``target``
-    Without usable points: the median dose of the prescribed target (the highest
-    median when there are several, i.e. the highest dose level) against the
-    prescription (the largest TargetPrescriptionDose).
+    Without usable points: the median dose of the prescribed target (the ROIs of the
+    VOLUME dose references, else the PTV-typed ROIs, else the ROIs whose names read as
+    a PTV in the TG-263 grammar; the highest median when there are several, i.e. the
+    highest dose level) against the prescription (the largest TargetPrescriptionDose).
+``grid_maximum``
+    The last resort, external beams only: the grid's maximum against the prescription
+    (:data:`MAXIMUM_BAND`); without a prescription, a file about to be multiplied by
+    the fraction count is refused when only the product would exceed
+    :data:`MAX_EXTERNAL_COURSE_GY` (e.g. 75.6 Gy × 35 = 2,646 Gy).
 
 Bands (ratio = measured / expected, both on the basis the file is used as)
 ---------------------------------------------------------------------------
@@ -58,17 +64,21 @@ from typing import Any
 import numpy as np
 
 from dosecheck.model import DoseGrid, PlanInfo, Structure
+from dosecheck.tg263 import parse_target_name
 
 __all__ = [
     "BRACHY_TARGET_BAND",
     "CONTRADICTIONS",
     "LOW_DOSE_FRACTION",
+    "MAXIMUM_BAND",
+    "MAX_EXTERNAL_COURSE_GY",
     "POINT_BAND",
     "POINT_MERGE_MM",
     "TARGET_BAND",
     "DoseScaleCheck",
     "PointEvidence",
     "beam_points",
+    "check_maximum",
     "check_points",
     "check_target",
     "classify_ratio",
@@ -84,6 +94,12 @@ POINT_BAND = (0.90, 1.10)
 TARGET_BAND = (0.85, 1.60)
 #: Consistent band for the target median over the prescription, brachytherapy.
 BRACHY_TARGET_BAND = (0.85, 3.00)
+#: Consistent band for the grid maximum over the prescription (external beams, no
+#: point and no target to compare with).
+MAXIMUM_BAND = (0.95, 2.60)
+#: No external-beam course's maximum reaches this (Gy); a file that would exceed it
+#: only after multiplication by the fraction count already holds the course.
+MAX_EXTERNAL_COURSE_GY = 150.0
 #: Points below this fraction of the grid's maximum dose are not evidence.
 LOW_DOSE_FRACTION = 0.20
 #: Beam dose specification points closer than this (mm) are one point.
@@ -132,7 +148,8 @@ class DoseScaleCheck:
         ``consistent``, ``fraction_label_on_total``, ``plan_label_on_fraction``,
         ``unit_slip``, ``inconclusive``, ``unexplained`` or ``not_verified``.
     method
-        ``beam_dose_points``, ``dose_reference_points``, ``target`` or ``none``.
+        ``beam_dose_points``, ``dose_reference_points``, ``target``, ``grid_maximum``
+        or ``none``.
     label
         DoseSummationType as read (after BEAM doses were summed: ``PLAN``).
     basis
@@ -459,9 +476,10 @@ def check_target(
     fractions: int | None,
     brachytherapy: bool = False,
     basis_source: str = "label",
+    found_by: str = "",
 ) -> DoseScaleCheck:
     """Check the prescribed target's median dose (in the file, not yet scaled) against
-    the prescription (Gy for the course)."""
+    the prescription (Gy for the course); ``found_by`` says how the target was found."""
     n = fractions or 1
     expected = prescription_gy / n if basis == "fraction" else prescription_gy
     ratio = median_gy / expected if expected > 0 else float("inf")
@@ -479,7 +497,8 @@ def check_target(
         ratio=ratio,
         detail=f"median dose of {target_name} against the prescription "
         f"{_fmt(prescription_gy)} Gy in {n} fraction(s)"
-        + (" (brachytherapy band)" if brachytherapy else ""),
+        + (" (brachytherapy band)" if brachytherapy else "")
+        + (f"; target found by {found_by}" if found_by else ""),
     )
     where = f"as the median of {target_name}"
     per_fx = prescription_gy / n
@@ -489,6 +508,85 @@ def check_target(
         else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
     )
     return _with_message(check, _message(check, where, expects))
+
+
+def check_maximum(
+    grid: DoseGrid,
+    prescription_gy: float | None,
+    *,
+    label: str,
+    basis: str,
+    fractions: int | None,
+    basis_source: str = "label",
+    brachytherapy: bool = False,
+) -> DoseScaleCheck:
+    """The last resort, with no point and no target: the grid's maximum.
+
+    With a prescription, the maximum over the prescription (on the file's basis) must
+    lie in :data:`MAXIMUM_BAND` (a hot spot of 95 % to 260 % of the prescription: the
+    latter is a stereotactic plan prescribed to a 40 % isodose). Without one, a file
+    about to be multiplied by the fraction count must not reach more than
+    :data:`MAX_EXTERNAL_COURSE_GY` once multiplied (no external-beam course does),
+    while its values as they stand would be plausible. Brachytherapy is not judged
+    this way (the dose next to a source has no useful bound).
+    """
+    common = {"label": label, "basis": basis, "fractions": fractions, "basis_source": basis_source}
+    what = "no usable beam dose point or dose reference point, and no target ROI"
+    if brachytherapy:
+        return not_verified(f"the RTPLAN has {what} (brachytherapy)", **common)
+    peak = grid.max_gy
+    n = fractions or 1
+    if prescription_gy is not None and prescription_gy > 0 and peak > 0:
+        expected = prescription_gy / n if basis == "fraction" else prescription_gy
+        ratio = peak / expected
+        verdict = classify_ratio(ratio, basis=basis, fractions=fractions, band=MAXIMUM_BAND)
+        check = DoseScaleCheck(
+            verdict=verdict,
+            method="grid_maximum",
+            label=label,
+            basis=basis,
+            basis_source=basis_source,
+            fractions=fractions,
+            expected_gy=expected,
+            measured_gy=peak,
+            ratio=ratio,
+            detail=f"the RTPLAN has {what}: the grid maximum against the prescription "
+            f"{_fmt(prescription_gy)} Gy in {n} fraction(s), band "
+            f"{MAXIMUM_BAND[0]:g}-{MAXIMUM_BAND[1]:g}",
+        )
+        expects = (
+            f"a prescription of {_fmt(expected)} Gy per fraction"
+            if basis == "fraction"
+            else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
+        )
+        return _with_message(check, _message(check, "as its maximum", expects))
+    reason = f"the RTPLAN has {what}, and no prescription (TargetPrescriptionDose)"
+    if basis == "fraction" and n >= 2 and peak * n > MAX_EXTERNAL_COURSE_GY >= peak:
+        check = DoseScaleCheck(
+            verdict="fraction_label_on_total",
+            method="grid_maximum",
+            label=label,
+            basis=basis,
+            basis_source=basis_source,
+            fractions=fractions,
+            expected_gy=None,
+            measured_gy=peak,
+            ratio=None,
+            detail=f"{reason}: multiplied by {n} the grid maximum would be "
+            f"{_fmt(peak * n)} Gy, more than the {MAX_EXTERNAL_COURSE_GY:g} Gy any "
+            "external-beam course reaches",
+        )
+        message = (
+            f"RTDOSE is labelled {label} but multiplied by {n} fractions its maximum would "
+            f"be {_fmt(peak * n)} Gy (the file holds {_fmt(peak)} Gy), more than any "
+            f"external-beam course reaches ({MAX_EXTERNAL_COURSE_GY:g} Gy); it is already "
+            "the course total: pass --dose-is total to use it as such (or --dose-is "
+            "fraction if it really is one fraction)"
+        )
+        if basis_source != "label":
+            message = message.replace(f"labelled {label}", "used per fraction (--dose-is)")
+        return _with_message(check, message)
+    return not_verified(reason, **common)
 
 
 def not_verified(
@@ -507,15 +605,27 @@ def not_verified(
     )
 
 
-def _target_candidates(plan_info: PlanInfo, structures: Sequence[Structure]) -> list[Structure]:
-    """The prescribed target ROIs (VOLUME dose references), else the PTV-typed ROIs."""
+def _target_candidates(
+    plan_info: PlanInfo, structures: Sequence[Structure]
+) -> tuple[list[Structure], str]:
+    """The prescribed target ROIs and how they were found: the VOLUME dose references,
+    else the PTV-typed ROIs, else the ROIs whose names read as a PTV (TG-263 grammar,
+    not ``z``-prefixed: Pinnacle, for one, types every ROI ORGAN)."""
     non_empty = [s for s in structures if not s.is_empty]
     if plan_info.prescribed_roi_numbers:
         wanted = set(plan_info.prescribed_roi_numbers)
         chosen = [s for s in non_empty if s.number in wanted]
         if chosen:
-            return chosen
-    return [s for s in non_empty if s.interpreted_type.upper() == "PTV"]
+            return chosen, "VOLUME dose reference"
+    typed = [s for s in non_empty if s.interpreted_type.upper() == "PTV"]
+    if typed:
+        return typed, "RTROIInterpretedType PTV"
+    named = []
+    for s in non_empty:
+        parsed = parse_target_name(s.name)
+        if parsed is not None and parsed.type in ("PTV", "PTV!") and not parsed.not_for_evaluation:
+            named.append(s)
+    return named, "PTV in the ROI name"
 
 
 def verify_dose_scale(
@@ -601,19 +711,10 @@ def _fallback(
     """The target median against the prescription, or not verified."""
     rx = plan_info.prescription_gy
     if rx is None or rx <= 0:
-        return not_verified(
-            "the RTPLAN has no usable beam dose point, dose reference point or "
-            "prescription (TargetPrescriptionDose)",
-            **common,
-        )
-    targets = _target_candidates(plan_info, structures)
+        return check_maximum(grid, None, brachytherapy=plan_info.brachytherapy, **common)
+    targets, found_by = _target_candidates(plan_info, structures)
     if not targets:
-        return not_verified(
-            "the RTPLAN has no usable beam dose point or dose reference point, and no "
-            "prescribed target (VOLUME dose reference, or a PTV-typed ROI) to compare "
-            f"with its prescription of {_fmt(rx)} Gy",
-            **common,
-        )
+        return check_maximum(grid, rx, brachytherapy=plan_info.brachytherapy, **common)
     from dosecheck.core.engine import compute_dvh
 
     best: tuple[float, Structure] | None = None
@@ -631,6 +732,7 @@ def _fallback(
         median,
         rx,
         target_name=f"{target.name or 'ROI'} (ROI {target.number})",
+        found_by=found_by,
         brachytherapy=plan_info.brachytherapy,
         **common,
     )
