@@ -51,9 +51,12 @@ def write_plan_folder(
     folder.mkdir(parents=True, exist_ok=True)
     paths = {k: folder / f"{k}{tag}.dcm" for k in ("rs", "rp", "rd")}
     ss_uid = write_rtstruct(paths["rs"], structure_set())
+    # The dose is 2 Gy everywhere: one fraction of 56 Gy in 28, or a whole course of
+    # 2 Gy (the dose-scale check refuses a 2 Gy course dose for a 56 Gy prescription).
+    rx = 2.0 * (fractions or 1) if summation_type == "FRACTION" else 2.0
     plan_uid = write_rtplan(
         paths["rp"],
-        PlanInfo(label="Plan" + tag, prescription_gy=56.0, fractions=fractions, patient_id="P1"),
+        PlanInfo(label="Plan" + tag, prescription_gy=rx, fractions=fractions, patient_id="P1"),
         referenced_structure_set_uid=ss_uid,
     )
     write_rtdose(
