@@ -543,10 +543,7 @@ def check_maximum(
         check = DoseScaleCheck(
             verdict=verdict,
             method="grid_maximum",
-            label=label,
-            basis=basis,
-            basis_source=basis_source,
-            fractions=fractions,
+            **common,
             expected_gy=expected,
             measured_gy=peak,
             ratio=ratio,
@@ -565,13 +562,8 @@ def check_maximum(
         check = DoseScaleCheck(
             verdict="fraction_label_on_total",
             method="grid_maximum",
-            label=label,
-            basis=basis,
-            basis_source=basis_source,
-            fractions=fractions,
-            expected_gy=None,
+            **common,
             measured_gy=peak,
-            ratio=None,
             detail=f"{reason}: multiplied by {n} the grid maximum would be "
             f"{_fmt(peak * n)} Gy, more than the {MAX_EXTERNAL_COURSE_GY:g} Gy any "
             "external-beam course reaches",
