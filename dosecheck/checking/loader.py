@@ -61,9 +61,9 @@ from dosecheck.checking.model import (
     StructureSpec,
     fractionation_refusal,
 )
-from dosecheck.tg263 import parse_target_spec
 from dosecheck.errors import ConstraintFileError, MetricSyntaxError
 from dosecheck.metrics import Metric, parse_metric
+from dosecheck.tg263 import parse_target_spec
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
