@@ -354,3 +354,23 @@ def test_a_newer_database_is_refused(
     r = run_cli(["results", db], capsys, monkeypatch)
     assert r.code == 2
     assert "schema version 4; this dosecheck knows up to 3: upgrade dosecheck" in r.stderr
+
+
+def test_archive_summary_counts_plans_whose_dose_scale_is_not_consistent(
+    scales: dict[str, Any],
+) -> None:
+    pytest.importorskip("matplotlib")
+    from dosecheck.report.archive import render_archive_report
+    from tests.test_report import assert_self_contained, by_id, parse_html
+
+    html = render_archive_report(scales["db"])
+    tree = parse_html(html)
+    assert_self_contained(html, tree)
+    line = by_id(tree, "dose-scale-count")
+    assert line.attrs["data-not-consistent"] == "4" and line.attrs["data-evaluated"] == "5"
+    assert line.text_content() == (
+        "Dose scale not consistent with the RTPLAN: 4 of 5 evaluated plans "
+        "(3 not verified, 1 unexplained)."
+    )
+    doc = json.loads(html.split('id="archive-json">', 1)[1].split("</script>", 1)[0])
+    assert doc["dose_scale_counts"] == {"consistent": 1, "not_verified": 3, "unexplained": 1}
