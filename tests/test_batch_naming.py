@@ -62,6 +62,11 @@ def test_site_names_apply_to_every_plan_and_reach_the_tables(
     assert r.code == 0, r.stderr
     assert "1 checked" in r.stderr  # a new evaluation, not the recorded one
     assert f"site alias file: {site.resolve()}" in r.stderr
+    # The box plan has no evidence for its dose scale: said at the end of the run.
+    assert (
+        "dose scale not consistent in 1 of 1 evaluated plans (1 not_verified): "
+        f"dosecheck results {db} shows which"
+    ) in r.stderr
     sha = _rows(db, "SELECT site_names_sha256, site_names_path FROM latest_plans")
     import hashlib
 
