@@ -5,11 +5,16 @@ it. The database is in WAL mode, and every plan's evaluation (the plan row, its
 files, structures, constraint results and error) is committed in one transaction,
 so a run killed at any moment loses at most the plans that were still being computed
 and never leaves half a plan behind. The next run skips the evaluations already
-recorded (same files, same content, same constraint set, same ``--strict``).
+recorded (same files, same content, same constraint set, same site alias file,
+same ``--strict``).
 
 The schema is described in ``docs/batch.md``; :data:`SCHEMA_VERSION` is stored in
-``PRAGMA user_version``. A version 1 database is upgraded in place when opened for a
-run (version 2 adds the plan status ``incomplete`` and ``runs.n_incomplete``).
+``PRAGMA user_version``. Older databases are upgraded in place when opened, in one
+transaction: version 2 added the plan status ``incomplete`` and
+``runs.n_incomplete``; version 3 adds the site alias file (part of the skip key), the
+dose-scale check and the beam-dose check per plan, and ``matched_by``/``match_detail``
+per constraint result (filled from each result's ``record``) and ``match_detail`` per
+structure. The columns added by version 3 are marked ``-- v3`` in :data:`SCHEMA`.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,6 +99,15 @@ CREATE TABLE IF NOT EXISTS plans (
     duration_s               REAL,                  -- wall time in the worker
     cpu_s                    REAL,                  -- CPU time of the worker process
     worker                   TEXT,                  -- host:pid that computed it
+    site_names_path          TEXT,                  -- v3: --site-names file, NULL when none
+    site_names_sha256        TEXT NOT NULL DEFAULT '', -- v3: '' when none (in the skip key)
+    dose_scale_verdict       TEXT,                  -- v3: consistent, not_verified, ...
+    dose_scale_method        TEXT,                  -- v3: beam_dose_points, target, none, ...
+    dose_scale_ratio         REAL,                  -- v3: measured / expected
+    dose_scale               TEXT,                  -- v3: JSON, check's plan.dose_scale
+    beam_dose_consistent     INTEGER,               -- v3: 0/1, NULL without beam doses
+    beam_dose_max_diff_gy    REAL,                  -- v3: largest |PLAN - sum of beams|
+    beam_dose_check          TEXT,                  -- v3: JSON, check's plan.beam_dose_check
     dosecheck_version        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS plans_location ON plans(location_key, id);
@@ -115,7 +129,8 @@ CREATE TABLE IF NOT EXISTS structures (
     plan_id          INTEGER NOT NULL REFERENCES plans(id),
     structure        TEXT NOT NULL,                -- name in the constraint set
     roi              TEXT,                         -- matched ROI, NULL when none
-    matched_by       TEXT,                         -- name | alias | regex
+    matched_by       TEXT,                         -- name, alias, site map, tg263, ...
+    match_detail     TEXT,                         -- v3: how the rule chose, NULL when plain
     volume_cc        REAL,
     outside_grid_cc  REAL,
     min_gy           REAL,
@@ -139,6 +154,8 @@ CREATE TABLE IF NOT EXISTS constraint_results (
     status           TEXT NOT NULL,                -- pass | fail | not_evaluated
     priority         TEXT NOT NULL,                -- mandatory | optimal
     message          TEXT NOT NULL,
+    matched_by       TEXT,                         -- v3: the rule that found the ROI
+    match_detail     TEXT,                         -- v3: how it chose, NULL when plain
     record           TEXT NOT NULL                 -- JSON: the object 'check --format json' gives
 );
 CREATE INDEX IF NOT EXISTS constraint_results_plan ON constraint_results(plan_id);
@@ -165,12 +182,14 @@ CREATE VIEW IF NOT EXISTS latest_plans AS
 #: The ``plans`` table of :data:`SCHEMA` (for the upgrade from version 1).
 _PLANS_TABLE = re.search(r"CREATE TABLE IF NOT EXISTS plans \(.*?\n\);", SCHEMA, re.S)[0]
 
-#: Version 1 → 2: ``plans.status`` may be ``incomplete``; ``runs.n_incomplete``. Plans
-#: recorded as ``pass`` with a mandatory constraint not evaluated become ``incomplete``.
+#: Version 1 → 2: ``plans.status`` may be ``incomplete`` (the table is rebuilt, with
+#: the columns of version 1 copied by name: ``{columns}``); ``runs.n_incomplete``.
+#: Plans recorded as ``pass`` with a mandatory constraint not evaluated become
+#: ``incomplete``.
 _UPGRADE_FROM_1 = f"""
 DROP VIEW IF EXISTS latest_plans;
 {_PLANS_TABLE.replace("CREATE TABLE IF NOT EXISTS plans (", "CREATE TABLE plans_v2 (", 1)}
-INSERT INTO plans_v2 SELECT * FROM plans;
+INSERT INTO plans_v2 ({{columns}}) SELECT {{columns}} FROM plans;
 DROP TABLE plans;
 ALTER TABLE plans_v2 RENAME TO plans;
 ALTER TABLE runs ADD COLUMN n_incomplete INTEGER;
@@ -178,6 +197,48 @@ UPDATE plans SET status = 'incomplete' WHERE status = 'pass' AND EXISTS (
     SELECT 1 FROM constraint_results r WHERE r.plan_id = plans.id
     AND r.status = 'not_evaluated' AND r.priority = 'mandatory');
 """
+
+
+def _v3_columns() -> dict[str, list[tuple[str, str]]]:
+    """``{table: [(column, definition), …]}`` of the columns marked ``-- v3`` in
+    :data:`SCHEMA` (added to an older database by ``ALTER TABLE … ADD COLUMN``)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", SCHEMA, re.S):
+        for line in m[2].splitlines():
+            if "-- v3" in line:
+                definition = line.split("--", 1)[0].strip().rstrip(",")
+                out.setdefault(m[1], []).append((definition.split()[0], definition))
+    return out
+
+
+#: Version 2 → 3, after the columns are added: the constraint results' rule and
+#: detail from their JSON record, and each structure's detail from its results.
+_UPGRADE_FROM_2 = """
+UPDATE constraint_results SET
+    matched_by = json_extract(record, '$.matched_by'),
+    match_detail = NULLIF(json_extract(record, '$.match_detail'), '')
+WHERE matched_by IS NULL AND json_valid(record);
+UPDATE structures SET match_detail = (
+    SELECT c.match_detail FROM constraint_results c
+    WHERE c.plan_id = structures.plan_id AND c.structure = structures.structure
+      AND c.roi IS structures.roi AND c.match_detail IS NOT NULL
+    ORDER BY c.position LIMIT 1)
+WHERE match_detail IS NULL;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of ``script``, one by one (to run them inside a transaction
+    that ``executescript`` would commit)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                out.append(current)
+            current = ""
+    return out
 
 
 def utc_now() -> str:
@@ -220,6 +281,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
 class ResultsDB:
     """A connection to a results database (created when missing).
 
@@ -255,12 +320,7 @@ class ResultsDB:
     # --- schema ----------------------------------------------------------------
     def _create(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise InputError(
-                f"the database has schema version {version}; this dosecheck knows up to "
-                f"{SCHEMA_VERSION}: upgrade dosecheck",
-                path=self.path,
-            )
+        self._refuse_newer(version)
         has_tables = self.conn.execute(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
         ).fetchone()[0]
@@ -268,27 +328,64 @@ class ResultsDB:
             raise InputError(
                 "is an SQLite file but not a dosecheck results database", path=self.path
             )
-        if version == 1:
-            self._upgrade_from_1()
+        if version in (1, 2):
+            self._upgrade(version)
         self.conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
-    def _upgrade_from_1(self) -> None:
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"the database has schema version {version}; this dosecheck knows up to "
+                f"{SCHEMA_VERSION}: upgrade dosecheck",
+                path=self.path,
+            )
+
+    def _columns(self, table: str) -> list[str]:
+        return [str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    def _upgrade(self, version: int) -> None:
+        """Upgrade a version 1 or 2 database to :data:`SCHEMA_VERSION` in one
+        transaction (nothing changes when any step fails).
+
+        Raises
+        ------
+        InputError
+            The upgrade failed (e.g. a read-only file); the message says from which
+            version and why.
+        """
         self.conn.execute("PRAGMA foreign_keys = OFF")  # while ``plans`` is rebuilt
         try:
-            self.conn.executescript(
-                f"BEGIN IMMEDIATE; {_UPGRADE_FROM_1} {SCHEMA} PRAGMA user_version = 2; COMMIT;"
-            )
-        except sqlite3.Error:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if version == 1:
+                columns = ", ".join(self._columns("plans"))
+                for statement in _statements(_UPGRADE_FROM_1.format(columns=columns)):
+                    self.conn.execute(statement)
+            for table, added in _v3_columns().items():
+                present = set(self._columns(table))
+                for name, definition in added:
+                    if name not in present:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+            for statement in _statements(_UPGRADE_FROM_2 + SCHEMA):
+                self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise
+            raise InputError(
+                f"cannot upgrade the results database from schema version {version} to "
+                f"{SCHEMA_VERSION} ({exc}); nothing was changed: make the file writable, "
+                "or use a new --db",
+                path=self.path,
+            ) from exc
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
 
     def _check_schema(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 1:
-            self._upgrade_from_1()
+        self._refuse_newer(version)
+        if version in (1, 2):
+            self._upgrade(version)
             version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise InputError(
@@ -364,13 +461,24 @@ class ResultsDB:
 
     # --- evaluations ---------------------------------------------------------------
     def lookup(
-        self, location_key: str, content_key: str, constraint_set_sha256: str, strict: bool
+        self,
+        location_key: str,
+        content_key: str,
+        constraint_set_sha256: str,
+        strict: bool,
+        site_names_sha256: str = "",
     ) -> str | None:
-        """Status of the latest recorded evaluation with these keys, or ``None``."""
+        """Status of the latest recorded evaluation with these keys, or ``None``.
+
+        ``site_names_sha256`` is the SHA-256 of the ``--site-names`` file (``""``
+        without one): a changed alias file is a new evaluation, as a changed
+        constraint set is.
+        """
         row = self.conn.execute(
             "SELECT status FROM plans WHERE location_key = ? AND content_key = ? AND "
-            "constraint_set_sha256 = ? AND strict = ? ORDER BY id DESC LIMIT 1",
-            (location_key, content_key, constraint_set_sha256, int(strict)),
+            "constraint_set_sha256 = ? AND strict = ? AND site_names_sha256 = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (location_key, content_key, constraint_set_sha256, int(strict), site_names_sha256),
         ).fetchone()
         return None if row is None else str(row["status"])
 
@@ -411,10 +519,16 @@ class ResultsDB:
         rx = outcome.get("prescription") or {}
         strict = bool(outcome.get("strict"))
         cset_sha = str(cset.get("sha256") or "")
+        site = outcome.get("site_names") or {}
+        site_sha = str(site.get("sha256") or "")
+        scale = outcome.get("dose_scale")
+        beams = outcome.get("beam_dose_check")
         now = utc_now()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            if not force and self.lookup(plan.location_key, content_key, cset_sha, strict):
+            if not force and self.lookup(
+                plan.location_key, content_key, cset_sha, strict, site_sha
+            ):
                 return None
             cur = self.conn.execute(
                 "INSERT INTO plans (run_id, location_key, content_key, source, path, patient_id, "
@@ -422,9 +536,12 @@ class ResultsDB:
                 "rtplan_prescription_gy, rtplan_fractions, prescription_gy, fractions, "
                 "prescription_source, constraint_set_name, constraint_set_path, "
                 "constraint_set_sha256, strict, status, summary, error, warnings, evaluated_at, "
-                "duration_s, cpu_s, worker, dosecheck_version) VALUES "
+                "duration_s, cpu_s, worker, site_names_path, site_names_sha256, "
+                "dose_scale_verdict, dose_scale_method, dose_scale_ratio, dose_scale, "
+                "beam_dose_consistent, beam_dose_max_diff_gy, beam_dose_check, "
+                "dosecheck_version) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?)",
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     plan.location_key,
@@ -455,6 +572,15 @@ class ResultsDB:
                     outcome.get("duration_s"),
                     outcome.get("cpu_s"),
                     outcome.get("worker"),
+                    site.get("path"),
+                    site_sha,
+                    scale.get("verdict") if scale else None,
+                    scale.get("method") if scale else None,
+                    scale.get("ratio") if scale else None,
+                    _json(scale) if scale else None,
+                    None if not beams else int(bool(beams.get("consistent"))),
+                    beams.get("max_abs_diff_gy") if beams else None,
+                    _json(beams) if beams else None,
                     outcome.get("dosecheck_version") or __version__,
                 ),
             )
@@ -470,14 +596,16 @@ class ResultsDB:
                 rows,
             )
             self.conn.executemany(
-                "INSERT INTO structures (plan_id, structure, roi, matched_by, volume_cc, "
-                "outside_grid_cc, min_gy, mean_gy, max_gy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO structures (plan_id, structure, roi, matched_by, match_detail, "
+                "volume_cc, outside_grid_cc, min_gy, mean_gy, max_gy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         plan_id,
                         s["structure"],
                         s.get("roi"),
                         s.get("matched_by"),
+                        s.get("match_detail"),
                         s.get("volume_cc"),
                         s.get("outside_grid_cc"),
                         s.get("min_gy"),
@@ -490,7 +618,8 @@ class ResultsDB:
             self.conn.executemany(
                 "INSERT INTO constraint_results (plan_id, position, structure, roi, metric, "
                 'metric_canonical, value, unit, comparator, "limit", margin, status, priority, '
-                "message, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "message, matched_by, match_detail, record) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         plan_id,
@@ -507,6 +636,8 @@ class ResultsDB:
                         r["status"],
                         r.get("priority") or "mandatory",
                         r.get("message") or "",
+                        r.get("matched_by"),
+                        r.get("match_detail") or None,
                         _json(r),
                     )
                     for i, r in enumerate(outcome.get("results") or [])
@@ -566,8 +697,13 @@ class ResultsDB:
         list of dict
             ``{"plan": {...}, "status", "error", "summary", "constraint_set",
             "prescription", "strict", "warnings", "evaluated_at", "run_id",
-            "evaluation_id", "duration_s", "results": [...]}``, sorted by plan
-            folder, patient and label.
+            "evaluation_id", "duration_s", "site_names", "dose_scale",
+            "beam_dose_check", "results": [...]}``, sorted by plan folder, patient
+            and label. ``site_names`` is ``{path, sha256}`` of the ``--site-names``
+            file or ``None``; ``dose_scale`` and ``beam_dose_check`` are the records
+            of ``check --format json`` (``plan.dose_scale``, ``plan.beam_dose_check``),
+            ``None`` when there is none (an error before the dose was read, no beam
+            doses beside the PLAN dose, or a plan recorded before schema version 3).
         """
         sql = "SELECT * FROM latest_plans WHERE 1 = 1"
         params: list[Any] = []
@@ -617,6 +753,9 @@ class ResultsDB:
                 "fractions": row["fractions"],
                 "source": row["prescription_source"],
             }
+        site_names = None
+        if row["site_names_sha256"]:
+            site_names = {"path": row["site_names_path"], "sha256": row["site_names_sha256"]}
         return {
             "plan": {
                 "path": row["path"],
@@ -650,6 +789,9 @@ class ResultsDB:
             "run_id": row["run_id"],
             "evaluation_id": pid,
             "duration_s": row["duration_s"],
+            "site_names": site_names,
+            "dose_scale": _loads(row["dose_scale"]),
+            "beam_dose_check": _loads(row["beam_dose_check"]),
             "results": results,
         }
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from dosecheck.batch.protocol_map import ProtocolMap
     from dosecheck.checking.check import CheckReport
     from dosecheck.checking.model import ConstraintSet
+    from dosecheck.checking.site_names import SiteNames
 
 __all__ = [
     "BatchOptions",
@@ -60,6 +61,7 @@ __all__ = [
     "evaluate_plan",
     "exit_code_for",
     "run_batch",
+    "site_record",
 ]
 
 #: Environment variable: seconds each worker sleeps before a plan. A debugging and
@@ -147,12 +149,15 @@ class PlanTask:
         The set to check against.
     strict
         ``check --strict``.
+    site_names
+        The clinic's alias file (``--site-names``), the same for every plan.
     """
 
     index: int
     plan: DiscoveredPlan
     constraint_set: ConstraintSet
     strict: bool = False
+    site_names: SiteNames | None = None
 
 
 def _worker_name() -> str:
@@ -202,21 +207,23 @@ def _finite(x: float | None) -> float | None:
 
 
 def outcome_from_report(report: CheckReport) -> dict[str, Any]:
-    """The outcome of a completed check: verdict, results and matched structures."""
-    matched: dict[str, tuple[str | None, str | None]] = {}
+    """The outcome of a completed check: verdict, results, matched structures, and the
+    plan's dose-scale and beam-dose checks (the records of ``check --format json``)."""
+    matched: dict[str, tuple[str | None, str | None, str]] = {}
     for r in report.results:
         if r.structure not in matched or (matched[r.structure][0] is None and r.roi):
-            matched[r.structure] = (r.roi, r.matched_by)
+            matched[r.structure] = (r.roi, r.matched_by, r.match_detail)
     dvhs = {item.structure.name: item.dvh for item in report.dvhs}
     structures = []
     for spec in report.constraint_set.structures:
-        roi, by = matched.get(spec.name, (None, None))
+        roi, by, detail = matched.get(spec.name, (None, None, ""))
         dvh = dvhs.get(roi) if roi is not None else None
         structures.append(
             {
                 "structure": spec.name,
                 "roi": roi,
                 "matched_by": by,
+                "match_detail": detail or None,
                 "volume_cc": _finite(dvh.volume_cc) if dvh else None,
                 "outside_grid_cc": _finite(dvh.outside_grid_cc) if dvh else None,
                 "min_gy": _finite(dvh.min_gy) if dvh else None,
@@ -237,6 +244,8 @@ def outcome_from_report(report: CheckReport) -> dict[str, Any]:
         "warnings": list(report.warnings),
         "results": report.result_records(),
         "structures": structures,
+        "dose_scale": report.plan.get("dose_scale"),
+        "beam_dose_check": report.plan.get("beam_dose_check"),
         "dosecheck_version": report.dosecheck_version,
     }
 
@@ -270,6 +279,19 @@ def _restore_locations(text: str, back: dict[str, str]) -> str:
     for tmp_path, location in sorted(back.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(tmp_path, location)
     return text
+
+
+def _restore_in(value: Any, back: dict[str, str]) -> Any:
+    """``value`` (JSON-ready) with every string's temporary paths restored."""
+    if not back:
+        return value
+    if isinstance(value, str):
+        return _restore_locations(value, back)
+    if isinstance(value, list):
+        return [_restore_in(v, back) for v in value]
+    if isinstance(value, dict):
+        return {k: _restore_in(v, back) for k, v in value.items()}
+    return value
 
 
 def evaluate_plan(task: PlanTask) -> dict[str, Any]:
@@ -308,10 +330,13 @@ def evaluate_plan(task: PlanTask) -> dict[str, Any]:
                 beam_doses=tuple(paths[f] for f in plan.beam_doses),
             )
             loaded = load_plan(files)
-            report = check_plan(loaded, task.constraint_set, strict=task.strict)
+            report = check_plan(
+                loaded, task.constraint_set, strict=task.strict, site_names=task.site_names
+            )
             outcome = outcome_from_report(report)
             if back:
-                outcome["warnings"] = [_restore_locations(w, back) for w in outcome["warnings"]]
+                for key in ("warnings", "dose_scale", "beam_dose_check"):
+                    outcome[key] = _restore_in(outcome[key], back)
     except Exception as exc:
         from dosecheck.errors import DosecheckError
 
@@ -610,6 +635,10 @@ class BatchOptions:
         Recompute plans already recorded.
     strict
         ``check --strict``.
+    site_names
+        ``--site-names``: the clinic's alias file, for every plan. Its SHA-256 is
+        part of what makes a recorded evaluation up to date. (The environment
+        variable ``DOSECHECK_SITE_NAMES`` is read by the command line, not here.)
     """
 
     archives: Sequence[str | Path]
@@ -621,6 +650,7 @@ class BatchOptions:
     dask: bool = False
     force: bool = False
     strict: bool = False
+    site_names: str | Path | None = None
 
 
 @dataclass
@@ -677,6 +707,13 @@ def exit_code_for(statuses: Any, unreadable: int = 0) -> int:
     return 0
 
 
+def site_record(site_names: SiteNames | None) -> dict[str, str] | None:
+    """``{path, sha256, source}`` of the alias file as recorded per plan, or ``None``."""
+    if site_names is None:
+        return None
+    return {"path": site_names.path, "sha256": site_names.sha256, "source": site_names.source}
+
+
 def _content_key(files: Sequence[tuple[str, str, str]]) -> str:
     text = "\n".join(f"{role}={sha}" for role, _, sha in files)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
@@ -712,6 +749,7 @@ def run_batch(
     reporter: Reporter | None = None,
     discovery: Discovery | None = None,
     selection: ConstraintSelection | None = None,
+    site_names: SiteNames | None = None,
 ) -> BatchSummary:
     """Check every plan of the archives and record the results.
 
@@ -721,8 +759,9 @@ def run_batch(
         See :class:`BatchOptions`.
     reporter
         Progress display (none by default).
-    discovery, selection
-        Already computed (the command line discovers and validates first).
+    discovery, selection, site_names
+        Already computed (the command line discovers and validates first);
+        ``site_names`` is loaded from ``options.site_names`` when not given.
 
     Returns
     -------
@@ -741,6 +780,10 @@ def run_batch(
     selection = selection or ConstraintSelection.from_options(
         options.constraints, options.protocol_map
     )
+    if site_names is None and options.site_names is not None:
+        from dosecheck.checking.site_names import load_site_names
+
+        site_names = load_site_names(options.site_names, source="option")
     executor = make_executor(options)
     discovery = discovery or discover(options.archives)
     db = ResultsDB(options.db)
@@ -755,10 +798,13 @@ def run_batch(
     try:
         for location, message in discovery.unreadable:
             db.record_file_error(run_id, location, message)
-        tasks, keys = _prepare(db, run_id, discovery.plans, selection, options, summary, reporter)
+        tasks, keys = _prepare(
+            db, run_id, discovery.plans, selection, options, summary, reporter, site_names
+        )
 
         def on_result(task: PlanTask, outcome: dict[str, Any]) -> None:
             files, content_key = keys[task.index]
+            outcome["site_names"] = site_record(site_names)
             db.record(run_id, task.plan, files, content_key, outcome, force=options.force)
             summary.statuses[task.plan.location_key] = outcome["status"]
             summary.n_computed += 1
@@ -794,9 +840,12 @@ def _prepare(
     options: BatchOptions,
     summary: BatchSummary,
     reporter: Reporter,
+    site_names: SiteNames | None = None,
 ) -> tuple[list[PlanTask], dict[int, tuple[list[tuple[str, str, str]], str]]]:
     """Hash the files, choose the sets, record plans that cannot be evaluated, skip
     the ones already recorded; return the tasks to run."""
+    site = site_record(site_names)
+    site_sha = site["sha256"] if site else ""
     hashed: list[list[tuple[str, str, str]] | BaseException] = []
     workers = min(8, max(1, len(plans)))
     with cf.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -830,7 +879,7 @@ def _prepare(
         content_key = _content_key(files)
         cset_sha = cset.sha256 if cset is not None else ""
         if not options.force:
-            done = db.lookup(plan.location_key, content_key, cset_sha, options.strict)
+            done = db.lookup(plan.location_key, content_key, cset_sha, options.strict, site_sha)
             if done is not None:
                 summary.statuses[plan.location_key] = done
                 summary.n_skipped += 1
@@ -840,10 +889,11 @@ def _prepare(
             continue
         assert cset is not None
         keys[index] = (files, content_key)
-        tasks.append(PlanTask(index, plan, cset, options.strict))
+        tasks.append(PlanTask(index, plan, cset, options.strict, site_names))
 
     reporter.start(len(tasks) + len(immediate), summary.n_skipped)
     for plan, files, content_key, outcome in immediate:
+        outcome["site_names"] = site
         db.record(run_id, plan, files, content_key, outcome, force=options.force)
         summary.statuses[plan.location_key] = "error"
         summary.n_computed += 1

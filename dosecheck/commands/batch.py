@@ -73,7 +73,17 @@ PLAN_CSV_COLUMNS = (
     "error",
     "constraint_set",
     "evaluated_at",
+    "dose_scale",
+    "dose_scale_ratio",
+    "beam_dose_consistent",
 )
+
+#: Columns after check's CSV columns: how the ROI was matched, in words.
+EXTRA_CSV_COLUMNS = ("match_detail",)
+
+#: The dose-scale verdict of a plan whose check recorded none: an error before the dose
+#: was read, or a plan recorded before schema version 3.
+NOT_RECORDED = "not_recorded"
 
 
 # --------------------------------------------------------------------------- renderers
@@ -83,8 +93,39 @@ def _counts(entries: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
+def dose_scale_verdict(entry: dict[str, Any]) -> str:
+    """The plan's dose-scale verdict (``consistent``, ``not_verified``, ``unexplained``,
+    …), or :data:`NOT_RECORDED`."""
+    record = entry.get("dose_scale")
+    return str(record["verdict"]) if record else NOT_RECORDED
+
+
+def dose_scale_counts(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Plans per dose-scale verdict (error plans left out: they have no checked dose)."""
+    out: dict[str, int] = {}
+    for e in entries:
+        if e["status"] != "error":
+            verdict = dose_scale_verdict(e)
+            out[verdict] = out.get(verdict, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def not_consistent_text(entries: list[dict[str, Any]]) -> str:
+    """``dose scale not consistent in 2 of 5 evaluated plans (1 not_verified, 1
+    unexplained)``, or ``""`` when every evaluated plan's is consistent."""
+    counts = dose_scale_counts(entries)
+    others = {k: v for k, v in counts.items() if k != "consistent"}
+    if not others:
+        return ""
+    n = sum(others.values())
+    total = sum(counts.values())
+    detail = ", ".join(f"{v} {k}" for k, v in others.items())
+    return f"dose scale not consistent in {n} of {total} evaluated plans ({detail})"
+
+
 def entries_json(entries: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:
-    """``{"dosecheck_version", …, "counts", "plans": [entry, …]}`` as JSON text.
+    """``{"dosecheck_version", …, "counts", "dose_scale_counts", "plans": [entry, …]}``
+    as JSON text (``dose_scale_counts``: evaluated plans per dose-scale verdict).
 
     Each entry is ``{"plan": {"path", "patient_id", "plan_label", …}, "status",
     "error", "results": [the objects of check --format json], …}`` (see
@@ -92,19 +133,25 @@ def entries_json(entries: list[dict[str, Any]], meta: dict[str, Any] | None = No
     """
     doc: dict[str, Any] = {"dosecheck_version": __version__, **(meta or {})}
     doc["counts"] = _counts(entries)
+    doc["dose_scale_counts"] = dose_scale_counts(entries)
     doc["plans"] = entries
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def entries_csv(entries: list[dict[str, Any]]) -> str:
-    """One row per constraint result with :data:`PLAN_CSV_COLUMNS` then check's columns."""
+    """One row per constraint result: :data:`PLAN_CSV_COLUMNS`, check's columns, then
+    :data:`EXTRA_CSV_COLUMNS`. ``dose_scale`` is the verdict (``not_recorded`` when
+    none), ``beam_dose_consistent`` ``true``/``false`` or empty without beam doses."""
     from dosecheck.output.check_formats import CSV_COLUMNS
 
+    columns = (*CSV_COLUMNS, *EXTRA_CSV_COLUMNS)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*PLAN_CSV_COLUMNS, *CSV_COLUMNS])
+    w.writerow([*PLAN_CSV_COLUMNS, *columns])
     for e in entries:
         plan = e["plan"]
+        scale = e.get("dose_scale") or {}
+        beams = e.get("beam_dose_check")
         head = [
             plan["path"],
             plan["patient_id"],
@@ -113,11 +160,14 @@ def entries_csv(entries: list[dict[str, Any]]) -> str:
             e["error"] or "",
             (e["constraint_set"] or {}).get("name", ""),
             e["evaluated_at"],
+            dose_scale_verdict(e),
+            "" if scale.get("ratio") is None else scale["ratio"],
+            "" if not beams else str(bool(beams.get("consistent"))).lower(),
         ]
         if not e["results"]:
-            w.writerow(head + [""] * len(CSV_COLUMNS))
+            w.writerow(head + [""] * len(columns))
         for rec in e["results"]:
-            w.writerow(head + ["" if rec.get(c) is None else rec.get(c) for c in CSV_COLUMNS])
+            w.writerow(head + ["" if rec.get(c) is None else rec.get(c) for c in columns])
     return buf.getvalue()
 
 
@@ -154,6 +204,8 @@ def entries_junit(entries: list[dict[str, Any]]) -> str:
         )
         props = ET.SubElement(suite, "properties")
         cset = e["constraint_set"] or {}
+        scale = e.get("dose_scale") or {}
+        beams = e.get("beam_dose_check")
         for key, value in (
             ("path", plan["path"]),
             ("patient_id", plan.get("patient_id")),
@@ -163,7 +215,16 @@ def entries_junit(entries: list[dict[str, Any]]) -> str:
             ("constraint_set", cset.get("path")),
             ("constraint_set_sha256", cset.get("sha256")),
             ("evaluated_at", e["evaluated_at"]),
+            ("dose_scale", dose_scale_verdict(e)),
+            ("dose_scale_method", scale.get("method")),
+            ("dose_scale_ratio", scale.get("ratio")),
+            (
+                "beam_dose_consistent",
+                None if not beams else ("true" if beams.get("consistent") else "false"),
+            ),
         ):
+            if value is None and key.startswith(("dose_scale_", "beam_dose")):
+                continue
             ET.SubElement(props, "property", {"name": key, "value": _x(value)})
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if e["status"] == "error":
@@ -228,21 +289,43 @@ _STYLE = {
 }
 
 
+def dose_scale_cell(entry: dict[str, Any]) -> str:
+    """The table's dose-scale cell: ``consistent``, ``NOT VERIFIED``, ``UNEXPLAINED
+    ×1.50``, …; ``—`` for an error plan; a beam-dose mismatch is added."""
+    if entry["status"] == "error" and not entry.get("dose_scale"):
+        return "—"
+    verdict = dose_scale_verdict(entry)
+    record = entry.get("dose_scale") or {}
+    if verdict == "consistent":
+        cell = "consistent"
+    else:
+        cell = verdict.replace("_", " ").upper()
+        if record.get("ratio") is not None:
+            cell += f" ×{record['ratio']:.2f}"
+    beams = entry.get("beam_dose_check")
+    if beams and not beams.get("consistent"):
+        cell += f"; BEAM DOSES DIFFER by {beams['max_abs_diff_gy']:.3g} Gy"
+    return cell
+
+
 def print_entries_table(entries: list[dict[str, Any]], console: Console, title: str) -> None:
-    """One row per plan: status, patient, plan, constraint set, details, folder."""
+    """One row per plan: status, patient, plan, constraint set, dose scale, details,
+    folder; then the counts, and the plans whose dose scale is not consistent."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, title_justify="left")
-    for col in ("Status", "Patient", "Plan", "Constraint set", "Details", "Folder"):
+    for col in ("Status", "Patient", "Plan", "Constraint set", "Dose scale", "Details", "Folder"):
         table.add_column(col, overflow="fold")
     for e in entries:
         plan = e["plan"]
+        scale = dose_scale_cell(e)
         table.add_row(
             Text(e["status"].upper(), style=_STYLE[e["status"]]),
             Text(plan.get("patient_id") or ""),
             Text(plan.get("plan_label") or ""),
             Text((e["constraint_set"] or {}).get("name") or "—"),
+            Text(scale, style="" if scale in ("consistent", "—") else "bold yellow"),
             Text(_details(e, 200)),
             Text(plan["path"]),
         )
@@ -253,6 +336,9 @@ def print_entries_table(entries: list[dict[str, Any]], console: Console, title: 
         f"{c['incomplete']} incomplete, {c['error']} error",
         highlight=False,
     )
+    scale_line = not_consistent_text(entries)
+    if scale_line:
+        console.print(scale_line, highlight=False)
 
 
 def _table_text(entries: list[dict[str, Any]], title: str) -> str:
@@ -473,6 +559,14 @@ def batch(
         BatchFormat | None,
         typer.Option("--format", "-f", help="Summary format (default: from --output)."),
     ] = None,
+    site_names: Annotated[
+        Path | None,
+        typer.Option(
+            "--site-names",
+            help="The clinic's alias file (YAML: structure -> local ROI names) for every "
+            "plan; default $DOSECHECK_SITE_NAMES. A changed file re-checks the plans.",
+        ),
+    ] = None,
 ) -> None:
     """Check every plan found in folders and .zip archives; keep results in SQLite.
 
@@ -486,6 +580,7 @@ def batch(
         make_executor,
         run_batch,
     )
+    from dosecheck.commands.check import naming_options
     from dosecheck.dicom.discovery import discover
     from dosecheck.output.write import write_text
 
@@ -509,6 +604,9 @@ def batch(
         strict=strict,
     )
     selection = ConstraintSelection.from_options(constraints, protocol_map)
+    # The alias file (or $DOSECHECK_SITE_NAMES) is read once, before any work: a bad
+    # file stops the run with exit 2. --map is per plan, so batch has none.
+    names = naming_options(site_names.resolve() if site_names else None, None)["site_names"]
     make_executor(options)  # bad --jobs/--scheduler/--dask combinations fail before work
     discovery = discover(options.archives)
     if dry_run:
@@ -516,7 +614,9 @@ def batch(
         return
 
     reporter = RichReporter() if is_tty() else LineReporter()
-    summary = run_batch(options, reporter=reporter, discovery=discovery, selection=selection)
+    summary = run_batch(
+        options, reporter=reporter, discovery=discovery, selection=selection, site_names=names
+    )
 
     from dosecheck.batch.database import ResultsDB
 
@@ -532,6 +632,11 @@ def batch(
         f"files: {discovery.n_files} read, skipped {discovery.skipped_text()}",
     ]
     lines.extend(f"unreadable DICOM: {loc}: {msg}" for loc, msg in discovery.unreadable)
+    scale_line = not_consistent_text(entries)
+    if scale_line:
+        lines.append(f"{scale_line}: dosecheck results {db} shows which")
+    if names is not None:
+        lines.append(f"site alias file: {names.path} (sha256 {names.sha256[:12]}…)")
     not_passed = [e for e in entries if e["status"] != "pass"]
     for e in not_passed[:_MAX_LISTED]:
         p = e["plan"]

@@ -8,13 +8,21 @@ images from anywhere else, and a Content-Security-Policy forbids any fetch. It h
 * the verdict (``id="verdict"``, ``data-verdict="pass|fail|incomplete"``: green, red,
   or yellow when a mandatory constraint could not be evaluated) and the one-line
   summary;
+* the dose checks (``section#dose-checks``, right after the verdict): the dose-scale
+  check against the RTPLAN (``#dose-scale``, ``data-verdict``, ``data-method``,
+  ``data-ratio``; verdict, method, expected and measured dose, ratio; a prominent
+  warning style when not ``consistent``), the PLAN dose against its BEAM doses
+  (``#beam-dose-check``, ``data-consistent``) when there were any, and the parts of a
+  plan sum (``table#plan-sum``: label, prescription, fractions, dose per fraction);
 * plan identity: patient, plan label, input files with their SHA-256, UIDs, dose
   summation; the prescription and where it came from; the constraint set (name,
   version, file, SHA-256, source);
 * the warnings;
 * the constraint table, one row per constraint (``tr.result``, ``data-index``,
   ``data-status``), coloured by status, with value, limit, margin, priority, status
-  and message. The value, limit and margin cells (``td.value``, ``td.limit``,
+  and message; each structure's header row says which ROI was matched and how
+  (``data-roi``, ``data-matched-by``, ``data-match-detail``), and so does each row.
+  The value, limit and margin cells (``td.value``, ``td.limit``,
   ``td.margin``, each with ``data-structure`` and ``data-metric``) carry the number
   exactly as in ``dosecheck check --format json`` in ``data-value`` (a JSON literal,
   ``null`` when not evaluated) and show it as the text table does (two decimals);
@@ -36,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
+from dosecheck.report.dose_checks import render_dose_checks, verdict_scale_line
 from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
 
 if TYPE_CHECKING:
@@ -140,6 +149,21 @@ figcaption b { color: var(--ink); }
 .signoff div { border-top: 1px solid var(--ink); padding-top: 4px; font-size: 12px;
                color: var(--muted); min-height: 48px; }
 footer { margin-top: 18px; font-size: 11.5px; color: var(--muted); }
+#verdict .verdict-scale { font-size: 12px; margin-top: 6px; padding-top: 5px;
+                          border-top: 1px solid rgba(255, 255, 255, .45); }
+#verdict .verdict-scale.scale-warn { font-weight: 700; }
+#dose-checks { margin-top: 14px; display: grid; gap: 10px; }
+.dose-check { border: 1px solid var(--rule); border-left: 6px solid var(--pass);
+              border-radius: 6px; padding: 6px 14px 8px; }
+.dose-check h2 { font-size: 15px; margin: 4px 0 6px; border: none; padding: 0; }
+.dose-check.check-warn { background: #fff3cd; border-color: #d39e00;
+                         border-left-color: #d39e00; }
+.dose-check.check-alert { background: #ffebe9; border-color: var(--fail);
+                          border-left-color: var(--fail); }
+.dose-check.check-none { border-left-color: var(--not-evaluated); }
+.dose-check .check-message { font-weight: 600; margin: 2px 0 6px; }
+.dose-check table.kv th { width: 170px; }
+table#plan-sum td.num { text-align: right; }
 """
     + A4_PAGE_CSS
     + """@media print {
@@ -149,7 +173,7 @@ footer { margin-top: 18px; font-size: 11.5px; color: var(--muted); }
   #verdict { flex-basis: 62mm; }
   #verdict .verdict-word { font-size: 26pt; }
   thead { display: table-header-group; }
-  tr, figure, .signoff, table.kv, #verdict, #warnings {
+  tr, figure, .signoff, table.kv, #verdict, #warnings, .dose-check {
     break-inside: avoid; page-break-inside: avoid;
   }
   table { break-inside: auto; }
@@ -197,6 +221,7 @@ def _verdict(report: CheckReport) -> str:
         f'<div class="verdict-summary" id="summary" title="{attr(summary)}">{text(short)}</div>'
         f'<div class="verdict-counts">{text(" · ".join(parts))} '
         f"(of {len(report.results)} constraints)</div>"
+        f"{verdict_scale_line(report.plan)}"
         "</div>"
     )
 
@@ -328,6 +353,15 @@ def _matched(report: CheckReport, i: int) -> str:
     return f"ROI {r.roi} ({matched_by_text(r)})"
 
 
+def _match_attrs(r: Any) -> str:
+    """``data-roi``, ``data-matched-by`` and ``data-match-detail`` of a result (empty
+    values when no ROI was matched)."""
+    return (
+        f'data-roi="{attr(r.roi)}" data-matched-by="{attr(r.matched_by)}" '
+        f'data-match-detail="{attr(r.match_detail)}"'
+    )
+
+
 def _full(x: float | None, unit: str) -> str:
     """Full-precision tooltip of a number."""
     if x is None:
@@ -345,9 +379,9 @@ def _constraint_table(report: CheckReport) -> str:
         if rec["structure"] != current:
             current = rec["structure"]
             rows.append(
-                f'<tr class="group" data-structure="{attr(current)}"><th colspan="7">'
-                f'{text(current)} <span class="matched">— {text(_matched(report, i))}</span>'
-                "</th></tr>"
+                f'<tr class="group" data-structure="{attr(current)}" {_match_attrs(r)}>'
+                f'<th colspan="7">{text(current)} '
+                f'<span class="matched">— {text(_matched(report, i))}</span></th></tr>'
             )
         label = status_label(r)
         cls = _STATUS_CLASS[label]
@@ -362,7 +396,7 @@ def _constraint_table(report: CheckReport) -> str:
             detail.append(f'<span class="rwarn">warning: {text(w)}</span>')
         rows.append(
             f'<tr class="result status-{cls} priority-{attr(rec["priority"])}" '
-            f'data-index="{i}" data-status="{attr(rec["status"])}" {ident}>'
+            f'data-index="{i}" data-status="{attr(rec["status"])}" {ident} {_match_attrs(r)}>'
             f'<td class="metric" title="{attr(rec["constraint"])}">{text(rec["metric"])}</td>'
             f'<td class="value num" {ident} data-unit="{attr(unit)}" '
             f'data-value="{_json_attr(rec["value"])}" title="{attr(_full(rec["value"], unit))}">'
@@ -502,6 +536,7 @@ def render_report(report: CheckReport, *, generated: datetime | None = None) -> 
     body = "".join(
         [
             _header(report),
+            render_dose_checks(report.plan),
             _warnings(report),
             _constraint_table(report),
             _plots(report),
