@@ -62,11 +62,8 @@ def test_site_names_apply_to_every_plan_and_reach_the_tables(
     assert r.code == 0, r.stderr
     assert "1 checked" in r.stderr  # a new evaluation, not the recorded one
     assert f"site alias file: {site.resolve()}" in r.stderr
-    # The box plan has no evidence for its dose scale: said at the end of the run.
-    assert (
-        "dose scale not consistent in 1 of 1 evaluated plans (1 not_verified): "
-        f"dosecheck results {db} shows which"
-    ) in r.stderr
+    # The box plan's dose scale is confirmed by its PTV (found by name): nothing to say.
+    assert "dose scale not consistent" not in r.stderr
     sha = _rows(db, "SELECT site_names_sha256, site_names_path FROM latest_plans")
     import hashlib
 
@@ -141,15 +138,16 @@ def test_bad_site_names_and_map_are_usage_errors(
 @pytest.fixture(scope="module")
 def scales(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """consistent (beam dose point), unexplained (×1.5), a contradiction (error), a box
-    plan without evidence (not verified), a PLAN dose with its two beams (agree) and
-    with one of its two beams (differ by half the dose)."""
+    plan without RTPLAN (not verified), a PLAN dose with its two beams (agree) and
+    with one of its two beams (differ by half the dose); the box plans with an RTPLAN
+    are confirmed by their PTV's median."""
     from dosecheck.cli import main
 
     root = tmp_path_factory.mktemp("scales") / "archive"
     write_case(root / "ok", d0=D0_TOTAL, label="PLAN", beam_doses=BEAMS)
     write_case(root / "odd", d0=D0_TOTAL * 1.5, label="PLAN", beam_doses=BEAMS)
     write_case(root / "fx", d0=D0_TOTAL, label="FRACTION", beam_doses=BEAMS)
-    write_box_plan(root / "box", patient_id="BX")
+    write_box_plan(root / "box", patient_id="BX", rtplan=False)
     write_box_plan(root / "beams", patient_id="BM", beam_doses=2)
     half = write_box_plan(root / "half", patient_id="HF", beam_doses=2)
     half.rtdose[2].unlink()  # RD_beam2.dcm: the PLAN dose is twice its one beam
@@ -193,6 +191,8 @@ def test_dose_scale_columns_per_plan(scales: dict[str, Any]) -> None:
     assert rows["odd"][3] == pytest.approx(1.5, rel=1e-5)
     assert json.loads(rows["odd"][4])["measured_gy"] == pytest.approx(113.4, rel=1e-5)
     assert rows["box"][:4] == ("pass", "not_verified", "none", None)
+    assert rows["beams"][:3] == ("pass", "consistent", "target")
+    assert rows["beams"][3] == pytest.approx(49.7 / 50.4, rel=1e-4)
     # The contradiction: an error with the loader's message, no dose-scale record.
     assert rows["fx"][:4] == ("error", None, None, None)
     (message,) = _rows(scales["db"], "SELECT error FROM latest_plans WHERE status = 'error'")[0]
@@ -224,8 +224,8 @@ def test_results_show_a_dose_scale_that_is_not_consistent(
 ) -> None:
     db = scales["db"]
     doc = scales["doc"]
-    # 5 evaluated plans: ok consistent; odd unexplained; box, beams, half not verified.
-    assert doc["dose_scale_counts"] == {"consistent": 1, "not_verified": 3, "unexplained": 1}
+    # 5 evaluated plans: ok, beams, half consistent; odd unexplained; box not verified.
+    assert doc["dose_scale_counts"] == {"consistent": 3, "not_verified": 1, "unexplained": 1}
     assert (
         doc["plans"]
         == json.loads(run_cli(["results", db, "--format", "json"], capsys, monkeypatch).stdout)[
@@ -261,7 +261,7 @@ def test_results_show_a_dose_scale_that_is_not_consistent(
     assert "UNEXPLAINED ×1.50" in r.stdout and "NOT VERIFIED" in r.stdout
     assert "BEAM DOSES DIFFER by 26 Gy" in r.stdout
     assert (
-        "dose scale not consistent in 4 of 5 evaluated plans (3 not_verified, 1 unexplained)"
+        "dose scale not consistent in 2 of 5 evaluated plans (1 not_verified, 1 unexplained)"
         in r.stdout
     )
 
@@ -372,10 +372,10 @@ def test_archive_summary_counts_plans_whose_dose_scale_is_not_consistent(
     tree = parse_html(html)
     assert_self_contained(html, tree)
     line = by_id(tree, "dose-scale-count")
-    assert line.attrs["data-not-consistent"] == "4" and line.attrs["data-evaluated"] == "5"
+    assert line.attrs["data-not-consistent"] == "2" and line.attrs["data-evaluated"] == "5"
     assert line.text_content() == (
-        "Dose scale not consistent with the RTPLAN: 4 of 5 evaluated plans "
-        "(3 not verified, 1 unexplained)."
+        "Dose scale not consistent with the RTPLAN: 2 of 5 evaluated plans "
+        "(1 not verified, 1 unexplained)."
     )
     doc = json.loads(html.split('id="archive-json">', 1)[1].split("</script>", 1)[0])
-    assert doc["dose_scale_counts"] == {"consistent": 1, "not_verified": 3, "unexplained": 1}
+    assert doc["dose_scale_counts"] == {"consistent": 3, "not_verified": 1, "unexplained": 1}

@@ -87,12 +87,22 @@ def test_overridden_contradiction_is_an_alert(tmp_path: Path) -> None:
 
 
 def test_not_verified_box_plan(tmp_path: Path) -> None:
-    _, tree = _html(load_plan(write_box_plan(tmp_path / "p").folder))
+    # without an RTPLAN nothing can confirm the dose scale
+    _, tree = _html(load_plan(write_box_plan(tmp_path / "p", rtplan=False).folder))
     box = by_id(tree, "dose-scale")
     assert box.attrs["data-verdict"] == "not_verified" and "check-warn" in box.attrs["class"]
-    assert _fields(box)["method"] == "no evidence in the RTPLAN"
+    assert _fields(box)["method"] == "no evidence (no RTPLAN, or nothing in it to compare with)"
     assert _fields(box)["ratio"] == "—"
-    assert "no prescribed target" in box.text_content()
+    assert "no RTPLAN to compare the dose with" in box.text_content()
+
+
+def test_box_plan_confirmed_by_its_ptv_name(tmp_path: Path) -> None:
+    # the box plan's PTV is typed ORGAN: its name finds it, median 49.7 Gy for 50.4 Gy
+    _, tree = _html(load_plan(write_box_plan(tmp_path / "p").folder))
+    box = by_id(tree, "dose-scale")
+    assert box.attrs["data-verdict"] == "consistent"
+    assert json.loads(box.attrs["data-ratio"]) == pytest.approx(49.7 / 50.4, rel=1e-4)
+    assert "target found by PTV in the ROI name" in box.text_content()
 
 
 def test_beam_dose_check_differs(tmp_path: Path) -> None:

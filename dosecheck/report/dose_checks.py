@@ -31,7 +31,8 @@ _METHOD_TEXT = {
     "beam_dose_points": "beam dose specification points (RTPLAN BeamDose)",
     "dose_reference_points": "dose reference points (RTPLAN TargetPrescriptionDose)",
     "target": "median dose of the prescribed target against the prescription",
-    "none": "no evidence in the RTPLAN",
+    "grid_maximum": "maximum dose of the grid against the prescription (last resort)",
+    "none": "no evidence (no RTPLAN, or nothing in it to compare with)",
 }
 
 #: How each verdict reads, in the heading.
