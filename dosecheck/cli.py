@@ -123,7 +123,7 @@ def dvh(
     if engine == "dosecheck":
         import os
 
-        from dosecheck.api import compute_dvhs
+        from dosecheck.core.structures import compute_dvhs
 
         items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1)
     elif engine == "dicompyler":

@@ -19,7 +19,7 @@ import numpy as np
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
-    from dosecheck.api import StructureDVH
+    from dosecheck.core.structures import StructureDVH
     from dosecheck.model import Plan
 
 
@@ -41,8 +41,8 @@ def import_dvhcalc() -> Any:
 
 def dicompyler_dvhs(plan: Plan, structures: Iterable[str] | None = None) -> list[StructureDVH]:
     """DVHs of the selected structures computed by dicompyler-core's ``get_dvh``."""
-    from dosecheck.api import StructureDVH, select_structures
     from dosecheck.core.dvh import DVH
+    from dosecheck.core.structures import StructureDVH, select_structures
 
     if len(plan.files.rtdose) != 1 or plan.dose.notes:
         raise InputError(

@@ -343,7 +343,7 @@ class Executor(Protocol):
 #: Imported once in the fork server, so that every worker starts with them loaded.
 _PRELOAD = [
     "dosecheck.batch.runner",
-    "dosecheck.api",
+    "dosecheck.core.structures",
     "dosecheck.checking.check",
     "dosecheck.core.engine",
     "dosecheck.dicom.load",

@@ -27,6 +27,12 @@ from dosecheck.checking.sets import (
     describe_prescription,
     resolve_constraint_set,
 )
+from dosecheck.core.structures import (
+    StructureDVH,
+    end_cap_spacing,
+    select_structures,
+    structure_set_spacing,
+)
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
 from dosecheck.model import PlanIdentity
@@ -34,7 +40,6 @@ from dosecheck.model import PlanIdentity
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dosecheck.api import StructureDVH
     from dosecheck.checking.site_names import SiteNames
     from dosecheck.core.dvh import DVH
     from dosecheck.core.engine import DoseField, EngineSettings
@@ -412,12 +417,10 @@ def _resolve_prescription(
 # --- DVHs -----------------------------------------------------------------------------
 class _DVHCache:
     """Computes a ROI's DVH on first request, on one prepared dose field and with the
-    structure set's contour spacing for end caps (as :func:`dosecheck.api.compute_dvhs`
+    structure set's contour spacing for end caps (as :func:`dosecheck.core.structures.compute_dvhs`
     does)."""
 
     def __init__(self, plan: Plan, settings: EngineSettings | None) -> None:
-        from dosecheck.api import structure_set_spacing
-
         self.plan = plan
         self.settings = settings
         self.spacing = structure_set_spacing(plan.structure_set)
@@ -428,7 +431,6 @@ class _DVHCache:
 
     def __call__(self, roi: str) -> DVH:
         if roi not in self.items:
-            from dosecheck.api import StructureDVH, end_cap_spacing, select_structures
             from dosecheck.core.engine import DoseField, compute_dvh
 
             if self.field is None:
@@ -448,7 +450,6 @@ class _DVHCache:
         this α/β (one dose field per distinct α/β, built on first request)."""
         key = (roi, float(alpha_beta))
         if key not in self.eqd2_items:
-            from dosecheck.api import end_cap_spacing, select_structures
             from dosecheck.core.engine import DoseField, compute_dvh
             from dosecheck.core.eqd2 import eqd2_sum
 
@@ -512,7 +513,7 @@ def check_plan(
     Parameters
     ----------
     plan
-        The loaded plan (:func:`dosecheck.api.load_plan`).
+        The loaded plan (:func:`dosecheck.dicom.load.load_plan`).
     constraint_set
         A loaded set, the path of a YAML file, or the name of a shipped set.
     prescription_gy

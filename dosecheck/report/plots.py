@@ -35,9 +35,9 @@ from dosecheck.errors import InputError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from dosecheck.api import StructureDVH
     from dosecheck.checking.check import CheckReport
     from dosecheck.core.dvh import DVH
+    from dosecheck.core.structures import StructureDVH
 
 __all__ = [
     "CURVE_COLORS",
@@ -923,7 +923,7 @@ def plot_dvhs_to_file(
     title: str | None = "Cumulative DVH",
     prescription_gy: float | None = None,
 ) -> None:
-    """Plot the DVHs of ``items`` (from :func:`dosecheck.api.compute_dvhs`) on one
+    """Plot the DVHs of ``items`` (from :func:`dosecheck.core.structures.compute_dvhs`) on one
     figure and write it to ``path`` (PNG or SVG by extension), atomically.
 
     Parameters
