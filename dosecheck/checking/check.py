@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from dosecheck import __version__
 from dosecheck.checking.evaluate import evaluate_constraints, resolve_prescription, verdict
 from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
-from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
+from dosecheck.checking.model import (
+    Constraint,
+    ConstraintResult,
+    ConstraintSet,
+    Status,
+    Verdict,
+)
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
     describe_prescription,
@@ -151,12 +157,15 @@ class CheckReport:
     dosecheck_version: str = field(default=__version__)
     naming: dict[str, Any] = field(default_factory=lambda: {"site_names": None, "command_line": {}})
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))  # ValueError for a typo
+
     # --- counts ------------------------------------------------------------------
     @property
     def exit_code(self) -> int:
         """0 when every mandatory constraint was evaluated and passed, 1 otherwise
         (``fail`` or ``incomplete``)."""
-        return 0 if self.verdict == "pass" else 1
+        return 0 if self.verdict is Verdict.PASS else 1
 
     @property
     def mandatory(self) -> list[ConstraintResult]:
@@ -179,8 +188,10 @@ class CheckReport:
         n = len(mandatory)
         noun = "constraint" if n == 1 else "constraints"
         failed = self.mandatory_failures
-        not_evaluated = [r for r in mandatory if r.status == "not_evaluated"]
-        optimal_missed = [r for r in self.results if r.priority == "optimal" and r.status == "fail"]
+        not_evaluated = [r for r in mandatory if r.status is Status.NOT_EVALUATED]
+        optimal_missed = [
+            r for r in self.results if r.priority == "optimal" and r.status is Status.FAIL
+        ]
         if failed:
             names = ", ".join(f"{r.structure} {r.metric}" for r in failed)
             line = f"FAIL — {len(failed)} of {n} mandatory {noun} failed ({names})"
@@ -251,7 +262,7 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as a JSON-ready dictionary."""
-        counts = {s: sum(r.status == s for r in self.results) for s in _STATUSES}
+        counts = {s: sum(r.status is s for r in self.results) for s in Status}
         return {
             "dosecheck_version": self.dosecheck_version,
             "verdict": self.verdict,
@@ -266,8 +277,6 @@ class CheckReport:
             "warnings": list(self.warnings),
         }
 
-
-_STATUSES = ("pass", "fail", "not_evaluated")
 
 _REASON_TEXT = {
     "structure_not_found": "structure not found",
