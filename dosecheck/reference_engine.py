@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dosecheck._optional import require
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
@@ -30,13 +31,7 @@ def import_dvhcalc() -> Any:
 
     if not hasattr(pydicom.dicomio, "read_file"):
         pydicom.dicomio.read_file = pydicom.dcmread  # type: ignore[attr-defined]
-    try:
-        from dicompylercore import dvhcalc
-    except ImportError as exc:
-        raise InputError(
-            "the dicompyler engine needs dicompyler-core: pip install 'dosecheck[reference]'"
-        ) from exc
-    return dvhcalc
+    return require("dicompylercore.dvhcalc", extra="reference", feature="the dicompyler engine")
 
 
 def dicompyler_dvhs(plan: Plan, structures: Iterable[str] | None = None) -> list[StructureDVH]:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dosecheck import __version__
-from dosecheck.errors import InputError
+from dosecheck._optional import require
 from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
 from dosecheck.report.plots import STATUS_COLORS
 
@@ -276,12 +276,7 @@ def _plan_hover(p: _Point, unit: str, fail_word: str) -> str:
 
 def histogram_svg(row: ConstraintStats, id_prefix: str) -> str:
     """The distribution of ``row``'s values as inline SVG (see the module docstring)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError(
-            "the archive report needs matplotlib: pip install 'dosecheck[plot]'"
-        ) from (exc)
+    require("matplotlib", extra="plot", feature="the archive report")
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dosecheck._optional import require
 from dosecheck.checking.model import ShownStatus
 from dosecheck.errors import InputError
 
@@ -372,13 +373,6 @@ def _mpl_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _require_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError("DVH plots need matplotlib: pip install 'dosecheck[plot]'") from exc
-
-
 def dvh_figure(
     curves: Sequence[DVHCurve],
     *,
@@ -411,7 +405,7 @@ def dvh_figure(
         The matplotlib :class:`~matplotlib.figure.Figure` (not attached to pyplot) and
         ``{gid: hover text}`` of the artists that get an SVG ``<title>``.
     """
-    _require_matplotlib()
+    require("matplotlib", extra="plot", feature="DVH plots")
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
