@@ -1,3 +1,5 @@
+import sys
+
 from dosecheck.cli import main
 
-main()
+sys.exit(main())

@@ -1,4 +1,5 @@
-"""The ``dosecheck`` command line: a thin typer layer over :mod:`dosecheck.api`.
+"""The ``dosecheck`` command line: a thin typer layer that registers the commands of
+:mod:`dosecheck.commands` (and ``dvh``) and turns errors into exit codes.
 
 Exit codes: 0 success / all constraints pass, 1 a mandatory constraint fails,
 2 bad input or usage (one line on stderr naming the file and the problem),
@@ -40,8 +41,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": False}
-
 
 class DvhFormat(StrEnum):
     table = "table"
@@ -57,13 +56,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    if isinstance(ctx.obj, dict):  # main() passes its state; read after the command
+        ctx.obj["debug"] = debug
 
 
 @app.command()
@@ -123,7 +124,7 @@ def dvh(
     if engine == "dosecheck":
         import os
 
-        from dosecheck.api import compute_dvhs
+        from dosecheck.core.structures import compute_dvhs
 
         items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1)
     elif engine == "dicompyler":
@@ -180,33 +181,57 @@ def _is_click(exc: BaseException, name: str) -> bool:
     return any(c.__name__ == name and "click" in c.__module__ for c in type(exc).__mro__)
 
 
-def main() -> None:
-    """Console-script entry point: run the app, turning input errors into exit 2."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit code (see the module docstring).
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name; ``None`` reads ``sys.argv``. The console
+        script and ``python -m dosecheck`` pass the code to ``sys.exit``; tests call
+        ``main(["check", ...])``.
+
+    Input errors become one line on stderr and exit 2; anything else is a bug (one
+    line and exit 3, or the traceback with ``--debug``).
+    """
+    state = {"debug": False}  # set by --debug (the app callback), read here
+    extra = {} if argv is None else {"prog_name": "dosecheck"}
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False, obj=state, **extra)
     except InputError as exc:
-        if _state["debug"]:
+        if state["debug"]:
             raise
         sys.stderr.write(f"dosecheck: error: {exc}\n")
-        sys.exit(2)
+        return 2
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
+        return exc.exit_code
+    except SystemExit as exc:
+        return _exit_status(exc.code)
     except KeyboardInterrupt:
         sys.stderr.write("dosecheck: interrupted\n")
-        sys.exit(130)
+        return 130
     except Exception as exc:  # a bug: say so in one line unless --debug
         if _is_click(exc, "ClickException"):  # usage errors: bad option, missing argument
             exc.show()  # type: ignore[attr-defined]
-            sys.exit(2)
+            return 2
         if _is_click(exc, "Abort"):
-            sys.exit(130)
-        if _state["debug"]:
+            return 130
+        if state["debug"]:
             raise
         sys.stderr.write(
             f"dosecheck: internal error: {type(exc).__name__}: {exc} "
             "(rerun with --debug for the traceback and report it)\n"
         )
-        sys.exit(3)
-    sys.exit(rc if isinstance(rc, int) else 0)
+        return 3
+    return rc if isinstance(rc, int) else 0
+
+
+def _exit_status(code: object) -> int:
+    """The exit status ``sys.exit(code)`` gives: 0 for None, the int, else 1 (the
+    message is printed, as Python does)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1

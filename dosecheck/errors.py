@@ -25,8 +25,9 @@ class InputError(DosecheckError):
     path
         The offending file, prefixed to the message when given.
     tag
-        The offending DICOM attribute keyword, e.g. ``"DoseGridScaling"``;
-        shown with its tag number when known.
+        The offending DICOM attribute keyword, e.g. ``"DoseGridScaling"``; shown with
+        its tag number when pydicom's dictionary knows it:
+        ``DoseGridScaling (3004,000E): ...``.
     line
         The 1-based line number in a text file (YAML constraint sets).
     """
@@ -52,8 +53,35 @@ class InputError(DosecheckError):
             if self.line is not None:
                 where += f":{self.line}"
             where += ": "
-        tag = f"{self.tag}: " if self.tag else ""
+        tag = ""
+        if self.tag:
+            number = tag_number(self.tag)
+            tag = f"{self.tag} {number}: " if number else f"{self.tag}: "
         return f"{where}{tag}{self.message}"
+
+
+def tag_number(keyword: str) -> str | None:
+    """The tag number ``"(gggg,eeee)"`` of a DICOM keyword, or None when unknown.
+
+    pydicom's data dictionary is imported here, on first use: every error that names a
+    tag comes from reading DICOM, when pydicom is already loaded, and ``import
+    dosecheck.errors`` stays free of it.
+
+    Examples
+    --------
+    >>> tag_number("DoseUnits")
+    '(3004,0002)'
+    >>> tag_number("(0011,1010)") is None
+    True
+    """
+    try:
+        from pydicom.datadict import tag_for_keyword
+    except ImportError:  # pragma: no cover - pydicom is a dependency
+        return None
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return None
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 class DicomInputError(InputError):

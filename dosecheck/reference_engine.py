@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dosecheck._optional import require
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
-    from dosecheck.api import StructureDVH
+    from dosecheck.core.structures import StructureDVH
     from dosecheck.model import Plan
 
 
@@ -30,19 +31,13 @@ def import_dvhcalc() -> Any:
 
     if not hasattr(pydicom.dicomio, "read_file"):
         pydicom.dicomio.read_file = pydicom.dcmread  # type: ignore[attr-defined]
-    try:
-        from dicompylercore import dvhcalc
-    except ImportError as exc:
-        raise InputError(
-            "the dicompyler engine needs dicompyler-core: pip install 'dosecheck[reference]'"
-        ) from exc
-    return dvhcalc
+    return require("dicompylercore.dvhcalc", extra="reference", feature="the dicompyler engine")
 
 
 def dicompyler_dvhs(plan: Plan, structures: Iterable[str] | None = None) -> list[StructureDVH]:
     """DVHs of the selected structures computed by dicompyler-core's ``get_dvh``."""
-    from dosecheck.api import StructureDVH, select_structures
     from dosecheck.core.dvh import DVH
+    from dosecheck.core.structures import StructureDVH, select_structures
 
     if len(plan.files.rtdose) != 1 or plan.dose.notes:
         raise InputError(

@@ -15,8 +15,8 @@ import csv
 import time
 from pathlib import Path
 
-from dosecheck.api import end_cap_spacing, structure_set_spacing
 from dosecheck.core.engine import compute_dvh
+from dosecheck.core.structures import end_cap_spacing, structure_set_spacing
 from dosecheck.dicom.dose import read_rtdose
 from dosecheck.dicom.embedded_dvh import read_embedded_dvhs
 from dosecheck.dicom.structures import read_rtstruct

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -45,15 +44,7 @@ def _cli(args: list[Any]) -> int:
     """Run ``dosecheck ARGS`` in this process; the exit code."""
     from dosecheck.cli import main
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(sys, "argv", ["dosecheck", *[str(a) for a in args]])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        mp.undo()
-    return 0
+    return main([str(a) for a in args])
 
 
 class Summary(SimpleNamespace):

@@ -45,18 +45,11 @@ def first_run(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """One batch run over the archive, shared by the tests that only read its results."""
     out = tmp_path_factory.mktemp("out")
     db = out / "results.sqlite"
-    mp = pytest.MonkeyPatch()
     from dosecheck.cli import main
 
-    argv = ["dosecheck", "batch", str(archive), "--db", str(db), "-j", "2"]
+    argv = ["batch", str(archive), "--db", str(db), "-j", "2"]
     argv += ["--output", str(out / "summary.json")]
-    mp.setattr(sys, "argv", argv)
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        mp.undo()
+    code = main(argv)
     return {"db": db, "code": code, "json": json.loads((out / "summary.json").read_text())}
 
 

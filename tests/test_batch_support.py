@@ -12,7 +12,6 @@ This module holds no tests; the ``test_batch_*`` modules import it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,11 +270,6 @@ def run_cli(
     from dosecheck.cli import main
 
     capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["dosecheck", *[str(a) for a in args]])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
+    code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return CliResult(code, captured.out, captured.err)

@@ -123,7 +123,9 @@ def test_missing_beam_is_caught(tmp_path: Path) -> None:
     with pytest.raises(DicomInputError) as info:
         check_plan(plan, "rectum-long-course", strict=True)
     text = str(info.value)
-    assert text.startswith(f"{tmp_path / 'rd_plan.dcm'}: PixelData: the PLAN dose and the sum")
+    assert text.startswith(
+        f"{tmp_path / 'rd_plan.dcm'}: PixelData (7FE0,0010): the PLAN dose and the sum"
+    )
     assert "--strict refuses a plan whose doses contradict each other" in text
 
 
@@ -182,7 +184,10 @@ def test_cli_check_json_and_strict(
     assert r.code == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dosecheck: error: ")
-    assert "rd_plan.dcm: PixelData: the PLAN dose and the sum of its 1 BEAM doses" in lines[0]
+    assert (
+        "rd_plan.dcm: PixelData (7FE0,0010): the PLAN dose and the sum of its 1 BEAM doses"
+        in lines[0]
+    )
     r = run_cli(["check", tmp_path / "bad", *cset], capsys, monkeypatch)
     assert r.code in (0, 1)
     assert "BEAM doses differ" in r.stdout + r.stderr

@@ -66,13 +66,10 @@ def run(
     included); return ``(exit code, stdout, stderr)``."""
     from dosecheck import cli
 
-    monkeypatch.setattr(sys, "argv", ["dosecheck", *args])
     monkeypatch.setenv("COLUMNS", "120")
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
+    code = cli.main(args)
     out = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
+    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -147,7 +147,9 @@ def test_rtplan_bad_fractions(tmp_path: Path) -> None:
 def test_rtplan_wrong_modality(tmp_path: Path) -> None:
     path = tmp_path / "rs.dcm"
     write_rtstruct(path, structure_set())
-    with pytest.raises(DicomInputError, match=r"rs\.dcm: Modality: is 'RTSTRUCT', expected RTPLAN"):
+    with pytest.raises(
+        DicomInputError, match=r"rs\.dcm: Modality \(0008,0060\): is 'RTSTRUCT', expected RTPLAN"
+    ):
         read_rtplan(path)
 
 

@@ -9,7 +9,6 @@ centred on x = 0 is ``d0``.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,13 +112,10 @@ D0_FX = PER_FX / (1.0 + GRADIENT * ISO[0])
 def run(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     from dosecheck import cli
 
-    monkeypatch.setattr(sys, "argv", ["dosecheck", *[str(a) for a in args]])
     monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
+    code = cli.main([str(a) for a in args])
     out = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
+    return code, out.out, out.err
 
 
 # --------------------------------------------------------------------------- the numbers

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,13 +123,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_cli(args: list[object], capsys, monkeypatch) -> tuple[int, str, str]:
     from dosecheck import cli
 
-    monkeypatch.setattr(sys, "argv", ["dosecheck", *(str(a) for a in args)])
     monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
+    code = cli.main([str(a) for a in args])
     out = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
+    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -37,11 +37,7 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     """Run ``dosecheck ARGS`` in this process through the console-script entry point."""
     from dosecheck.cli import main
 
-    monkeypatch.setattr(sys, "argv", ["dosecheck", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    code = exc.value.code
-    return int(code) if code is not None else 0
+    return main(args)
 
 
 @dataclass

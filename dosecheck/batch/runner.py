@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dosecheck import __version__
+from dosecheck._optional import require
 from dosecheck.dicom.discovery import DiscoveredPlan, Discovery, discover
 from dosecheck.dicom.files import FileRef
 from dosecheck.errors import InputError
@@ -368,7 +369,7 @@ class Executor(Protocol):
 #: Imported once in the fork server, so that every worker starts with them loaded.
 _PRELOAD = [
     "dosecheck.batch.runner",
-    "dosecheck.api",
+    "dosecheck.core.structures",
     "dosecheck.checking.check",
     "dosecheck.core.engine",
     "dosecheck.dicom.load",
@@ -507,15 +508,8 @@ def _crash_outcome(task: PlanTask, exc: BaseException) -> dict[str, Any]:
 
 
 def import_distributed() -> Any:
-    """``import distributed``, or an InputError saying how to install it."""
-    try:
-        import distributed
-    except ImportError as exc:
-        raise InputError(
-            "--scheduler and --dask need dask.distributed, which is not installed; "
-            "install it with: pip install 'dosecheck[dask]'"
-        ) from exc
-    return distributed
+    """``import distributed``, or a :class:`~dosecheck._optional.MissingExtraError`."""
+    return require("distributed", extra="dask", feature="--scheduler and --dask")
 
 
 @dataclass

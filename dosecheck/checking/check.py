@@ -21,11 +21,23 @@ from typing import TYPE_CHECKING, Any, Literal
 from dosecheck import __version__
 from dosecheck.checking.evaluate import evaluate_constraints, resolve_prescription, verdict
 from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
-from dosecheck.checking.model import Constraint, ConstraintResult, ConstraintSet, Verdict
+from dosecheck.checking.model import (
+    Constraint,
+    ConstraintResult,
+    ConstraintSet,
+    Status,
+    Verdict,
+)
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
     describe_prescription,
     resolve_constraint_set,
+)
+from dosecheck.core.structures import (
+    StructureDVH,
+    end_cap_spacing,
+    select_structures,
+    structure_set_spacing,
 )
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
@@ -34,7 +46,6 @@ from dosecheck.model import PlanIdentity
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dosecheck.api import StructureDVH
     from dosecheck.checking.site_names import SiteNames
     from dosecheck.core.dvh import DVH
     from dosecheck.core.engine import DoseField, EngineSettings
@@ -146,12 +157,15 @@ class CheckReport:
     dosecheck_version: str = field(default=__version__)
     naming: dict[str, Any] = field(default_factory=lambda: {"site_names": None, "command_line": {}})
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))  # ValueError for a typo
+
     # --- counts ------------------------------------------------------------------
     @property
     def exit_code(self) -> int:
         """0 when every mandatory constraint was evaluated and passed, 1 otherwise
         (``fail`` or ``incomplete``)."""
-        return 0 if self.verdict == "pass" else 1
+        return 0 if self.verdict is Verdict.PASS else 1
 
     @property
     def mandatory(self) -> list[ConstraintResult]:
@@ -174,8 +188,10 @@ class CheckReport:
         n = len(mandatory)
         noun = "constraint" if n == 1 else "constraints"
         failed = self.mandatory_failures
-        not_evaluated = [r for r in mandatory if r.status == "not_evaluated"]
-        optimal_missed = [r for r in self.results if r.priority == "optimal" and r.status == "fail"]
+        not_evaluated = [r for r in mandatory if r.status is Status.NOT_EVALUATED]
+        optimal_missed = [
+            r for r in self.results if r.priority == "optimal" and r.status is Status.FAIL
+        ]
         if failed:
             names = ", ".join(f"{r.structure} {r.metric}" for r in failed)
             line = f"FAIL — {len(failed)} of {n} mandatory {noun} failed ({names})"
@@ -246,7 +262,7 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as a JSON-ready dictionary."""
-        counts = {s: sum(r.status == s for r in self.results) for s in _STATUSES}
+        counts = {s: sum(r.status is s for r in self.results) for s in Status}
         return {
             "dosecheck_version": self.dosecheck_version,
             "verdict": self.verdict,
@@ -261,8 +277,6 @@ class CheckReport:
             "warnings": list(self.warnings),
         }
 
-
-_STATUSES = ("pass", "fail", "not_evaluated")
 
 _REASON_TEXT = {
     "structure_not_found": "structure not found",
@@ -412,12 +426,10 @@ def _resolve_prescription(
 # --- DVHs -----------------------------------------------------------------------------
 class _DVHCache:
     """Computes a ROI's DVH on first request, on one prepared dose field and with the
-    structure set's contour spacing for end caps (as :func:`dosecheck.api.compute_dvhs`
+    structure set's contour spacing for end caps (as :func:`dosecheck.core.structures.compute_dvhs`
     does)."""
 
     def __init__(self, plan: Plan, settings: EngineSettings | None) -> None:
-        from dosecheck.api import structure_set_spacing
-
         self.plan = plan
         self.settings = settings
         self.spacing = structure_set_spacing(plan.structure_set)
@@ -428,7 +440,6 @@ class _DVHCache:
 
     def __call__(self, roi: str) -> DVH:
         if roi not in self.items:
-            from dosecheck.api import StructureDVH, end_cap_spacing, select_structures
             from dosecheck.core.engine import DoseField, compute_dvh
 
             if self.field is None:
@@ -448,7 +459,6 @@ class _DVHCache:
         this α/β (one dose field per distinct α/β, built on first request)."""
         key = (roi, float(alpha_beta))
         if key not in self.eqd2_items:
-            from dosecheck.api import end_cap_spacing, select_structures
             from dosecheck.core.engine import DoseField, compute_dvh
             from dosecheck.core.eqd2 import eqd2_sum
 
@@ -512,7 +522,7 @@ def check_plan(
     Parameters
     ----------
     plan
-        The loaded plan (:func:`dosecheck.api.load_plan`).
+        The loaded plan (:func:`dosecheck.dicom.load.load_plan`).
     constraint_set
         A loaded set, the path of a YAML file, or the name of a shipped set.
     prescription_gy

@@ -188,10 +188,10 @@ def verdict(results: Iterable[ConstraintResult]) -> Verdict:
     """
     mandatory = [r for r in results if r.priority == "mandatory"]
     if any(r.is_mandatory_failure for r in mandatory):
-        return "fail"
-    if any(r.status == "not_evaluated" for r in mandatory):
-        return "incomplete"
-    return "pass"
+        return Verdict.FAIL
+    if any(r.status is Status.NOT_EVALUATED for r in mandatory):
+        return Verdict.INCOMPLETE
+    return Verdict.PASS
 
 
 def outside_grid_tolerance_cc(dvh: DVH) -> float:
@@ -348,7 +348,7 @@ def _not_evaluated(
         match,
         value=None,
         limit=limit,
-        status="fail" if strict else "not_evaluated",
+        status=Status.FAIL if strict else Status.NOT_EVALUATED,
         message=message + (" (fails in strict mode)" if strict else ""),
         rx=rx,
         reason=reason,
@@ -388,7 +388,7 @@ def _evaluate_one(
         match,
         value=value,
         limit=limit,
-        status="pass" if ok else "fail",
+        status=Status.PASS if ok else Status.FAIL,
         message=_message(c, dvh, value, limit, ok, rx, conv),
         rx=rx,
         warnings=warnings,
@@ -453,7 +453,7 @@ def _evaluate_on_eqd2_sum(
             match,
             value=value,
             limit=limit,
-            status="pass" if ok else "fail",
+            status=Status.PASS if ok else Status.FAIL,
             message=f"{head}: {_message(view, dvh, value, limit, ok, rx)}",
             rx=rx,
             warnings=warnings,

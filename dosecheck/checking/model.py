@@ -10,6 +10,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 from dosecheck.checking.fractionation import DOSE_BASES, DoseBasis, describe_basis
@@ -18,14 +19,65 @@ from dosecheck.metrics import Metric, format_number
 
 Comparator = Literal["<", "<=", ">", ">="]
 Priority = Literal["mandatory", "optimal"]
-Status = Literal["pass", "fail", "not_evaluated"]
+
+
+class Status(StrEnum):
+    """The result of one constraint. A ``str``: JSON, CSV and the database hold the value."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    #: The ROI is missing or ambiguous, or the metric is undefined on its DVH.
+    NOT_EVALUATED = "not_evaluated"
+
+
+class ShownStatus(StrEnum):
+    """A result as people see it: a failed *optimal* constraint is ``not_met``, not ``fail``.
+
+    The tables, plots and HTML reports colour and label results by this.
+    """
+
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_MET = "not_met"
+    NOT_EVALUATED = "not_evaluated"
+
+    @classmethod
+    def of(cls, status: str, priority: str) -> ShownStatus:
+        """How a result with this ``status`` and ``priority`` is shown."""
+        if status == Status.PASS:
+            return cls.PASS
+        if status == Status.FAIL:
+            return cls.FAIL if priority == "mandatory" else cls.NOT_MET
+        return cls.NOT_EVALUATED
+
+    @property
+    def label(self) -> str:
+        """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
+        return _SHOWN_LABEL[self]
+
+
+_SHOWN_LABEL = {
+    ShownStatus.PASS: "PASS",
+    ShownStatus.FAIL: "FAIL",
+    ShownStatus.NOT_MET: "NOT MET (optimal)",
+    ShownStatus.NOT_EVALUATED: "NOT EVALUATED",
+}
+
 #: Why a result is ``not_evaluated`` (or failed only because of ``strict``).
 Reason = Literal[
     "structure_not_found", "structure_ambiguous", "metric_undefined", "outside_dose_grid"
 ]
+
+
 #: The plan's verdict: ``incomplete`` when no mandatory constraint failed but at least
 #: one could not be evaluated.
-Verdict = Literal["pass", "fail", "incomplete"]
+class Verdict(StrEnum):
+    """The plan's verdict (a ``str``: JSON and the database hold the value)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+
 
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
     "<": operator.lt,
@@ -371,10 +423,13 @@ class ConstraintResult:
     match_detail: str = ""
     evaluated_on: str = "physical"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))  # ValueError for a typo
+
     @property
     def is_mandatory_failure(self) -> bool:
         """True for a failed mandatory constraint."""
-        return self.status == "fail" and self.priority == "mandatory"
+        return self.status is Status.FAIL and self.priority == "mandatory"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of all fields (``warnings`` as a list)."""

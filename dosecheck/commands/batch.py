@@ -706,7 +706,7 @@ def results(
     from dosecheck.output.write import write_text
 
     if report is not None:
-        from dosecheck.commands.report import validate_report_path
+        from dosecheck.report.html import validate_report_path
 
         validate_report_path(report)
     since_utc = parse_since(since) if since is not None else None

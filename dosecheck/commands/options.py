@@ -72,6 +72,62 @@ OutputOpt = Annotated[
 ]
 
 
+# --- options of check and report -------------------------------------------------------
+ConstraintsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--constraints",
+        "-c",
+        help=(
+            "Shipped set name (see 'dosecheck constraints list') or a YAML file. "
+            "Default: the shipped set written for the RTPLAN's prescription."
+        ),
+    ),
+]
+PrescriptionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--prescription",
+        help="Prescription dose in Gy; overrides the RTPLAN's (which overrides the set's).",
+    ),
+]
+CheckFractionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--fractions",
+        min=1,
+        help=(
+            "Number of fractions: overrides the RTPLAN's for the prescription, and scales "
+            "a FRACTION dose to the plan dose."
+        ),
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail constraints that cannot be evaluated (ROI missing or ambiguous, …).",
+    ),
+]
+SiteNamesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--site-names",
+        help=(
+            "The clinic's alias file (YAML: structure -> local ROI names); default "
+            "$DOSECHECK_SITE_NAMES."
+        ),
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="STRUCTURE=ROI: use this ROI for the structure (repeatable); decides first.",
+    ),
+]
+
+
 def load_plan_from_options(
     plan: Path | None,
     rtstruct: Path | None,
@@ -90,7 +146,7 @@ def load_plan_from_options(
     course (:func:`dosecheck.dicom.plan_sum.load_plan_sum`; ``prescription_gy`` is the
     course's total from ``--prescription``, which stands in for parts without one).
     """
-    from dosecheck.api import load_plan
+    from dosecheck.dicom.load import load_plan
 
     if plan_sum:
         if plan is None or rtstruct is not None or rtdose or rtplan is not None:

@@ -13,25 +13,21 @@ from typing import Annotated
 
 import typer
 
-from dosecheck.commands.check import (
+from dosecheck.commands._run import print_summary, run_check, validate_prescription
+from dosecheck.commands.options import (
     CheckFractionsOpt,
     ConstraintsOpt,
-    MapOpt,
-    PrescriptionOpt,
-    SiteNamesOpt,
-    StrictOpt,
-    choose_constraint_set,
-    load_plan_for_check,
-    naming_options,
-)
-from dosecheck.commands.options import (
     DoseIsOpt,
     FrameOpt,
+    MapOpt,
     PlanArg,
     PlanSumOpt,
+    PrescriptionOpt,
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
+    SiteNamesOpt,
+    StrictOpt,
 )
 from dosecheck.errors import InputError
 
@@ -44,22 +40,6 @@ ReportOutputOpt = Annotated[
         dir_okay=False,
     ),
 ]
-
-
-def validate_report_path(path: Path) -> None:
-    """Refuse, before any work, a report path that is not ``*.html``/``*.htm`` in an
-    existing folder.
-
-    Raises
-    ------
-    InputError
-        With the offending path.
-    """
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise InputError("the report file must end in .html or .htm", path=path)
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError("the output folder does not exist", path=folder)
 
 
 def report(
@@ -85,42 +65,32 @@ def report(
     structure with its limits; it fetches nothing and prints on A4. Exit code 0 when
     every mandatory constraint passes, 1 when one fails, 2 for bad input.
     """
-    import math
-
     from rich.console import Console
 
-    from dosecheck.checking.check import check_plan
-    from dosecheck.report.html import write_report
+    from dosecheck.report.html import validate_report_path, write_report
 
-    if prescription is not None and not (math.isfinite(prescription) and prescription > 0):
-        raise InputError(f"--prescription must be a positive dose in Gy, not {prescription}")
+    validate_prescription(prescription)
     if output is None:
         raise InputError("give the report file with --output FILE.html")
     validate_report_path(output)
-    naming = naming_options(site_names, roi_map)
-    loaded = load_plan_for_check(
+    result = run_check(
         plan,
-        rtstruct,
-        rtdose,
-        rtplan,
-        fractions,
-        allow_frame_mismatch,
-        dose_is,
+        constraints=constraints,
+        prescription=prescription,
+        fractions=fractions,
+        strict=strict,
+        rtstruct=rtstruct,
+        rtdose=rtdose,
+        rtplan=rtplan,
+        allow_frame_mismatch=allow_frame_mismatch,
+        dose_is=dose_is,
+        site_names=site_names,
+        roi_map=roi_map,
         plan_sum=plan_sum,
-        auto_plan_sum=constraints is None,
-        prescription_gy=prescription,
-    )
-    cset = choose_constraint_set(constraints, loaded, prescription, fractions)
-    result = check_plan(
-        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict, **naming
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)
-    from dosecheck.output.check_formats import VERDICT_STYLE
-
-    err.print(result.summary(), style=VERDICT_STYLE[result.verdict], markup=False, soft_wrap=True)
-    for w in result.warnings:
-        err.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
+    print_summary(result, err)
     err.print(f"report written to {output}", markup=False, soft_wrap=True)
     if result.exit_code:
         raise typer.Exit(result.exit_code)

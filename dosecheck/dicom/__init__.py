@@ -1,7 +1,9 @@
 """DICOM RT input and output.
 
-This is the only package that imports pydicom. Its readers turn RTSTRUCT, RTDOSE and
-RTPLAN files into the plain objects of :mod:`dosecheck.model`:
+This is the only package that reads DICOM with pydicom (besides the tools
+``reference_engine`` and ``synthetic``, and the tag-number lookup in
+:mod:`dosecheck.errors`; ``tests/test_architecture.py`` checks it). Its readers turn
+RTSTRUCT, RTDOSE and RTPLAN files into the plain objects of :mod:`dosecheck.model`:
 
 * :func:`dosecheck.dicom.structures.read_rtstruct` → :class:`~dosecheck.model.StructureSet`
 * :func:`dosecheck.dicom.dose.read_rtdose` → :class:`~dosecheck.model.DoseGrid`

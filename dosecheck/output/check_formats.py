@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dosecheck.checking.check import result_margin
+from dosecheck.checking.model import ShownStatus
 from dosecheck.metrics import format_number
 
 if TYPE_CHECKING:
@@ -88,11 +89,7 @@ def format_value(x: float | None, unit: str = "", *, signed: bool = False) -> st
 
 def status_label(result: ConstraintResult) -> str:
     """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
-    if result.status == "pass":
-        return "PASS"
-    if result.status == "fail":
-        return "FAIL" if result.priority == "mandatory" else "NOT MET (optimal)"
-    return "NOT EVALUATED"
+    return ShownStatus.of(result.status, result.priority).label
 
 
 def limit_cell(report: CheckReport, i: int) -> str:
@@ -189,10 +186,10 @@ def _header_lines(report: CheckReport) -> list[tuple[str, str]]:
 
 # --- table -----------------------------------------------------------------------------------
 _STATUS_STYLE = {
-    "PASS": "bold green",
-    "FAIL": "bold red",
-    "NOT MET (optimal)": "yellow",
-    "NOT EVALUATED": "magenta",
+    ShownStatus.PASS: "bold green",
+    ShownStatus.FAIL: "bold red",
+    ShownStatus.NOT_MET: "yellow",
+    ShownStatus.NOT_EVALUATED: "magenta",
 }
 
 #: Rich style of the verdict line: pass green, incomplete yellow, fail red.
@@ -237,7 +234,7 @@ def _renderables(report: CheckReport) -> list[RenderableType]:
                 Text(limit_cell(report, i)),
                 Text(format_value(result_margin(report.results[i]), r.unit, signed=True)),
                 Text(r.priority),
-                Text(label, style=_STATUS_STYLE[label]),
+                Text(label, style=_STATUS_STYLE[ShownStatus.of(r.status, r.priority)]),
             )
             if r.status != "pass" and r.message not in details:
                 details.append(r.message)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from dosecheck.api import StructureDVH
+    from dosecheck.core.structures import StructureDVH
 
 
 def _num(v: float, digits: int = 4) -> float | None:

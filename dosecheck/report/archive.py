@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from dosecheck import __version__
-from dosecheck.errors import InputError
+from dosecheck._optional import require
 from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
+from dosecheck.report.plots import STATUS_COLORS
 
 __all__ = [
     "WORST_PLANS",
@@ -57,13 +58,7 @@ _MAX_RUNS = 25
 _MAX_TITLED_TICKS = 200
 _MAX_LISTED_ERRORS = 500
 
-_COLORS = {
-    "pass": "#1a7f37",
-    "fail": "#cf222e",
-    "not_met": "#b35900",
-    "not_evaluated": "#6e7781",
-    "error": "#8250df",
-}
+_COLORS = {**STATUS_COLORS, "error": "#8250df"}
 _BAR_PASS = "#57a773"  # a lighter green: bars, not text
 
 
@@ -281,12 +276,7 @@ def _plan_hover(p: _Point, unit: str, fail_word: str) -> str:
 
 def histogram_svg(row: ConstraintStats, id_prefix: str) -> str:
     """The distribution of ``row``'s values as inline SVG (see the module docstring)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError(
-            "the archive report needs matplotlib: pip install 'dosecheck[plot]'"
-        ) from (exc)
+    require("matplotlib", extra="plot", feature="the archive report")
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -43,6 +43,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dosecheck.errors import InputError
 from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
 from dosecheck.report.dose_checks import render_dose_checks, verdict_scale_line
 from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
@@ -50,7 +51,7 @@ from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
 if TYPE_CHECKING:
     from dosecheck.checking.check import CheckReport
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "validate_report_path", "write_report"]
 
 _STATUS_CLASS = {
     "PASS": "pass",
@@ -573,3 +574,19 @@ def write_report(report: CheckReport, path: str | Path) -> None:
     from dosecheck.output.write import write_text
 
     write_text(render_report(report), Path(path))
+
+
+def validate_report_path(path: Path) -> None:
+    """Refuse, before any work, a report path that is not ``*.html``/``*.htm`` in an
+    existing folder.
+
+    Raises
+    ------
+    InputError
+        With the offending path.
+    """
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InputError("the report file must end in .html or .htm", path=path)
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise InputError("the output folder does not exist", path=folder)

@@ -30,14 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dosecheck._optional import require
+from dosecheck.checking.model import ShownStatus
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from dosecheck.api import StructureDVH
     from dosecheck.checking.check import CheckReport
     from dosecheck.core.dvh import DVH
+    from dosecheck.core.structures import StructureDVH
 
 __all__ = [
     "CURVE_COLORS",
@@ -60,14 +62,14 @@ __all__ = [
 VolumeUnit = Literal["cc", "%"]
 #: ``pass``, ``fail`` (mandatory), ``not_met`` (optimal constraint failed) or
 #: ``not_evaluated``.
-MarkerStatus = Literal["pass", "fail", "not_met", "not_evaluated"]
+MarkerStatus = ShownStatus
 
 #: Colour of each marker status (the HTML table uses the same ones).
 STATUS_COLORS: dict[str, str] = {
-    "pass": "#1a7f37",
-    "fail": "#cf222e",
-    "not_met": "#b35900",
-    "not_evaluated": "#6e7781",
+    ShownStatus.PASS: "#1a7f37",
+    ShownStatus.FAIL: "#cf222e",
+    ShownStatus.NOT_MET: "#b35900",
+    ShownStatus.NOT_EVALUATED: "#6e7781",
 }
 #: Curve colours: no pure red or green, which mean fail and pass.
 CURVE_COLORS = (
@@ -84,12 +86,6 @@ CURVE_COLORS = (
 )
 #: Line styles, one per pass through :data:`CURVE_COLORS` (more than 10 curves).
 CURVE_STYLES = ("-", "--", "-.", ":")
-_STATUS_WORD = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "not_met": "NOT MET (optimal)",
-    "not_evaluated": "NOT EVALUATED",
-}
 _CMP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
@@ -187,14 +183,6 @@ class SvgTitle:
 
 
 # --- markers from a check report ----------------------------------------------------------
-def _marker_status(status: str, priority: str) -> MarkerStatus:
-    if status == "pass":
-        return "pass"
-    if status == "fail":
-        return "fail" if priority == "mandatory" else "not_met"
-    return "not_evaluated"
-
-
 def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMarker | None:
     """The marker of result ``index`` of ``report`` on ``dvh``, or ``None`` when the
     limit cannot be placed (unknown prescription for a limit in %, empty DVH).
@@ -215,7 +203,7 @@ def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMa
         return None
     vol = dvh.volume_cc
     rx = r.prescription_gy if r.prescription_gy is not None else report.prescription.dose_gy
-    status = _marker_status(r.status, r.priority)
+    status = ShownStatus.of(r.status, r.priority)
 
     def dose_to_gy(x: float, unit: str | None) -> float | None:
         if unit == "Gy":
@@ -232,7 +220,12 @@ def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMa
     upper = r.comparator in ("<", "<=")
     limit_text = format_value(r.limit, r.unit)
     metric_text = report.metric_as_written(index)
-    short_status = {"pass": "PASS", "fail": "FAIL", "not_met": "NOT MET", "not_evaluated": "N/E"}
+    short_status = {
+        ShownStatus.PASS: "PASS",
+        ShownStatus.FAIL: "FAIL",
+        ShownStatus.NOT_MET: "NOT MET",
+        ShownStatus.NOT_EVALUATED: "N/E",
+    }
     label = (
         f"{metric_text} {_CMP.get(r.comparator, r.comparator)} {c.limit_text}"
         f" · {short_status[status]}"
@@ -240,7 +233,7 @@ def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMa
     value_text = format_value(r.value, r.unit)
     title = (
         f"{r.structure} {metric_text} {_CMP.get(r.comparator, r.comparator)} {limit_text}: "
-        f"{value_text} — {_STATUS_WORD[status]}"
+        f"{value_text} — {status.label}"
     )
     if r.priority == "optimal":
         title += " (optimal)"
@@ -380,13 +373,6 @@ def _mpl_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _require_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError("DVH plots need matplotlib: pip install 'dosecheck[plot]'") from exc
-
-
 def dvh_figure(
     curves: Sequence[DVHCurve],
     *,
@@ -419,7 +405,7 @@ def dvh_figure(
         The matplotlib :class:`~matplotlib.figure.Figure` (not attached to pyplot) and
         ``{gid: hover text}`` of the artists that get an SVG ``<title>``.
     """
-    _require_matplotlib()
+    require("matplotlib", extra="plot", feature="DVH plots")
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -923,7 +909,7 @@ def plot_dvhs_to_file(
     title: str | None = "Cumulative DVH",
     prescription_gy: float | None = None,
 ) -> None:
-    """Plot the DVHs of ``items`` (from :func:`dosecheck.api.compute_dvhs`) on one
+    """Plot the DVHs of ``items`` (from :func:`dosecheck.core.structures.compute_dvhs`) on one
     figure and write it to ``path`` (PNG or SVG by extension), atomically.
 
     Parameters

@@ -57,8 +57,8 @@ class NelmsRow:
 
 def run(folder: str | Path) -> list[NelmsRow]:
     """Compute every 1, 2 and 3 mm row of the data set with dosecheck."""
-    from dosecheck.api import end_cap_spacing, structure_set_spacing
     from dosecheck.core.engine import compute_dvh
+    from dosecheck.core.structures import end_cap_spacing, structure_set_spacing
     from dosecheck.dicom.dose import read_rtdose
     from dosecheck.dicom.structures import read_rtstruct
 

@@ -1,0 +1,151 @@
+"""DVHs of a plan's structures: which structures, which end caps, and the DVH of each.
+
+The glue between the plan data (:mod:`dosecheck.model`) and the engine
+(:mod:`dosecheck.core.engine`): :func:`select_structures` picks ROIs by name,
+:func:`structure_set_spacing` and :func:`end_cap_spacing` give the contour spacing
+the end caps use, and :func:`compute_dvhs` runs the engine over the chosen
+structures (optionally on forked worker processes). The engine is imported inside
+the functions so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dosecheck.errors import InputError
+
+__all__ = [
+    "StructureDVH",
+    "compute_dvhs",
+    "end_cap_spacing",
+    "select_structures",
+    "structure_set_spacing",
+]
+
+if TYPE_CHECKING:
+    from dosecheck.core.dvh import DVH
+    from dosecheck.core.engine import EngineSettings
+    from dosecheck.model import Plan, Structure, StructureSet
+
+
+@dataclass(frozen=True, eq=False)
+class StructureDVH:
+    """A structure and its DVH."""
+
+    structure: Structure
+    dvh: DVH
+
+
+def structure_set_spacing(structure_set: StructureSet) -> float | None:
+    """The most common contour-plane spacing over all ROIs (mm), or None."""
+    diffs = []
+    for s in structure_set.structures:
+        planes = np.unique(np.round(s.z, 3))
+        if planes.size > 1:
+            diffs.append(np.round(np.diff(planes), 2))
+    if not diffs:
+        return None
+    values, counts = np.unique(np.concatenate(diffs), return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
+def end_cap_spacing(structure: Structure, set_spacing: float | None) -> float | None:
+    """Contour spacing for a structure's end caps: its own plane spacing, else the set's.
+
+    ``set_spacing`` is :func:`structure_set_spacing` of the structure set (computed once
+    per set by the caller); a single-plane ROI has no spacing of its own.
+    """
+    from dosecheck.core.engine import contour_spacing
+
+    return contour_spacing(np.unique(np.round(structure.z, 3))) or set_spacing
+
+
+def select_structures(structure_set: StructureSet, names: Iterable[str] | None) -> list[Structure]:
+    """The structures named (exact, then case-insensitive), or all of them.
+
+    Raises
+    ------
+    InputError
+        When a name matches no ROI; the message lists the ROIs present.
+    """
+    structures = list(structure_set.structures)
+    if not names:
+        return structures
+    chosen: list[Structure] = []
+    for name in names:
+        hits = [s for s in structures if s.name == name] or [
+            s for s in structures if s.name.casefold() == name.casefold()
+        ]
+        if not hits:
+            present = ", ".join(s.name for s in structures)
+            raise InputError(
+                f"no ROI named {name!r}; ROIs present: {present}", path=structure_set.path
+            )
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def compute_dvhs(
+    plan: Plan,
+    structures: Iterable[str] | None = None,
+    *,
+    settings: EngineSettings | None = None,
+    jobs: int = 1,
+) -> list[StructureDVH]:
+    """Compute the DVH of each selected structure (all when ``structures`` is None).
+
+    Parameters
+    ----------
+    jobs
+        Worker processes for the structures (Linux ``fork`` only; elsewhere, or with
+        ``jobs=1``, the structures are computed one after another in this process).
+        Results do not depend on it.
+    """
+    from dosecheck.core.engine import DoseField
+
+    spacing = structure_set_spacing(plan.structure_set)
+    field = DoseField(plan.dose)
+    chosen = select_structures(plan.structure_set, structures)
+    tasks = [(s, end_cap_spacing(s, spacing)) for s in chosen]
+    dvhs = _run_structures(field, tasks, settings, jobs)
+    return [StructureDVH(structure=s, dvh=d) for (s, _), d in zip(tasks, dvhs, strict=True)]
+
+
+# The dose field and tasks a forked worker inherits (set just before the fork).
+_FORK_STATE: dict[str, object] = {}
+
+
+def _dvh_task(i: int) -> DVH:
+    from dosecheck.core.engine import compute_dvh
+
+    field, tasks, settings = (_FORK_STATE[k] for k in ("field", "tasks", "settings"))
+    s, thickness = tasks[i]  # type: ignore[index]
+    return compute_dvh(s, field, slice_thickness_mm=thickness, settings=settings)  # type: ignore[arg-type]
+
+
+def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
+    """DVHs of ``tasks`` (structure, slice thickness), in order, on ``jobs`` processes."""
+    import multiprocessing as mp
+    import os
+
+    from dosecheck.core.engine import compute_dvh
+    from dosecheck.core.rasterise import polygon_areas
+
+    jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
+    if jobs == 1 or "fork" not in mp.get_all_start_methods():
+        return [compute_dvh(s, field, slice_thickness_mm=t, settings=settings) for s, t in tasks]
+    field.inplane_gradients()  # computed once, shared with the workers copy-on-write
+    _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
+    # Largest structures first, so no worker is left with the body at the end.
+    size = [float(polygon_areas(s.xy, s.offsets).sum()) for s, _ in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: -size[i])
+    try:
+        with mp.get_context("fork").Pool(jobs) as pool:
+            results = dict(zip(order, pool.map(_dvh_task, order, chunksize=1), strict=True))
+    finally:
+        _FORK_STATE.clear()
+    return [results[i] for i in range(len(tasks))]

@@ -1,0 +1,277 @@
+"""The module map holds: imports run downward, heavy libraries stay in their package,
+and ``import dosecheck.cli`` stays light.
+
+Every ``import`` in every module of ``dosecheck/`` is read from its ``ast``: at module
+level and inside functions alike (a function-level import is a dependency too; it only
+runs later). Imports under ``if TYPE_CHECKING:`` are annotations, not dependencies at
+run time, and are checked only for the layer order.
+
+The layers, lowest first (a module may import from its own layer and those below):
+
+======== ===============================================================================
+base     ``dosecheck`` (the version), ``errors``, ``_optional``
+model    ``model``: plain plan data
+core     ``core/``: the numbers (NumPy; no files, no DICOM)
+metrics  ``metrics``: the TG-263 grammar, evaluated on a DVH
+dicom    ``dicom/``: DICOM to the model and back (the only user of pydicom)
+checking ``checking/``: constraint sets, matching, evaluation, ``check_plan``
+output   ``output/``: text for terminals and machines
+report   ``report/``: HTML and plots for people (the only user of matplotlib)
+batch    ``batch/``: many plans into SQLite (the only user of dask)
+top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face) and the tools
+         ``reference_engine`` (dicompyler-core), ``validation/``, ``synthetic/``
+======== ===============================================================================
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dosecheck"
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("dosecheck", "dosecheck.errors", "dosecheck._optional"),
+    ("dosecheck.model",),
+    ("dosecheck.core",),
+    ("dosecheck.metrics",),
+    ("dosecheck.dicom",),
+    ("dosecheck.checking",),
+    ("dosecheck.output",),
+    ("dosecheck.report",),
+    ("dosecheck.batch",),
+    (
+        "dosecheck.commands",
+        "dosecheck.cli",
+        "dosecheck.__main__",
+        "dosecheck.api",
+        "dosecheck.reference_engine",
+        "dosecheck.validation",
+        "dosecheck.synthetic",
+    ),
+)
+
+#: Upward imports that are known and wanted gone (importer, imported): why.
+UPWARD_EXCEPTIONS = {
+    # The archive report queries the results database itself; the SQL moves to
+    # batch/ (ResultsDB -> ArchiveData) when report/archive.py is split (#14).
+    ("dosecheck.report.archive", "dosecheck.batch.database"),
+    # Plan.dose_scale is annotated with the dose-scale check's result type (a
+    # TYPE_CHECKING import; no import at run time).
+    ("dosecheck.model", "dosecheck.core.dose_scale"),
+}
+
+#: Where each heavy library may be imported (module-name prefixes).
+HEAVY_ALLOWED = {
+    # errors.py: the tag number of a DICOM keyword from pydicom's dictionary, imported
+    # in __str__ only when an error names a tag; the tools read DICOM themselves.
+    "pydicom": (
+        "dosecheck.dicom",
+        "dosecheck.errors",
+        "dosecheck.reference_engine",
+        "dosecheck.synthetic",
+    ),
+    "matplotlib": ("dosecheck.report",),
+    "dask": ("dosecheck.batch.runner",),
+    "distributed": ("dosecheck.batch.runner",),
+    "dicompylercore": ("dosecheck.reference_engine",),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str
+    imported: str
+    line: int
+    type_checking: bool
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(name: str) -> Iterator[Import]:
+    """Every import in module ``name``: module level, in functions, under TYPE_CHECKING."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def walk(node: ast.AST, tc: bool) -> Iterator[Import]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for c in child.body:
+                    yield from walk_one(c, True)
+                for c in child.orelse:
+                    yield from walk_one(c, tc)
+            else:
+                yield from walk_one(child, tc)
+
+    def walk_one(node: ast.AST, tc: bool) -> Iterator[Import]:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(name, alias.name, node.lineno, tc)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield Import(name, target, node.lineno, tc)
+            for alias in node.names:  # from dosecheck.core import engine
+                if f"{target}.{alias.name}" in MODULES:
+                    yield Import(name, f"{target}.{alias.name}", node.lineno, tc)
+        yield from walk(node, tc)
+
+    yield from walk(ast.parse(path.read_text(encoding="utf-8")), False)
+
+
+ALL_IMPORTS = [i for m in MODULES for i in imports_of(m)]
+
+
+def layer_of(name: str) -> int:
+    """The layer of a dosecheck module: its longest listed prefix."""
+    best, index = "", -1
+    for i, names in enumerate(LAYERS):
+        for prefix in names:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > len(best):
+                best, index = prefix, i
+    assert index >= 0, f"{name} is in no layer: add it to LAYERS"
+    return index
+
+
+def _where(i: Import) -> str:
+    return f"{MODULES[i.importer].relative_to(PACKAGE.parent)}:{i.line}"
+
+
+def test_every_module_has_a_layer() -> None:
+    assert len(MODULES) > 50  # the walk found the package
+    for name in MODULES:
+        layer_of(name)
+
+
+def test_imports_run_downward() -> None:
+    upward = [
+        f"{_where(i)}: {i.importer} imports {i.imported}"
+        for i in ALL_IMPORTS
+        if i.imported.split(".")[0] == "dosecheck"
+        and i.imported in MODULES
+        and layer_of(i.imported) > layer_of(i.importer)
+        and (i.importer, i.imported) not in UPWARD_EXCEPTIONS
+    ]
+    assert upward == []
+
+
+def test_upward_exceptions_are_still_needed() -> None:
+    """An exception that no longer happens is taken off the list."""
+    found = {(i.importer, i.imported) for i in ALL_IMPORTS}
+    assert UPWARD_EXCEPTIONS <= found
+
+
+def test_the_public_face_and_the_commands_are_imported_from_above_only() -> None:
+    """``api`` is for scripts; ``commands`` only for ``cli``; ``cli`` only to run it."""
+    allowed = {
+        "dosecheck.api": (),
+        "dosecheck.commands": ("dosecheck.cli", "dosecheck.commands"),
+        "dosecheck.cli": ("dosecheck.__main__",),
+    }
+    bad = []
+    for i in ALL_IMPORTS:
+        for target, importers in allowed.items():
+            hit = i.imported == target or i.imported.startswith(target + ".")
+            if hit and not any(
+                i.importer == p or i.importer.startswith(p + ".") for p in importers
+            ):
+                bad.append(f"{_where(i)}: {i.importer} imports {i.imported}")
+    assert bad == []
+
+
+@pytest.mark.parametrize("library", sorted(HEAVY_ALLOWED))
+def test_heavy_libraries_stay_in_their_package(library: str) -> None:
+    prefixes = HEAVY_ALLOWED[library]
+    outside = [
+        f"{_where(i)}: {i.importer} imports {i.imported}"
+        for i in ALL_IMPORTS
+        if i.imported.split(".")[0] == library
+        and not i.type_checking
+        and not any(i.importer == p or i.importer.startswith(p + ".") for p in prefixes)
+    ]
+    assert outside == []
+
+
+def test_no_import_cycles() -> None:
+    """No cycle among run-time imports, also through function-level ones (those must
+    not hide a cycle). Parent packages are not counted as imported."""
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for i in ALL_IMPORTS:
+        if not i.type_checking and i.imported in MODULES and i.imported != i.importer:
+            graph[i.importer].add(i.imported)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                cycles.append([*path[path.index(t) :], t])
+            elif t not in state:
+                visit(t)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    assert cycles == []
+
+
+def test_the_walk_sees_function_level_and_type_checking_imports() -> None:
+    """The walker itself: ``cli`` imports the engine inside ``dvh`` and the api's
+    ``DVH`` types only for annotations."""
+    cli = {(i.imported, i.type_checking) for i in imports_of("dosecheck.cli")}
+    assert ("dosecheck.core.structures", False) in cli
+    structures = {(i.imported, i.type_checking) for i in imports_of("dosecheck.core.structures")}
+    assert ("dosecheck.core.dvh", True) in structures
+    assert ("dosecheck.core.engine", False) in structures  # inside compute_dvhs
+
+
+# --- start-up ------------------------------------------------------------------------------
+HEAVY = ("numpy", "pydicom", "matplotlib", "ruamel", "dask", "distributed", "dicompylercore")
+
+
+def _loaded_after(statement: str) -> list[str]:
+    code = (
+        f"{statement}; import sys; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return eval(out)  # a printed list of str
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    """``dosecheck --help`` and the error paths start fast: typer and rich only."""
+    assert _loaded_after("import dosecheck.cli") == []
+
+
+def test_errors_do_not_load_pydicom() -> None:
+    assert _loaded_after("import dosecheck.errors, dosecheck._optional") == []
