@@ -157,13 +157,9 @@ def scales(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = root.parent / "s.json"
     mp = pytest.MonkeyPatch()
     mp.delenv("DOSECHECK_SITE_NAMES", raising=False)
-    argv = ["dosecheck", "batch", str(root), "--db", str(db), "-j", "2", "-c", str(cset)]
-    mp.setattr("sys.argv", [*argv, "-o", str(out)])
-    code = 0
+    argv = ["batch", str(root), "--db", str(db), "-j", "2", "-c", str(cset), "-o", str(out)]
     try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
+        code = main(argv)
     finally:
         mp.undo()
     doc = json.loads(out.read_text())

@@ -580,7 +580,7 @@ def batch(
         make_executor,
         run_batch,
     )
-    from dosecheck.commands.check import naming_options
+    from dosecheck.commands._run import naming_options
     from dosecheck.dicom.discovery import discover
     from dosecheck.output.write import write_text
 
