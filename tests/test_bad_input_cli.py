@@ -177,7 +177,8 @@ def test_baseline_is_exact() -> None:
     assert ptv["mean_gy"] == pytest.approx(30.0, abs=1e-3)
     assert ptv["min_gy"] == pytest.approx(30 - 2 - 1 - 1.875, abs=1e-3)
     assert ptv["max_gy"] == pytest.approx(30 + 2 + 1 + 1.875, abs=1e-3)
-    assert doc["warnings"] == []
+    # the only warning: without an RTPLAN nothing confirms the dose's scale
+    assert doc["warnings"] == ["dose scale not verified: no RTPLAN to compare the dose with"]
 
 
 def test_error_line_names_the_file_without_debug_noise() -> None:

@@ -173,6 +173,7 @@ def test_target_band_brachytherapy_and_inconclusive() -> None:
         19.0, 19.0, brachytherapy=True, **{**kw, "basis": "fraction", "fractions": 2}
     )
     assert both.verdict == "inconclusive" and "more than one explanation" in both.message
+    assert both.is_contradiction  # refused: one of its readings is a mislabel
 
 
 # --------------------------------------------------------------------------- RTPLAN reader
@@ -546,3 +547,51 @@ def test_nelms_fraction_grids_without_rtplan_are_not_verified() -> None:
     assert check is not None and check.verdict == "not_verified" and check.label == "FRACTION"
     assert check.message == "dose scale not verified: no RTPLAN to compare the dose with"
     assert check.message in plan.warnings
+
+
+def test_prescription_from_the_command_line_verifies_a_plan_label(tmp_path: Path) -> None:
+    """An RTPLAN without TargetPrescriptionDose and a PLAN-labelled file holding one
+    fraction (2.16 of 75.6 Gy): the stated prescription exposes it; without it the
+    scale is not verified, and that is said."""
+    folder = write_case(tmp_path, d0=2.16, label="PLAN", prescription_gy=None)
+    with pytest.raises(DicomInputError) as info:
+        load_plan(folder, prescription_gy=75.6)
+    assert "RTDOSE is labelled PLAN but holds 2.16 Gy as the median of PTV (ROI 1)" in str(
+        info.value
+    )
+    assert "it holds one fraction of 35: pass --dose-is fraction" in str(info.value)
+    plan = load_plan(folder)
+    check = plan.dose_scale
+    assert check is not None and check.verdict == "not_verified"
+    assert check.message in plan.warnings  # a PLAN label nothing confirms is said too
+
+
+def test_prescription_from_the_command_line_without_rtplan(tmp_path: Path) -> None:
+    folder = write_case(tmp_path, d0=75.6, label="PLAN")
+    (folder / "rp.dcm").unlink()
+    assert load_plan(folder).dose_scale.verdict == "not_verified"  # type: ignore[union-attr]
+    check = load_plan(folder, prescription_gy=75.6).dose_scale
+    assert check is not None and check.verdict == "consistent" and check.method == "target"
+    assert check.ratio == pytest.approx(1.0, abs=1e-3)
+
+
+def test_two_fractions_inconclusive_is_refused(tmp_path: Path) -> None:
+    """16 Gy in 2 fractions, the course labelled FRACTION, nothing but the grid maximum
+    (16.3 Gy, i.e. 2.04 x the per-fraction prescription): as labelled it is a plausible
+    hot spot, as a course it is the mislabel; the user must say which."""
+    folder = write_case(
+        tmp_path,
+        d0=16.3 / 1.4,
+        label="FRACTION",
+        fractions=2,
+        prescription_gy=16.0,
+        ptv_type="ORGAN",
+        ptv_name="Bowel",
+    )
+    with pytest.raises(DicomInputError) as info:
+        load_plan(folder)
+    text = str(info.value)
+    assert "dose scale ambiguous" in text and "ratio 2.04" in text
+    assert "pass --dose-is total or --dose-is fraction" in text
+    plan = load_plan(folder, dose_is="total")
+    assert plan.dose.max_gy == pytest.approx(16.3, rel=1e-5)

@@ -654,3 +654,28 @@ def test_single_plane_finest_grid_cannot_extend() -> None:
     other = grid(1.0, 0.0, (-5.0, -5.0, 4.0), (5.0, 5.0, 4.0), uniform(2.0))
     with pytest.raises(DicomInputError, match="single z position"):
         summation_axes([thin, other])
+
+
+def test_cli_no_automatic_sum_of_two_versions_of_one_plan(dc, tmp_path: Path) -> None:
+    """Two RTPLANs with one label and prescription (25.2 Gy in 14 fractions each) add up
+    to the long course, but they look like two versions of one plan: never summed unasked
+    (the sum would count the dose twice)."""
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    ss_uid = write_rtstruct(folder / "rs.dcm", structure_set())
+    for i in (1, 2):
+        plan_uid = write_rtplan(
+            folder / f"rp_{i}.dcm",
+            PlanInfo(label="PHASE1", prescription_gy=25.2, fractions=14, patient_id="P1"),
+            referenced_structure_set_uid=ss_uid,
+        )
+        write_rtdose(
+            folder / f"rd_{i}.dcm",
+            grid(2.0, 0.0, *WIDE, uniform(25.2)),
+            referenced_plan_uid=plan_uid,
+            patient_id="P1",
+        )
+    code, _, err = dc("check", folder)
+    assert code == 2
+    assert "some share their label and prescription: versions of one plan" in err
+    assert "PLAN SUM chosen automatically" not in err

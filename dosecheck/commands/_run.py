@@ -183,7 +183,22 @@ def _plan_sum_instead(
     listing = "; ".join(
         f"{p.label or '?'}: {describe_prescription(p.prescription_gy, p.fractions)}" for p in parts
     )
-    chosen = plan_sum_set([(p.prescription_gy, p.fractions) for p in parts]) if auto else None
+    # Two plans with one label and one prescription are more likely two versions of one
+    # plan (a re-export, a replan) than two phases of a course: never summed unasked.
+    seen = [(p.label, p.prescription_gy, p.fractions) for p in parts]
+    versions = len(set(seen)) < len(seen)
+    chosen = None
+    if auto and not versions:
+        chosen = plan_sum_set([(p.prescription_gy, p.fractions) for p in parts])
+    if versions:
+        raise DicomInputError(
+            f"{exc.message}. These are {len(parts)} plans of one structure set ({listing}), "
+            "and some share their label and prescription: versions of one plan, not phases "
+            "of a course? Pass the one to use with --rtplan, or --plan-sum if they really "
+            "are to be added",
+            path=exc.path,
+            tag=exc.tag,
+        ) from exc
     if chosen is None:
         raise DicomInputError(
             f"{exc.message}. These are {len(parts)} plans of one structure set ({listing}): "

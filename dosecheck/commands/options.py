@@ -175,6 +175,7 @@ def load_plan_from_options(
         fractions=fractions,
         allow_frame_mismatch=allow_frame_mismatch,
         dose_is=str(dose_is) if dose_is is not None else None,
+        prescription_gy=prescription_gy,
     )
 
 

@@ -44,7 +44,8 @@ Bands (ratio = measured / expected, both on the basis the file is used as)
 * **plan_label_on_fraction**: the file is used as the course and the ratio is near
   1/n: it holds one fraction.
 * **unit_slip**: the ratio is near 100 or 1/100 (cGy written as Gy, or the reverse).
-* **inconclusive**: the ratio fits two explanations (a wide target band and a small n).
+* **inconclusive**: the ratio fits two explanations (a wide target band and a small n,
+  e.g. 2 fractions); refused like a contradiction, since one reading is one.
 * **unexplained**: none of these; a prominent warning, not an error (the points can
   sit in a gradient, the target median is rough).
 * **not_verified**: no evidence (no RTPLAN, no usable points, no target or no
@@ -58,7 +59,7 @@ refuses the plan unless the user says what the file holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,9 @@ LOW_DOSE_FRACTION = 0.20
 #: Beam dose specification points closer than this (mm) are one point.
 POINT_MERGE_MM = 0.5
 #: Verdicts that contradict the label: the loader refuses them without an override.
-CONTRADICTIONS = ("fraction_label_on_total", "plan_label_on_fraction", "unit_slip")
+#: ``inconclusive`` is one: the ratio fits at least one contradiction as well as another
+#: reading, and which one holds is the user's to say (``--dose-is``), never a guess.
+CONTRADICTIONS = ("fraction_label_on_total", "plan_label_on_fraction", "unit_slip", "inconclusive")
 _TOLERANCE_MM = 1e-3
 
 
@@ -318,15 +321,18 @@ def _message(check: DoseScaleCheck, where: str, expects: str) -> str:
             f"(DoseUnits/DoseGridScaling slip? {way}); export the dose again, or pass "
             "--dose-is labelled if the RTPLAN is the one that is wrong"
         )
-    if check.verdict in ("unexplained", "inconclusive"):
-        why = (
-            "which fits more than one explanation"
-            if check.verdict == "inconclusive"
-            else "which neither the fraction count nor a cGy/Gy slip explains"
+    if check.verdict == "inconclusive":
+        return (
+            f"dose scale ambiguous: {label} and {holds} where the RTPLAN expects "
+            f"{expects} (ratio {r:.3g}, which fits more than one explanation: as labelled, "
+            f"or a label that is wrong by the factor {n or 1}); pass --dose-is total or "
+            "--dose-is fraction to say what the file holds"
         )
+    if check.verdict == "unexplained":
         return (
             f"dose scale not confirmed: {label} and {holds} where the RTPLAN expects "
-            f"{expects} (ratio {r:.3g}, {why}); check the doses before using them"
+            f"{expects} (ratio {r:.3g}, which neither the fraction count nor a cGy/Gy slip "
+            "explains); check the doses before using them"
         )
     return ""
 
@@ -628,6 +634,7 @@ def verify_dose_scale(
     basis: str,
     fractions: int | None,
     basis_source: str = "label",
+    prescription_gy: float | None = None,
 ) -> DoseScaleCheck:
     """Check ``grid`` (as read, before any fraction scaling) against the RTPLAN.
 
@@ -646,6 +653,11 @@ def verify_dose_scale(
         The fraction count (from ``--fractions`` or the RTPLAN).
     basis_source
         ``label`` or ``--dose-is``.
+    prescription_gy
+        The course prescription stated on the command line (``--prescription``): it
+        takes the place of the RTPLAN's TargetPrescriptionDose for the target and
+        grid-maximum comparisons (as it does for the check), and makes them possible
+        without an RTPLAN.
 
     Returns
     -------
@@ -661,7 +673,11 @@ def verify_dose_scale(
             **common,
         )
     if plan_info is None:
-        return not_verified("no RTPLAN to compare the dose with", **common)
+        if prescription_gy is None:
+            return not_verified("no RTPLAN to compare the dose with", **common)
+        plan_info = PlanInfo()
+    if prescription_gy is not None:
+        plan_info = replace(plan_info, prescription_gy=prescription_gy)
     beams = [
         (b.beam_number, b.dose_gy, b.point_mm)
         for b in plan_info.beam_doses

@@ -78,6 +78,7 @@ def load_plan(
     fractions: int | None = None,
     allow_frame_mismatch: bool = False,
     dose_is: str | None = None,
+    prescription_gy: float | None = None,
 ) -> Plan:
     """Read the structures, the (summed) dose and the optional RTPLAN of one plan.
 
@@ -102,6 +103,10 @@ def load_plan(
         ``"total"`` uses the values as the course total whatever the label;
         ``"fraction"`` multiplies them by the fraction count. See
         :func:`_apply_dose_scale`.
+    prescription_gy
+        The course prescription the user states (``--prescription``): the dose-scale
+        check compares the dose with it instead of the RTPLAN's (and without an
+        RTPLAN); it is not stored in the plan.
 
     Returns
     -------
@@ -165,7 +170,13 @@ def load_plan(
     warnings.extend(dose.notes)  # each names its file(s)
 
     dose, scale_check = _apply_dose_scale(
-        dose, plan_info, structure_set, fractions=fractions, dose_is=dose_is, warnings=warnings
+        dose,
+        plan_info,
+        structure_set,
+        fractions=fractions,
+        dose_is=dose_is,
+        warnings=warnings,
+        prescription_gy=prescription_gy,
     )
 
     ss_frame = structure_set.frame_of_reference_uid
@@ -232,6 +243,7 @@ def _apply_dose_scale(
     fractions: int | None,
     dose_is: str | None,
     warnings: list[str],
+    prescription_gy: float | None = None,
 ) -> tuple[DoseGrid, DoseScaleCheck]:
     """Decide the dose basis, verify it against the RTPLAN, and scale.
 
@@ -284,6 +296,7 @@ def _apply_dose_scale(
         basis=basis,
         fractions=n,
         basis_source=basis_source,
+        prescription_gy=prescription_gy,
     )
     if check.is_contradiction and dose_is is None:
         raise DicomInputError(
@@ -302,9 +315,9 @@ def _apply_dose_scale(
         else:
             said += f"; the RTPLAN disagrees: {check.message}"
         warnings.append(said)
-    elif check.verdict in ("unexplained", "inconclusive"):
-        warnings.append(check.message)
-    elif check.verdict == "not_verified" and basis == "fraction":
+    elif check.verdict != "consistent":
+        # unexplained, or not verified (also for a dose used as it is: a PLAN label
+        # that nothing confirms must be said, not trusted in silence)
         warnings.append(check.message)
 
     if basis == "fraction":
