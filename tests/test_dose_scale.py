@@ -595,3 +595,34 @@ def test_two_fractions_inconclusive_is_refused(tmp_path: Path) -> None:
     assert "pass --dose-is total or --dose-is fraction" in text
     plan = load_plan(folder, dose_is="total")
     assert plan.dose.max_gy == pytest.approx(16.3, rel=1e-5)
+
+
+def test_constraint_set_prescription_verifies_when_the_files_cannot(tmp_path: Path) -> None:
+    """No TargetPrescriptionDose, no points: the check takes the set's prescription and
+    verifies the scale against it: a PLAN label on one fraction is refused; a
+    consistent dose gets a consistent record saying where the prescription came from."""
+    from dosecheck.checking.check import check_plan
+    from dosecheck.checking.loader import load_constraint_set_text
+
+    cset = load_constraint_set_text(
+        "name: t\nprescription: {dose_gy: 75.6, fractions: 35}\n"
+        "structures:\n  - name: PTV\n    constraints:\n      - V95%[%] >= 95\n"
+    )
+    one_fraction = load_plan(
+        write_case(tmp_path / "a", d0=2.16, label="PLAN", prescription_gy=None)
+    )
+    assert one_fraction.dose_scale is not None
+    assert one_fraction.dose_scale.verdict == "not_verified"
+    with pytest.raises(DicomInputError) as info:
+        check_plan(one_fraction, cset)
+    assert "it holds one fraction of 35" in str(info.value)
+    assert "is the constraint set's" in str(info.value)
+    course = load_plan(write_case(tmp_path / "b", d0=75.6, label="PLAN", prescription_gy=None))
+    report = check_plan(course, cset)
+    scale = report.plan["dose_scale"]
+    assert scale["verdict"] == "consistent" and scale["method"] == "target"
+    assert scale["detail"].endswith(
+        "the prescription is the constraint set's (the files give none)"
+    )
+    assert not any(w.startswith("dose scale not verified") for w in report.warnings)
+    assert course.dose_scale.verdict == "not_verified"  # the loaded plan is not changed

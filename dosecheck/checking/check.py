@@ -423,6 +423,61 @@ def _resolve_prescription(
     return rx, warnings
 
 
+def _verify_scale_with_set_prescription(plan: Plan, rx: Prescription) -> Plan:
+    """When nothing in the files could verify the dose scale and the check takes its
+    prescription from the constraint set, verify the scale against that prescription
+    (the plan is then assumed to follow the set's protocol, which the warnings say).
+
+    Returns the plan with the new ``dose_scale`` record (a copy; the input is not
+    changed), or the plan as it is when there is nothing to do.
+
+    Raises
+    ------
+    DicomInputError
+        The dose contradicts the set's prescription by a factor near the fraction count
+        or near 100 (unless ``--dose-is`` stated what the file holds).
+    """
+    import numpy as np
+
+    from dosecheck.core.dose_scale import verify_dose_scale
+
+    replace = dataclasses.replace
+    old = plan.dose_scale
+    if old is None or old.verdict != "not_verified" or rx.source != "constraint set":
+        return plan
+    if rx.dose_gy is None or plan.plan_sum is not None:
+        return plan
+    n = rx.fractions if old.fractions is None else old.fractions
+    grid = plan.dose
+    if old.basis == "fraction" and old.fractions:
+        # the loader multiplied the file by the fraction count: compare the file
+        grid = replace(grid, dose_gy=grid.dose_gy / np.float32(old.fractions))
+    check = verify_dose_scale(
+        grid,
+        plan.plan_info,
+        plan.structure_set.structures,
+        basis=old.basis,
+        fractions=n,
+        basis_source=old.basis_source,
+        prescription_gy=rx.dose_gy,
+    )
+    if check.verdict == "not_verified":
+        return plan
+    where = "; the prescription is the constraint set's (the files give none)"
+    check = replace(check, detail=check.detail + where)
+    if check.is_contradiction and old.basis_source == "label":
+        raise DicomInputError(
+            f"{check.message} (the prescription {format_number(rx.dose_gy)} Gy is the "
+            "constraint set's: give --prescription if the plan's is another)",
+            path=grid.sources[0] if grid.sources else None,
+            tag="DoseUnits" if check.verdict == "unit_slip" else "DoseSummationType",
+        )
+    warnings = [w for w in plan.warnings if w != old.message]
+    if check.verdict != "consistent":
+        warnings.append(check.message + where)
+    return replace(plan, dose_scale=check, warnings=warnings)
+
+
 # --- DVHs -----------------------------------------------------------------------------
 class _DVHCache:
     """Computes a ROI's DVH on first request, on one prepared dose field and with the
@@ -574,6 +629,7 @@ def check_plan(
         else resolve_constraint_set(constraint_set)
     )
     rx, rx_warnings = _resolve_prescription(plan, cset, prescription_gy, fractions)
+    plan = _verify_scale_with_set_prescription(plan, rx)
     roi_map = dict(roi_map or {})
     _check_roi_map(roi_map, cset, plan.structure_set.names)
     info = plan.plan_info
