@@ -177,9 +177,11 @@ def check_beam_set(beams: Sequence[DoseGrid], plan_info: PlanInfo | None, *, ref
             f"{_ranges(listed)}"
         )
     idle = listed - expected - holders.keys()
-    extra = f"; beams {_ranges(idle)} without BeamDose have none" if idle else ""
+    extra = f"; beams {_ranges(idle)} without BeamDose > 0 have no BEAM dose" if idle else ""
     basis = (
-        "all beams listed (it gives no BeamDose > 0)" if no_beam_dose else "those with BeamDose > 0"
+        "all beams listed, as it gives no BeamDose > 0"
+        if no_beam_dose
+        else "those with BeamDose > 0"
     )
     return (
         f"the {n} BEAM doses are beams {_ranges(holders)} of {rp}, each once: every beam "
