@@ -49,6 +49,11 @@ class DoseGrid:
         Gy per stored integer (DoseGridScaling, converted from cGy where needed):
         every value of the file is quantised to it. ``0.0`` when unknown (a summed
         or derived grid, or one not read from a file).
+    referenced_beam_numbers
+        The RTPLAN beams this dose belongs to (ReferencedRTPlanSequence >
+        ReferencedFractionGroupSequence > ReferencedBeamSequence >
+        ReferencedBeamNumber): one number for a BEAM dose, one per file for summed
+        BEAM doses; ``()`` when the file names no beam.
     """
 
     x: np.ndarray
@@ -62,6 +67,7 @@ class DoseGrid:
     referenced_plan_uid: str = ""
     notes: tuple[str, ...] = ()
     scaling_gy: float = 0.0
+    referenced_beam_numbers: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dosecheck.model import DoseGrid, PlanInfo, Structure, StructureSet
+from dosecheck.model import BeamDoseInfo, DoseGrid, PlanInfo, Structure, StructureSet
 
 X = np.arange(-100.0, 100.0 + 1e-9, 5.0)
 Y = np.arange(-60.0, 60.0 + 1e-9, 5.0)
@@ -155,6 +155,8 @@ def write_box_plan(
             referenced_structure_set_uid=struct_uid if references else "",
             frame_of_reference_uid=frame,
             patient_id=patient_id,
+            # The beams of the BEAM doses (no BeamDose: the dose-scale check is unchanged).
+            beam_doses=tuple(BeamDoseInfo(b + 1) for b in range(beam_doses)),
         )
         rp_path = folder / f"{prefix}RP.dcm"
         write_rtplan(rp_path, info, study_uid=study, patient_name="Batch^Test")
@@ -193,6 +195,7 @@ def write_box_plan(
             patient_name="Batch^Test",
             study_uid=study,
             sop_instance_uid=uid("RD-BEAM", b, *key),
+            referenced_beam_number=b + 1 if ref else None,
         )
         doses.append(p)
     return WrittenPlan(

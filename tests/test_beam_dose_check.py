@@ -16,7 +16,7 @@ from dosecheck.dicom.dose import compare_beam_doses, read_rtdose
 from dosecheck.dicom.load import load_plan
 from dosecheck.dicom.writer import write_rtdose, write_rtplan, write_rtstruct
 from dosecheck.errors import DicomInputError
-from dosecheck.model import DoseGrid, PlanInfo
+from dosecheck.model import BeamDoseInfo, DoseGrid, PlanInfo
 from tests.test_batch_support import run_cli, write_box_plan
 from tests.test_dicom_plan_discover import FOR_UID, structure_set
 
@@ -45,7 +45,13 @@ def write_export(
     ss_uid = write_rtstruct(folder / "rs.dcm", structure_set())
     plan_uid = write_rtplan(
         folder / "rp.dcm",
-        PlanInfo(label="SRS", prescription_gy=2.0, fractions=1, patient_id="P1"),
+        PlanInfo(
+            label="SRS",
+            prescription_gy=2.0,
+            fractions=1,
+            patient_id="P1",
+            beam_doses=(BeamDoseInfo(1), BeamDoseInfo(2)),
+        ),
         referenced_structure_set_uid=ss_uid,
     )
     common = {"referenced_plan_uid": plan_uid, "patient_id": "P1", "bits": bits}
@@ -60,6 +66,7 @@ def write_export(
             paths[f"beam{b}"],
             grid(beam_values(bx, bx, bz, b), bx, bx, bz),
             summation_type="BEAM",
+            referenced_beam_number=b,
             **common,
         )
     return paths

@@ -135,6 +135,19 @@ def _frame_z(
     return z, notes
 
 
+def _beam_numbers(ref_plans: Sequence[Dataset], path: str) -> tuple[int, ...]:
+    """ReferencedBeamNumber of every ReferencedBeamSequence item under
+    ReferencedRTPlanSequence > ReferencedFractionGroupSequence, in file order."""
+    numbers: list[int] = []
+    for plan in ref_plans:
+        for group in plan.get("ReferencedFractionGroupSequence", None) or []:
+            for beam in group.get("ReferencedBeamSequence", None) or []:
+                if beam.get("ReferencedBeamNumber", None) in (None, ""):
+                    continue
+                numbers.append(integer(beam, "ReferencedBeamNumber", path))
+    return tuple(numbers)
+
+
 @quiet_pydicom
 def read_rtdose(path: str | Path) -> DoseGrid:
     """Read an RT Dose file.
@@ -356,6 +369,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
     ref_plans = ds.get("ReferencedRTPlanSequence", None) or []
     if ref_plans:
         plan_uid = text(ref_plans[0], "ReferencedSOPInstanceUID")
+    beam_numbers = _beam_numbers(ref_plans, path)
     return DoseGrid(
         x=np.ascontiguousarray(x),
         y=np.ascontiguousarray(y),
@@ -368,6 +382,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         referenced_plan_uid=plan_uid,
         notes=tuple(notes),
         scaling_gy=factor,
+        referenced_beam_numbers=beam_numbers,
     )
 
 
@@ -530,6 +545,7 @@ def combine_doses(grids: Sequence[DoseGrid], *, resample: bool = True) -> DoseGr
         sop_instance_uids=tuple(u for g in grids for u in g.sop_instance_uids),
         referenced_plan_uid=base.referenced_plan_uid or (min(plan_uids) if plan_uids else ""),
         notes=tuple(notes),
+        referenced_beam_numbers=tuple(n for g in grids for n in g.referenced_beam_numbers),
     )
 
 

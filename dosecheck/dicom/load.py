@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dosecheck.dicom._common import check_exists
+from dosecheck.dicom.beam_set import check_beam_set
 from dosecheck.dicom.discovery import find_plan_files
 from dosecheck.dicom.dose import combine_doses, compare_beam_doses, read_rtdose
 from dosecheck.dicom.plan import read_rtplan
@@ -123,7 +124,9 @@ def load_plan(
         A path does not exist; ``fractions`` < 1.
     DicomInputError
         Any problem reading the files; a structure set without ROIs; a single BEAM
-        dose (one beam is not the plan); FRACTION dose with no fraction count;
+        dose (one beam is not the plan); summed BEAM doses that are not the RTPLAN's
+        beams once each (:func:`~dosecheck.dicom.beam_set.check_beam_set`); FRACTION
+        dose with no fraction count;
         a dose scale that contradicts the RTPLAN (see :func:`_apply_dose_scale`);
         FrameOfReferenceUID mismatch (unless allowed).
     """
@@ -151,7 +154,7 @@ def load_plan(
         )
     plan_info = read_rtplan(files.rtplan) if files.rtplan else None
     grids = [read_rtdose(p) for p in files.rtdose]
-    files, grids, beam_check = _check_beam_doses(files, grids, warnings)
+    files, grids, beam_check = _check_beam_doses(files, grids, warnings, plan_info=plan_info)
     if len(grids) == 1 and grids[0].summation_type == "BEAM":
         # One beam's contribution is not the plan dose; checking it against plan
         # constraints would pass plans that fail. There is deliberately no override.
@@ -161,6 +164,10 @@ def load_plan(
             path=files.rtdose[0],
             tag="DoseSummationType",
         )
+    beam_set_note = ""
+    if len(grids) > 1 and all(g.summation_type == "BEAM" for g in grids):
+        # The plan dose is the sum of these: each RTPLAN beam must be there once.
+        beam_set_note = check_beam_set(grids, plan_info, refuse=True)
     dose = combine_doses(grids)
     # What the readers skipped, assumed or derived: the user must see it.
     ss_name = Path(files.rtstruct).name
@@ -168,6 +175,8 @@ def load_plan(
     for s in structure_set.structures:
         warnings.extend(f"{s.name or f'ROI {s.number}'}: {n}" for n in s.notes)
     warnings.extend(dose.notes)  # each names its file(s)
+    if beam_set_note:
+        warnings.append(beam_set_note)
 
     dose, scale_check = _apply_dose_scale(
         dose,
@@ -345,7 +354,11 @@ def _apply_dose_scale(
 
 # ------------------------------------------------------- a PLAN dose with its BEAM doses
 def _check_beam_doses(
-    files: PlanFiles, grids: list[DoseGrid], warnings: list[str]
+    files: PlanFiles,
+    grids: list[DoseGrid],
+    warnings: list[str],
+    *,
+    plan_info: PlanInfo | None = None,
 ) -> tuple[PlanFiles, list[DoseGrid], BeamDoseCheck | None]:
     """Set BEAM doses beside a PLAN dose apart and compare them with it.
 
@@ -380,4 +393,5 @@ def _check_beam_doses(
         )
     check = compare_beam_doses(grids[0], beams)
     warnings.append(f"{Path(check.plan_dose).name}: {check.describe()}; the PLAN dose is used")
+    warnings.append(check_beam_set(beams, plan_info, refuse=False))
     return files, grids, check

@@ -299,6 +299,7 @@ def write_rtdose(
     study_uid: str | None = None,
     series_uid: str | None = None,
     sop_instance_uid: str | None = None,
+    referenced_beam_number: int | None = None,
 ) -> str:
     """Write ``grid`` as an RT Dose file.
 
@@ -334,6 +335,11 @@ def write_rtdose(
         Defaults to ``grid.frame_of_reference_uid`` or a new UID.
     patient_id, patient_name, study_uid, series_uid, sop_instance_uid
         Identification; UIDs are generated when ``None``.
+    referenced_beam_number
+        The beam of a BEAM dose: written as ReferencedFractionGroupSequence (fraction
+        group 1) > ReferencedBeamSequence > ReferencedBeamNumber in the
+        ReferencedRTPlanSequence item, which then needs a referenced plan UID.
+        ``None`` (default) writes no beam reference.
 
     Returns
     -------
@@ -435,7 +441,16 @@ def write_rtdose(
         ref = Dataset()
         ref.ReferencedSOPClassUID = RT_PLAN_SOP_CLASS
         ref.ReferencedSOPInstanceUID = plan_uid
+        if referenced_beam_number is not None:
+            beam = Dataset()
+            beam.ReferencedBeamNumber = int(referenced_beam_number)
+            group = Dataset()
+            group.ReferencedFractionGroupNumber = 1
+            group.ReferencedBeamSequence = DicomSequence([beam])
+            ref.ReferencedFractionGroupSequence = DicomSequence([group])
         ds.ReferencedRTPlanSequence = DicomSequence([ref])
+    elif referenced_beam_number is not None:
+        raise ValueError("referenced_beam_number needs a referenced_plan_uid")
     ds.PixelData = np.ascontiguousarray(pixels).tobytes()
     ds["PixelData"].VR = "OW"
     _save(ds, path)
