@@ -584,6 +584,7 @@ def check_plan(
         prescription_gy=rx.dose_gy,
         plan_prescription_gy=info.prescription_gy if info is not None else None,
         target_references=getattr(info, "target_references", ()) if info is not None else (),
+        plan_dose_levels_gy=getattr(info, "prescription_levels_gy", ()) if info is not None else (),
         site_names=site_names.names if site_names is not None else {},
         command_line=roi_map,
     )
