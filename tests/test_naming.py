@@ -188,6 +188,66 @@ def test_plan_reference_is_the_strongest() -> None:
     assert m.roi == "PTV2"
 
 
+def test_plan_reference_without_a_dose_is_checked_against_the_names() -> None:
+    undosed = (TargetReference(1, None),)
+    # The reviewer's case: the only reference names PTV_4500 without a dose, PTV_5040
+    # is named for the prescription. It used to be matched "by the RTPLAN's dose
+    # reference 50.4 Gy" (it has none).
+    rois = (RoiInfo("PTV_4500", 1, "PTV"), RoiInfo("PTV_5040", 2, "PTV"))
+    m = match(PTV, *rois, target_references=undosed)
+    assert (m.status, m.matched_by, m.candidates) == (
+        "ambiguous",
+        "plan-reference",
+        ("PTV_4500", "PTV_5040"),
+    )
+    assert m.message.startswith(
+        "structure 'PTV' is ambiguous: ROIs 'PTV_4500' and 'PTV_5040' both match the PTV at "
+        "the prescription 50.4 Gy (the RTPLAN's only dose reference names 'PTV_4500', without "
+        "a dose, and its name gives 45 Gy; 'PTV_5040' is named for 50.4 Gy); "
+    )
+    # A rival named for the prescription, even uncertainly, or a _High one: ambiguous.
+    for ref, rival in [("PTV1", "PTV50.4"), ("PTV_High", "PTV_50p4Gy")]:
+        rois = (RoiInfo(ref, 1), RoiInfo(rival, 2))
+        m = match(PTV, *rois, target_references=undosed)
+        assert (m.status, m.candidates) == ("ambiguous", (ref, rival))
+        assert f"(the RTPLAN's only dose reference names {ref!r}, without a dose; " in m.message
+    # Its own name certain of another level: not found, the search ends.
+    rois = (RoiInfo("PTV_4500", 1, "PTV"), RoiInfo("PTV", 2, "PTV"))
+    m = match(PTV, *rois, target_references=undosed)
+    assert (m.status, m.roi) == ("not_found", None)
+    assert (
+        "the RTPLAN's only dose reference names 'PTV_4500', without a dose, and its name gives "
+        "45 Gy, not the prescription 50.4 Gy; the dose reference was not taken as the PTV at "
+        "50.4 Gy: check the prescription, or name the ROI with --map"
+    ) in m.message
+    # Nothing contradicts it: decided, and the detail says what the reference holds.
+    detail = "the RTPLAN's only dose reference names this ROI, without a dose (ReferencedROINumber)"
+    for ref, other in [("PTV1", "PTV2"), ("PTV_45", "PTV_4500"), ("PTV_Low", "PTV_High")]:
+        m = match(PTV, RoiInfo(ref, 1), RoiInfo(other, 2), target_references=undosed)
+        assert (m.roi, m.matched_by, m.detail) == (ref, "plan-reference", detail)
+    m = match(PTV, RoiInfo("PTV1", 1), RoiInfo("PTV_5040", 2), target_references=undosed, rx=None)
+    assert (m.roi, m.detail) == ("PTV1", detail)  # no prescription to contradict it
+    # A reference with a dose other than the prescription decides nothing.
+    m = match(
+        PTV,
+        RoiInfo("PTV1", 1),
+        RoiInfo("PTV_5040", 2),
+        target_references=(TargetReference(1, 45.0),),
+    )
+    assert (m.roi, m.matched_by) == ("PTV_5040", "tg263")
+
+
+def test_plan_reference_detail_gives_the_references_dose() -> None:
+    refs = (TargetReference(1, 50.42),)  # within 0.1 % of the prescription 50.4 Gy
+    m = match(PTV, RoiInfo("PTV1", 1), RoiInfo("PTV_4500", 2), target_references=refs)
+    assert (m.roi, m.detail) == (
+        "PTV1",
+        "the RTPLAN's dose reference 50.42 Gy names this ROI (ReferencedROINumber)",
+    )
+    m = match(PTV, RoiInfo("PTV1", 1), target_references=refs, rx=None)
+    assert m.detail == "the RTPLAN's dose reference 50.42 Gy names this ROI (ReferencedROINumber)"
+
+
 def test_plan_reference_to_a_non_target_is_not_used() -> None:
     refs = (TargetReference(3, 50.4),)
     m = match(
@@ -368,6 +428,44 @@ def test_check_plan_sib_high_needs_two_recorded_levels(dc, tmp_path: Path) -> No
     assert report.verdict == "pass"
 
 
+def test_cli_dose_reference_without_a_dose(dc, tmp_path: Path) -> None:  # noqa: F811
+    # The reviewer's case through files: the RTPLAN's only VOLUME dose reference names
+    # PTV_4500 (ROI 2, given the PTV's passing dose) and has no TargetPrescriptionDose;
+    # PTV_5040 exists. It used to PASS with PTV_4500 "by the dose reference 50.4 Gy".
+    from dosecheck.dicom.plan import read_rtplan
+    from dosecheck.dicom.structures import read_rtstruct
+    from dosecheck.dicom.writer import write_rtplan
+    from tests.test_check_synthetic import FRAME_UID
+
+    folder = write_plan(
+        tmp_path / "p", LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_4500", extra=("PTV_5040",)
+    )
+    info = PlanInfo(
+        label="BOXPLAN",
+        fractions=28,
+        referenced_structure_set_uid=read_rtstruct(folder / "rtstruct.dcm").sop_instance_uid,
+        frame_of_reference_uid=FRAME_UID,
+        patient_id="CHECK01",
+        target_references=(TargetReference(2, None),),
+    )
+    uid = read_rtplan(folder / "rtplan.dcm").sop_instance_uid  # the RTDOSE refers to it
+    write_rtplan(folder / "rtplan.dcm", info, sop_instance_uid=uid, patient_name="Check^Synthetic")
+    sets = tmp_path / "set.yaml"
+    sets.write_text(LONG_SET)
+    args = ("check", folder, "-c", sets, "--prescription", "50.4", "--fractions", "28")
+    code, out, _ = dc(*args, "--format", "json")
+    assert code == 1
+    r = json.loads(out)["results"][1]
+    assert (r["structure"], r["status"], r["roi"]) == ("PTV", "not_evaluated", None)
+    assert (
+        "ROIs 'PTV_4500' and 'PTV_5040' both match the PTV at the prescription 50.4 Gy (the "
+        "RTPLAN's only dose reference names 'PTV_4500', without a dose, and its name gives "
+        "45 Gy; 'PTV_5040' is named for 50.4 Gy)"
+    ) in r["message"]
+    code, out, _ = dc(*args, "--map", "PTV=PTV_4500", "--format", "json")
+    assert code == 0 and json.loads(out)["results"][1]["roi"] == "PTV_4500"
+
+
 def test_check_plan_map_errors() -> None:
     plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS)
     cset = load_constraint_set_text(LONG_SET)
@@ -375,6 +473,19 @@ def test_check_plan_map_errors() -> None:
         check_plan(plan, cset, roi_map={"Rectum": "PTV"})
     with pytest.raises(InputError, match=r"the plan has no ROI 'PTVV' \(did you mean 'PTV'\?\)"):
         check_plan(plan, cset, roi_map={"PTV": "PTVV"})
+    plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_5040", extra=("PTV5040",))
+    with pytest.raises(InputError) as err:
+        check_plan(plan, cset, roi_map={"PTV": "ptv_5040"})
+    assert str(err.value) == (
+        "--map PTV=ptv_5040: --map needs the ROI name exactly as written; 'ptv_5040' matches "
+        "'PTV_5040' and 'PTV5040' only after normalising (case, spaces, '_' and '-' ignored); "
+        "ROIs present: 'BowelBag', 'PTV_5040', 'PTV5040'"
+    )
+    report = check_plan(plan, cset, roi_map={"PTV": "PTV5040"})  # exactly as written
+    assert (report.results[1].roi, report.results[1].matched_by) == ("PTV5040", "command line")
+    plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_5040", extra=())
+    report = check_plan(plan, cset, roi_map={"PTV": "ptv 5040"})  # one ROI: accepted
+    assert report.results[1].roi == "PTV_5040"
 
 
 # --- through the command line ----------------------------------------------------------------
@@ -415,6 +526,8 @@ def test_cli_bad_site_names_and_map(dc, tmp_path: Path) -> None:  # noqa: F811
     assert code == 2 and "--map 'PTV': expected STRUCTURE=ROI" in err
     code, _, err = dc("check", folder, "--map", "PTV=PTV_Bost")
     assert code == 2 and "the plan has no ROI 'PTV_Bost' (did you mean 'PTV'?)" in err
+    code, _, err = dc("check", folder, "--map", "PTV=ptv")  # one ROI 'PTV': accepted
+    assert code == 0
     code, _, err = dc("check", folder, "--site-names", tmp_path / "missing.yaml")
     assert code == 2 and "no such site alias file" in err
 

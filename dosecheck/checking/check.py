@@ -650,8 +650,17 @@ def _check_roi_map(roi_map: Mapping[str, str], cset: ConstraintSet, roi_names: l
             )
         if roi in roi_names:
             continue
-        if sum(normalize_name(n) == normalize_name(roi) for n in roi_names) == 1:
+        alike = [n for n in roi_names if normalize_name(n) == normalize_name(roi)]
+        if len(alike) == 1:
             continue
+        if alike:
+            q = [repr(n) for n in dict.fromkeys(alike)]
+            which = q[0] if len(q) == 1 else ", ".join(q[:-1]) + " and " + q[-1]
+            raise InputError(
+                f"--map {structure}={roi}: --map needs the ROI name exactly as written; "
+                f"{roi!r} matches {which} only after normalising (case, spaces, '_' and '-' "
+                "ignored); ROIs present: " + ", ".join(repr(n) for n in roi_names)
+            )
         close = closest_names([roi], roi_names)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         raise InputError(

@@ -10,8 +10,10 @@ ignored), but at every step that compares names, a ROI spelled *exactly* as aske
 2. ``site map``: the clinic's alias file lists local names for the structure;
 3. ``plan-reference`` (structures with ``target:`` only): the RTPLAN's VOLUME dose
    reference (ReferencedROINumber) whose TargetPrescriptionDose is the prescription,
-   or its only one; used when that ROI is named or typed (RTROIInterpretedType) as a
-   target of the asked type;
+   or its only one when that has no dose and no ROI name contradicts it (another
+   target ROI named for the prescription's level: ambiguous; the ROI's own name
+   certain of another level: not found); used when that ROI is named or typed
+   (RTROIInterpretedType) as a target of the asked type;
 4. ``name``: the structure's ``name``;
 5. ``alias``: its ``aliases`` (all of them together: the list order is not a
    preference);
@@ -419,8 +421,69 @@ def _plan_reference(
                 f"{typed or 'not given'}), which is neither named nor typed as a {word}; it "
                 f"was not taken as structure {spec.name!r}"
             )
-    dose = f" {_gy(rx)}" if rx is not None else ""
-    step.detail = f"the RTPLAN's dose reference{dose} names this ROI (ReferencedROINumber)"
+    if len(chosen) == 1 and chosen[0].prescription_gy is None:
+        step.detail = "the RTPLAN's only dose reference names this ROI, without a dose"
+        if len(step.hits) == 1 and rx is not None:
+            return _undosed_reference(step, target, rois, rx)
+    else:
+        doses = {_gy(r.prescription_gy) for r in chosen if r.prescription_gy is not None}
+        dose = f" {doses.pop()}" if len(doses) == 1 else ""
+        step.detail = f"the RTPLAN's dose reference{dose} names this ROI"
+    step.detail += " (ReferencedROINumber)"
+    return step
+
+
+def _undosed_reference(
+    step: _Step, target: tuple[str, str], rois: tuple[RoiInfo, ...], rx: float
+) -> _Step:
+    """Check a dose reference without TargetPrescriptionDose against the ROI names.
+
+    It decides only when nothing contradicts it: no other ROI named as the target at
+    the prescription's dose level, and no certain level of its own ROI's name other
+    than the prescription. Otherwise the ROIs are ambiguous, or (its own name alone
+    contradicting it) the structure is not found.
+    """
+    word = _target_word(target)
+    referenced = step.hits[0]
+    own = parse_target_name(referenced)
+    level = own.level if own is not None else None
+    other_level = (
+        level is not None
+        and level.dose_gy is not None
+        and level.certain
+        and not _same_dose(level.dose_gy, rx)
+    )
+    rivals = []
+    for r in rois:
+        t = parse_target_name(r.name)
+        if (
+            r.name != referenced
+            and _fits(t, target)
+            and not t.not_for_evaluation  # type: ignore[union-attr]
+            and r.interpreted_type.upper() not in POINT_TYPES
+            and t.level is not None  # type: ignore[union-attr]
+            and t.level.dose_gy is not None  # type: ignore[union-attr]
+            and _same_dose(t.level.dose_gy, rx)  # type: ignore[union-attr]
+        ):
+            rivals.append(r.name)
+    said = f"the RTPLAN's only dose reference names {referenced!r}, without a dose" + (
+        f", and its name gives {level.describe()}" if other_level else ""  # type: ignore[union-attr]
+    )
+    if rivals:
+        verb = "is" if len(rivals) == 1 else "are"
+        step.hits = [referenced, *rivals]
+        step.what = (
+            f"the {word} at the prescription {_gy(rx)} ({said}; {_quoted(rivals)} {verb} "
+            f"named for {_gy(rx)})"
+        )
+        return step
+    if other_level:
+        step.hits = []
+        step.stop = (
+            f"{said}, not the prescription {_gy(rx)}; the dose reference was not taken as the "
+            f"{word} at {_gy(rx)}: check the prescription, or name the ROI with --map"
+        )
+    step.detail += " (ReferencedROINumber)"
     return step
 
 
