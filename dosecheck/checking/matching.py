@@ -555,7 +555,7 @@ def _tg263(
             )
         if high and is_highest:
             # Several relative levels named, one dose level recorded: the RTPLAN may
-            # hold only the lower level's prescription (bug: PTV_High taken at 50.4 Gy).
+            # hold only the lower level's prescription (PTV_High + PTV_Low, 50.4 Gy).
             why = (
                 f"the RTPLAN records only the dose level {_gy(rx)}, so it does not say "
                 f"whether that is the _High level or the lower level of {_quoted(lower)}"
@@ -609,11 +609,9 @@ def _tg263(
         if lower and not told:
             notes.append(
                 f"the only {word}, {t.name!r}, is named for level _High, and "
-                f"{_quoted(lower)} for a lower level; "
-                + (
-                    "the RTPLAN does not record several dose levels with the prescription "
-                    "the highest, so which level is the prescription's is not known"
-                )
+                f"{_quoted(lower)} for a lower level; the RTPLAN does not record several "
+                "dose levels with the prescription the highest, so which level is the "
+                "prescription's is not known"
             )
             return step
     if level is None or level.relative == "High":
