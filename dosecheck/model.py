@@ -234,6 +234,9 @@ class PlanInfo:
     type TARGET (or no type), restricted to those the first fraction group lists in
     ReferencedDoseReferenceSequence when it lists any: the prescribed target, for
     structure matching and the dose-scale check's target fallback.
+    ``prescription_levels_gy`` are the distinct TargetPrescriptionDose values of all
+    DoseReferenceSequence items, in file order (``prescription_gy`` is the largest):
+    how many dose levels the RTPLAN records, for telling a ``_High`` target apart.
     """
 
     path: str = ""
@@ -249,6 +252,7 @@ class PlanInfo:
     dose_reference_points: tuple[DoseReferencePoint, ...] = ()
     target_references: tuple[TargetReference, ...] = ()
     brachytherapy: bool = False
+    prescription_levels_gy: tuple[float, ...] = ()
 
     @property
     def prescribed_roi_numbers(self) -> tuple[int, ...]:

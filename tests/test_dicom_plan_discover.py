@@ -107,6 +107,7 @@ def test_rtplan_round_trip(tmp_path: Path) -> None:
         referenced_structure_set_uid="1.2.3",
         frame_of_reference_uid=FOR_UID,
         patient_id="P7",
+        prescription_levels_gy=(60.0,),
     )
 
 

@@ -38,7 +38,10 @@ def match(spec: StructureSpec, *rois: RoiInfo | str, **kw):
     "roi", ["PTV_High", "PTVp_5040", "PTV_50p4Gy", "PTV_50.4Gy", "PTV_5040cGy", "PTV_5040-03"]
 )
 def test_tg263_target_at_the_prescription(roi: str) -> None:
-    m = match(PTV, "Bag_Bowel", roi, "PTV_Low", "PTV_4500", "CTV_High")
+    # The RTPLAN records both levels (a SIB): PTV_High is not taken on a guess.
+    m = match(
+        PTV, "Bag_Bowel", roi, "PTV_Low", "PTV_4500", "CTV_High", plan_dose_levels_gy=(45.0, 50.4)
+    )
     assert (m.status, m.roi, m.matched_by) == ("matched", roi, "tg263")
 
 
@@ -53,13 +56,73 @@ def test_high_needs_the_prescription_to_be_the_highest_level() -> None:
     assert m.status == "ambiguous" and m.candidates == ("PTV_High", "PTV_Low")
     m = match(PTV, "PTV_High", "PTV_Low", plan_rx=None)  # no RTPLAN to say so
     assert m.status == "ambiguous"
-    m = match(PTV, "PTV_High", "PTV_Low")
+    m = match(PTV, "PTV_High", "PTV_Low", plan_dose_levels_gy=(50.4, 45.0))
     assert (m.roi, m.detail) == (
         "PTV_High",
-        "TG-263 level _High, and the prescription 50.4 Gy is the RTPLAN's highest",
+        "TG-263 level _High, and the prescription 50.4 Gy is the highest of the RTPLAN's "
+        "dose levels 45, 50.4 Gy",
     )
-    m = match(PTV, "PTV_High", "PTV_Low", "PTV_6000")  # a ROI named for a higher dose
-    assert m.status == "ambiguous"
+    m = match(PTV, "PTV_High", "PTV_Low", "PTV_6000", plan_dose_levels_gy=(50.4, 45.0))
+    assert m.status == "ambiguous"  # a ROI named for a higher dose
+
+
+def test_high_with_one_recorded_level_and_a_lower_level_named_is_ambiguous() -> None:
+    # A SIB whose RTPLAN records only 50.4 Gy: that may be PTV_Low's dose, not PTV_High's.
+    for levels in ((), (50.4,), (50.4, 50.42)):  # 50.42: the same level within 0.1 %
+        m = match(PTV, "PTV_High", "PTV_Low", "Rectum", plan_dose_levels_gy=levels)
+        assert (m.status, m.matched_by, m.candidates) == (
+            "ambiguous",
+            "tg263",
+            ("PTV_High", "PTV_Low"),
+        )
+    assert m.message.startswith(
+        "structure 'PTV' is ambiguous: ROIs 'PTV_High' and 'PTV_Low' both match its target "
+        "type PTV (the RTPLAN records only the dose level 50.4 Gy, so it does not say whether "
+        "that is the _High level or the lower level of 'PTV_Low'); rename or remove"
+    )
+    m = match(PTV, "PTV_High", "PTV_Mid01", "PTV_Low")
+    assert m.status == "ambiguous" and m.candidates == ("PTV_High", "PTV_Mid01", "PTV_Low")
+    # The lower level named only on a z-ROI or another classifier: not found, not a guess.
+    for other in ("zPTV_Low", "PTVn_Low"):
+        m = match(StructureSpec("PTV", target="PTVp"), "PTVp_High", other)
+        assert (m.status, m.roi) == ("not_found", None)
+        assert (
+            f"'PTVp_High' not taken as the PTVp at 50.4 Gy: the RTPLAN records only the dose "
+            f"level 50.4 Gy, so it does not say whether that is the _High level or the lower "
+            f"level of {other!r}; name the ROI with --map or in the site alias file"
+        ) in m.message
+        m = match(StructureSpec("PTV", target="PTVp"), "PTVp_High", other, rx=None)
+        assert m.status == "not_found"
+        assert "the only PTVp, 'PTVp_High', is named for level _High, and " in m.message
+    # Still decided: no lower relative level named, or the RTPLAN records several levels.
+    m = match(PTV, "PTV_High", "PTV_4500", "Rectum")
+    assert (m.roi, m.detail) == (
+        "PTV_High",
+        "TG-263 level _High, and the prescription 50.4 Gy is the RTPLAN's highest, and no ROI "
+        "is named for a lower relative level",
+    )
+    m = match(PTV, "PTV_High", "Rectum")
+    assert (m.roi, m.matched_by) == ("PTV_High", "tg263")
+    m = match(PTV, "PTV_High", "Rectum", rx=None, plan_rx=None)
+    assert (m.roi, m.detail) == ("PTV_High", "the only ROI named as a PTV")
+    m = match(
+        StructureSpec("PTV", target="PTVp"), "PTVp_High", "PTVn_Low", plan_dose_levels_gy=(45.0,)
+    )
+    assert m.roi == "PTVp_High"  # levels 45 and 50.4 (the largest, from plan_prescription_gy)
+
+
+def test_interpreted_type_does_not_overrule_a_target_name() -> None:
+    # 'PTV_4500' typed PTV on a 50.4 Gy plan: its name says 45 Gy; its type does not
+    # make it the 50.4 Gy PTV (it used to be matched by interpreted-type).
+    m = match(PTV, RoiInfo("PTV_4500", 1, "PTV"), RoiInfo("Rectum", 2, "ORGAN"))
+    assert (m.status, m.roi) == ("not_found", None)
+    assert "the only PTV, 'PTV_4500', is named for 45 Gy, not the prescription 50.4 Gy" in (
+        m.message
+    )
+    m = match(PTV, RoiInfo("PTV_Low", 1, "PTV"), RoiInfo("Rectum", 2, "ORGAN"))
+    assert m.status == "not_found"
+    m = match(PTV, RoiInfo("Boost", 1, "PTV"), RoiInfo("zPTV_4500", 2, "PTV"))
+    assert (m.roi, m.matched_by) == ("Boost", "interpreted-type")  # z-ROIs are no names
 
 
 def test_the_only_ptv() -> None:
@@ -123,6 +186,66 @@ def test_plan_reference_is_the_strongest() -> None:
     assert m.detail == "the RTPLAN's dose reference 50.4 Gy names this ROI (ReferencedROINumber)"
     m = match(PTV, *rois, target_references=refs, rx=45.0)
     assert m.roi == "PTV2"
+
+
+def test_plan_reference_without_a_dose_is_checked_against_the_names() -> None:
+    undosed = (TargetReference(1, None),)
+    # The reviewer's case: the only reference names PTV_4500 without a dose, PTV_5040
+    # is named for the prescription. It used to be matched "by the RTPLAN's dose
+    # reference 50.4 Gy" (it has none).
+    rois = (RoiInfo("PTV_4500", 1, "PTV"), RoiInfo("PTV_5040", 2, "PTV"))
+    m = match(PTV, *rois, target_references=undosed)
+    assert (m.status, m.matched_by, m.candidates) == (
+        "ambiguous",
+        "plan-reference",
+        ("PTV_4500", "PTV_5040"),
+    )
+    assert m.message.startswith(
+        "structure 'PTV' is ambiguous: ROIs 'PTV_4500' and 'PTV_5040' both match the PTV at "
+        "the prescription 50.4 Gy (the RTPLAN's only dose reference names 'PTV_4500', without "
+        "a dose, and its name gives 45 Gy; 'PTV_5040' is named for 50.4 Gy); "
+    )
+    # A rival named for the prescription, even uncertainly, or a _High one: ambiguous.
+    for ref, rival in [("PTV1", "PTV50.4"), ("PTV_High", "PTV_50p4Gy")]:
+        rois = (RoiInfo(ref, 1), RoiInfo(rival, 2))
+        m = match(PTV, *rois, target_references=undosed)
+        assert (m.status, m.candidates) == ("ambiguous", (ref, rival))
+        assert f"(the RTPLAN's only dose reference names {ref!r}, without a dose; " in m.message
+    # Its own name certain of another level: not found, the search ends.
+    rois = (RoiInfo("PTV_4500", 1, "PTV"), RoiInfo("PTV", 2, "PTV"))
+    m = match(PTV, *rois, target_references=undosed)
+    assert (m.status, m.roi) == ("not_found", None)
+    assert (
+        "the RTPLAN's only dose reference names 'PTV_4500', without a dose, and its name gives "
+        "45 Gy, not the prescription 50.4 Gy; the dose reference was not taken as the PTV at "
+        "50.4 Gy: check the prescription, or name the ROI with --map"
+    ) in m.message
+    # Nothing contradicts it: decided, and the detail says what the reference holds.
+    detail = "the RTPLAN's only dose reference names this ROI, without a dose (ReferencedROINumber)"
+    for ref, other in [("PTV1", "PTV2"), ("PTV_45", "PTV_4500"), ("PTV_Low", "PTV_High")]:
+        m = match(PTV, RoiInfo(ref, 1), RoiInfo(other, 2), target_references=undosed)
+        assert (m.roi, m.matched_by, m.detail) == (ref, "plan-reference", detail)
+    m = match(PTV, RoiInfo("PTV1", 1), RoiInfo("PTV_5040", 2), target_references=undosed, rx=None)
+    assert (m.roi, m.detail) == ("PTV1", detail)  # no prescription to contradict it
+    # A reference with a dose other than the prescription decides nothing.
+    m = match(
+        PTV,
+        RoiInfo("PTV1", 1),
+        RoiInfo("PTV_5040", 2),
+        target_references=(TargetReference(1, 45.0),),
+    )
+    assert (m.roi, m.matched_by) == ("PTV_5040", "tg263")
+
+
+def test_plan_reference_detail_gives_the_references_dose() -> None:
+    refs = (TargetReference(1, 50.42),)  # within 0.1 % of the prescription 50.4 Gy
+    m = match(PTV, RoiInfo("PTV1", 1), RoiInfo("PTV_4500", 2), target_references=refs)
+    assert (m.roi, m.detail) == (
+        "PTV1",
+        "the RTPLAN's dose reference 50.42 Gy names this ROI (ReferencedROINumber)",
+    )
+    m = match(PTV, RoiInfo("PTV1", 1), target_references=refs, rx=None)
+    assert m.detail == "the RTPLAN's dose reference 50.42 Gy names this ROI (ReferencedROINumber)"
 
 
 def test_plan_reference_to_a_non_target_is_not_used() -> None:
@@ -233,6 +356,25 @@ def test_rtplan_target_references_round_trip(tmp_path: Path) -> None:
         (2, 50.4, 1),
         (3, 45.0, 2),
     ]
+    assert info.prescription_levels_gy == (50.4, 45.0)
+
+
+def test_rtplan_records_every_prescription_level(tmp_path: Path) -> None:
+    from dosecheck.dicom.plan import read_rtplan
+    from dosecheck.dicom.writer import write_rtplan
+    from dosecheck.model import DoseReferencePoint
+
+    points = (
+        DoseReferencePoint(1, "boost", "TARGET", (0.0, 0.0, 0.0), 60.0),
+        DoseReferencePoint(2, "elective", "TARGET", (9.0, 0.0, 0.0), 50.4),
+        DoseReferencePoint(3, "again", "TARGET", (0.0, 9.0, 0.0), 60.0),
+        DoseReferencePoint(4, "no dose", "TARGET", (0.0, 0.0, 9.0)),
+    )
+    write_rtplan(tmp_path / "rp.dcm", PlanInfo(fractions=30, dose_reference_points=points))
+    info = read_rtplan(tmp_path / "rp.dcm")
+    assert (info.prescription_gy, info.prescription_levels_gy) == (60.0, (60.0, 50.4))
+    write_rtplan(tmp_path / "one.dcm", PlanInfo(prescription_gy=50.4, fractions=28))
+    assert read_rtplan(tmp_path / "one.dcm").prescription_levels_gy == (50.4,)
 
 
 LONG_SET = """
@@ -260,6 +402,70 @@ def test_check_plan_uses_the_plan_reference() -> None:
     assert report.verdict == "pass"
 
 
+def test_check_plan_sib_high_needs_two_recorded_levels(dc, tmp_path: Path) -> None:  # noqa: F811
+    # The reviewer's SIB: PTV_High and PTV_Low, the RTPLAN prescribing only 50.4 Gy.
+    folder = write_plan(
+        tmp_path / "p", LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_High", extra=("PTV_Low",)
+    )
+    sets = tmp_path / "set.yaml"
+    sets.write_text(LONG_SET)
+    code, out, _ = dc("check", folder, "-c", sets, "--format", "json")
+    assert code == 1
+    r = json.loads(out)["results"][1]
+    assert (r["structure"], r["status"], r["roi"]) == ("PTV", "not_evaluated", None)
+    assert (
+        "ROIs 'PTV_High' and 'PTV_Low' both match its target type PTV (the RTPLAN "
+        in (r["message"])
+    )
+    # The same plan whose RTPLAN records both levels, 50.4 Gy the highest: decided.
+    plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_High", extra=("PTV_Low",))
+    assert plan.plan_info is not None
+    plan.plan_info = dataclasses.replace(plan.plan_info, prescription_levels_gy=(50.4, 45.0))
+    report = check_plan(plan, load_constraint_set_text(LONG_SET))
+    r = report.results[1]
+    assert (r.roi, r.matched_by) == ("PTV_High", "tg263")
+    assert r.value == pytest.approx(95.5, abs=0.3)
+    assert report.verdict == "pass"
+
+
+def test_cli_dose_reference_without_a_dose(dc, tmp_path: Path) -> None:  # noqa: F811
+    # The reviewer's case through files: the RTPLAN's only VOLUME dose reference names
+    # PTV_4500 (ROI 2, given the PTV's passing dose) and has no TargetPrescriptionDose;
+    # PTV_5040 exists. It used to PASS with PTV_4500 "by the dose reference 50.4 Gy".
+    from dosecheck.dicom.plan import read_rtplan
+    from dosecheck.dicom.structures import read_rtstruct
+    from dosecheck.dicom.writer import write_rtplan
+    from tests.test_check_synthetic import FRAME_UID
+
+    folder = write_plan(
+        tmp_path / "p", LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_4500", extra=("PTV_5040",)
+    )
+    info = PlanInfo(
+        label="BOXPLAN",
+        fractions=28,
+        referenced_structure_set_uid=read_rtstruct(folder / "rtstruct.dcm").sop_instance_uid,
+        frame_of_reference_uid=FRAME_UID,
+        patient_id="CHECK01",
+        target_references=(TargetReference(2, None),),
+    )
+    uid = read_rtplan(folder / "rtplan.dcm").sop_instance_uid  # the RTDOSE refers to it
+    write_rtplan(folder / "rtplan.dcm", info, sop_instance_uid=uid, patient_name="Check^Synthetic")
+    sets = tmp_path / "set.yaml"
+    sets.write_text(LONG_SET)
+    args = ("check", folder, "-c", sets, "--prescription", "50.4", "--fractions", "28")
+    code, out, _ = dc(*args, "--format", "json")
+    assert code == 1
+    r = json.loads(out)["results"][1]
+    assert (r["structure"], r["status"], r["roi"]) == ("PTV", "not_evaluated", None)
+    assert (
+        "ROIs 'PTV_4500' and 'PTV_5040' both match the PTV at the prescription 50.4 Gy (the "
+        "RTPLAN's only dose reference names 'PTV_4500', without a dose, and its name gives "
+        "45 Gy; 'PTV_5040' is named for 50.4 Gy)"
+    ) in r["message"]
+    code, out, _ = dc(*args, "--map", "PTV=PTV_4500", "--format", "json")
+    assert code == 0 and json.loads(out)["results"][1]["roi"] == "PTV_4500"
+
+
 def test_check_plan_map_errors() -> None:
     plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS)
     cset = load_constraint_set_text(LONG_SET)
@@ -267,6 +473,19 @@ def test_check_plan_map_errors() -> None:
         check_plan(plan, cset, roi_map={"Rectum": "PTV"})
     with pytest.raises(InputError, match=r"the plan has no ROI 'PTVV' \(did you mean 'PTV'\?\)"):
         check_plan(plan, cset, roi_map={"PTV": "PTVV"})
+    plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_5040", extra=("PTV5040",))
+    with pytest.raises(InputError) as err:
+        check_plan(plan, cset, roi_map={"PTV": "ptv_5040"})
+    assert str(err.value) == (
+        "--map PTV=ptv_5040: --map needs the ROI name exactly as written; 'ptv_5040' matches "
+        "'PTV_5040' and 'PTV5040' only after normalising (case, spaces, '_' and '-' ignored); "
+        "ROIs present: 'BowelBag', 'PTV_5040', 'PTV5040'"
+    )
+    report = check_plan(plan, cset, roi_map={"PTV": "PTV5040"})  # exactly as written
+    assert (report.results[1].roi, report.results[1].matched_by) == ("PTV5040", "command line")
+    plan = memory_plan(LONG_BOWEL_PASS, LONG_PTV_PASS, ptv_name="PTV_5040", extra=())
+    report = check_plan(plan, cset, roi_map={"PTV": "ptv 5040"})  # one ROI: accepted
+    assert report.results[1].roi == "PTV_5040"
 
 
 # --- through the command line ----------------------------------------------------------------
@@ -307,6 +526,8 @@ def test_cli_bad_site_names_and_map(dc, tmp_path: Path) -> None:  # noqa: F811
     assert code == 2 and "--map 'PTV': expected STRUCTURE=ROI" in err
     code, _, err = dc("check", folder, "--map", "PTV=PTV_Bost")
     assert code == 2 and "the plan has no ROI 'PTV_Bost' (did you mean 'PTV'?)" in err
+    code, _, err = dc("check", folder, "--map", "PTV=ptv")  # one ROI 'PTV': accepted
+    assert code == 0
     code, _, err = dc("check", folder, "--site-names", tmp_path / "missing.yaml")
     assert code == 2 and "no such site alias file" in err
 

@@ -640,6 +640,7 @@ def check_plan(
         prescription_gy=rx.dose_gy,
         plan_prescription_gy=info.prescription_gy if info is not None else None,
         target_references=getattr(info, "target_references", ()) if info is not None else (),
+        plan_dose_levels_gy=getattr(info, "prescription_levels_gy", ()) if info is not None else (),
         site_names=site_names.names if site_names is not None else {},
         command_line=roi_map,
     )
@@ -705,8 +706,17 @@ def _check_roi_map(roi_map: Mapping[str, str], cset: ConstraintSet, roi_names: l
             )
         if roi in roi_names:
             continue
-        if sum(normalize_name(n) == normalize_name(roi) for n in roi_names) == 1:
+        alike = [n for n in roi_names if normalize_name(n) == normalize_name(roi)]
+        if len(alike) == 1:
             continue
+        if alike:
+            q = [repr(n) for n in dict.fromkeys(alike)]
+            which = q[0] if len(q) == 1 else ", ".join(q[:-1]) + " and " + q[-1]
+            raise InputError(
+                f"--map {structure}={roi}: --map needs the ROI name exactly as written; "
+                f"{roi!r} matches {which} only after normalising (case, spaces, '_' and '-' "
+                "ignored); ROIs present: " + ", ".join(repr(n) for n in roi_names)
+            )
         close = closest_names([roi], roi_names)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         raise InputError(

@@ -10,8 +10,10 @@ ignored), but at every step that compares names, a ROI spelled *exactly* as aske
 2. ``site map``: the clinic's alias file lists local names for the structure;
 3. ``plan-reference`` (structures with ``target:`` only): the RTPLAN's VOLUME dose
    reference (ReferencedROINumber) whose TargetPrescriptionDose is the prescription,
-   or its only one; used when that ROI is named or typed (RTROIInterpretedType) as a
-   target of the asked type;
+   or its only one when that has no dose and no ROI name contradicts it (another
+   target ROI named for the prescription's level: ambiguous; the ROI's own name
+   certain of another level: not found); used when that ROI is named or typed
+   (RTROIInterpretedType) as a target of the asked type;
 4. ``name``: the structure's ``name``;
 5. ``alias``: its ``aliases`` (all of them together: the list order is not a
    preference);
@@ -20,10 +22,13 @@ ignored), but at every step that compares names, a ROI spelled *exactly* as aske
    (:mod:`dosecheck.tg263`; ``z``-prefixed and point ROIs left out), the
    one whose absolute dose level equals the prescription; else the ``_High`` one
    when the prescription is the plan's highest level (the RTPLAN's largest
-   TargetPrescriptionDose, and no ROI is named for a higher dose); else the only
+   TargetPrescriptionDose, no ROI named for a higher dose, and either the RTPLAN
+   records two or more dose levels or no ROI is named for a lower relative level
+   ``_Mid…``/``_Low``: one recorded level may be the low one's); else the only
    such ROI, provided its name gives no other dose level;
-8. ``interpreted-type`` (``target:`` only, when no ROI is named as such a target):
-   the only ROI whose RTROIInterpretedType is the type (PTV, CTV, GTV).
+8. ``interpreted-type`` (``target:`` only, when no ROI is named as such a target,
+   ``z``-prefixed names aside): the only ROI whose RTROIInterpretedType is the type
+   (PTV, CTV, GTV).
 
 One ROI found → matched. Two or more → ambiguous: the result carries an error message
 naming them and the evaluator reports the structure's constraints as not evaluated
@@ -121,6 +126,10 @@ class NamingContext:
         none given): the plan's highest dose level.
     target_references
         The RTPLAN's VOLUME dose references (:attr:`dosecheck.model.PlanInfo.target_references`).
+    plan_dose_levels_gy
+        All TargetPrescriptionDose values of the RTPLAN
+        (:attr:`dosecheck.model.PlanInfo.prescription_levels_gy`): how many dose levels
+        it records. Empty when unknown (then ``plan_prescription_gy`` is its only one).
     set_prescription_gy
         The prescription the constraint set was written for, or ``None``. When it
         differs from ``prescription_gy`` (a plan checked against another protocol's
@@ -135,6 +144,7 @@ class NamingContext:
     prescription_gy: float | None = None
     plan_prescription_gy: float | None = None
     target_references: tuple[TargetReference, ...] = ()
+    plan_dose_levels_gy: tuple[float, ...] = ()
     set_prescription_gy: float | None = None
     site_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     command_line: Mapping[str, str] = field(default_factory=dict)
@@ -337,6 +347,41 @@ def _target_word(target: tuple[str, str]) -> str:
     return target[0] + target[1]
 
 
+def _gys(levels: Sequence[float]) -> str:
+    return ", ".join(f"{x:g}" for x in levels) + " Gy"
+
+
+def _plan_levels(ctx: NamingContext) -> list[float]:
+    """The RTPLAN's distinct dose levels (Gy), ascending; doses within
+    :func:`_same_dose` count once."""
+    doses = [*ctx.plan_dose_levels_gy]
+    if ctx.plan_prescription_gy is not None:
+        doses.append(ctx.plan_prescription_gy)
+    out: list[float] = []
+    for x in sorted(doses):
+        if not out or not _same_dose(out[-1], x):
+            out.append(x)
+    return out
+
+
+def _lower_relative(target: tuple[str, str], rois: tuple[RoiInfo, ...]) -> list[str]:
+    """ROIs named as targets of the type at a relative level below ``_High``
+    (``_Mid…``, ``_Low``): any classifier, ``PTV!`` for ``PTV``, ``z``-prefixed ones
+    included, since each shows that the plan has several dose levels."""
+    base = target[0].rstrip("!")
+    out = []
+    for r in rois:
+        t = parse_target_name(r.name)
+        if (
+            t is not None
+            and t.type.rstrip("!") == base
+            and t.level is not None
+            and t.level.relative in ("Mid", "Low")
+        ):
+            out.append(r.name)
+    return out
+
+
 def _plan_reference(
     spec: StructureSpec,
     target: tuple[str, str],
@@ -376,8 +421,69 @@ def _plan_reference(
                 f"{typed or 'not given'}), which is neither named nor typed as a {word}; it "
                 f"was not taken as structure {spec.name!r}"
             )
-    dose = f" {_gy(rx)}" if rx is not None else ""
-    step.detail = f"the RTPLAN's dose reference{dose} names this ROI (ReferencedROINumber)"
+    if len(chosen) == 1 and chosen[0].prescription_gy is None:
+        step.detail = "the RTPLAN's only dose reference names this ROI, without a dose"
+        if len(step.hits) == 1 and rx is not None:
+            return _undosed_reference(step, target, rois, rx)
+    else:
+        doses = {_gy(r.prescription_gy) for r in chosen if r.prescription_gy is not None}
+        dose = f" {doses.pop()}" if len(doses) == 1 else ""
+        step.detail = f"the RTPLAN's dose reference{dose} names this ROI"
+    step.detail += " (ReferencedROINumber)"
+    return step
+
+
+def _undosed_reference(
+    step: _Step, target: tuple[str, str], rois: tuple[RoiInfo, ...], rx: float
+) -> _Step:
+    """Check a dose reference without TargetPrescriptionDose against the ROI names.
+
+    It decides only when nothing contradicts it: no other ROI named as the target at
+    the prescription's dose level, and no certain level of its own ROI's name other
+    than the prescription. Otherwise the ROIs are ambiguous, or (its own name alone
+    contradicting it) the structure is not found.
+    """
+    word = _target_word(target)
+    referenced = step.hits[0]
+    own = parse_target_name(referenced)
+    level = own.level if own is not None else None
+    other_level = (
+        level is not None
+        and level.dose_gy is not None
+        and level.certain
+        and not _same_dose(level.dose_gy, rx)
+    )
+    rivals = []
+    for r in rois:
+        t = parse_target_name(r.name)
+        if (
+            r.name != referenced
+            and _fits(t, target)
+            and not t.not_for_evaluation  # type: ignore[union-attr]
+            and r.interpreted_type.upper() not in POINT_TYPES
+            and t.level is not None  # type: ignore[union-attr]
+            and t.level.dose_gy is not None  # type: ignore[union-attr]
+            and _same_dose(t.level.dose_gy, rx)  # type: ignore[union-attr]
+        ):
+            rivals.append(r.name)
+    said = f"the RTPLAN's only dose reference names {referenced!r}, without a dose" + (
+        f", and its name gives {level.describe()}" if other_level else ""  # type: ignore[union-attr]
+    )
+    if rivals:
+        verb = "is" if len(rivals) == 1 else "are"
+        step.hits = [referenced, *rivals]
+        step.what = (
+            f"the {word} at the prescription {_gy(rx)} ({said}; {_quoted(rivals)} {verb} "
+            f"named for {_gy(rx)})"
+        )
+        return step
+    if other_level:
+        step.hits = []
+        step.stop = (
+            f"{said}, not the prescription {_gy(rx)}; the dose reference was not taken as the "
+            f"{word} at {_gy(rx)}: check the prescription, or name the ROI with --map"
+        )
+    step.detail += " (ReferencedROINumber)"
     return step
 
 
@@ -434,11 +540,36 @@ def _tg263(
         ]
         plan_max = ctx.plan_prescription_gy
         is_highest = plan_max is not None and _same_dose(plan_max, rx) and not higher
-        if high and is_highest:
+        levels = _plan_levels(ctx)
+        lower = _lower_relative(target, rois)
+        if high and is_highest and (len(levels) > 1 or not lower):
+            why = (
+                f"the highest of the RTPLAN's dose levels {_gys(levels)}"
+                if len(levels) > 1
+                else "the RTPLAN's highest, and no ROI is named for a lower relative level"
+            )
             return decide(
                 high,
-                f"TG-263 level _High, and the prescription {_gy(rx)} is the RTPLAN's highest",
+                f"TG-263 level _High, and the prescription {_gy(rx)} is {why}",
                 "at level _High",
+            )
+        if high and is_highest:
+            # Several relative levels named, one dose level recorded: the RTPLAN may
+            # hold only the lower level's prescription (PTV_High + PTV_Low, 50.4 Gy).
+            why = (
+                f"the RTPLAN records only the dose level {_gy(rx)}, so it does not say "
+                f"whether that is the _High level or the lower level of {_quoted(lower)}"
+            )
+            both = [t.name for t in pool if t in high or t.name in lower]
+            if len(both) > 1:
+                return _Step("tg263", both, what=f"its target type {word} ({why})")
+            return _Step(
+                "tg263",
+                [],
+                stop=(
+                    f"{_quoted([t.name for t in high])} not taken as the {word} at {_gy(rx)}: "
+                    f"{why}; name the ROI with --map or in the site alias file"
+                ),
             )
         if high:
             why = (
@@ -466,6 +597,23 @@ def _tg263(
         notes.append(f"{t.name!r} is not a standard TG-263 name (unrecognised {t.tail!r})")
         return step
     level = t.level
+    if level is not None and level.relative == "High":
+        lower = _lower_relative(target, rois)
+        levels = _plan_levels(ctx)
+        told = (
+            rx is not None
+            and len(levels) > 1
+            and ctx.plan_prescription_gy is not None
+            and _same_dose(ctx.plan_prescription_gy, rx)
+        )
+        if lower and not told:
+            notes.append(
+                f"the only {word}, {t.name!r}, is named for level _High, and "
+                f"{_quoted(lower)} for a lower level; the RTPLAN does not record several "
+                "dose levels with the prescription the highest, so which level is the "
+                "prescription's is not known"
+            )
+            return step
     if level is None or level.relative == "High":
         return _Step("tg263", [t.name], detail=f"the only ROI named as a {word}")
     if level.relative is not None:
@@ -488,6 +636,11 @@ def _interpreted_type(target: tuple[str, str], rois: tuple[RoiInfo, ...]) -> _St
     step = _Step("interpreted-type", [], what=f"RTROIInterpretedType {ttype}")
     if cls or ttype not in TARGET_INTERPRETED_TYPES:
         return step
+    if any(
+        _fits(t, target) and not t.not_for_evaluation  # type: ignore[union-attr]
+        for t in (parse_target_name(r.name) for r in rois)
+    ):
+        return step  # a ROI is named as the target: its name ruled (step 7), not its type
     for r in rois:
         t = parse_target_name(r.name)
         if r.interpreted_type.upper() == ttype and not (t is not None and t.not_for_evaluation):

@@ -81,7 +81,8 @@ def read_rtplan(path: str | Path) -> PlanInfo:
     -------
     PlanInfo
         ``prescription_gy`` is the largest TargetPrescriptionDose in
-        DoseReferenceSequence (``None`` when there is none); ``fractions`` is
+        DoseReferenceSequence (``None`` when there is none), and
+        ``prescription_levels_gy`` all of them, distinct, in file order; ``fractions`` is
         NumberOfFractionsPlanned of the first FractionGroupSequence item (``None``
         when absent); ``referenced_structure_set_uid`` comes from the first
         ReferencedStructureSetSequence item. For the dose-scale check:
@@ -174,6 +175,7 @@ def read_rtplan(path: str | Path) -> PlanInfo:
         name=text(ds, "RTPlanName"),
         sop_instance_uid=text(ds, "SOPInstanceUID"),
         prescription_gy=max(doses) if doses else None,
+        prescription_levels_gy=tuple(dict.fromkeys(doses)),
         fractions=fractions,
         referenced_structure_set_uid=ss_uid,
         frame_of_reference_uid=text(ds, "FrameOfReferenceUID"),
