@@ -9,7 +9,7 @@ run time, and are checked only for the layer order.
 The layers, lowest first (a module may import from its own layer and those below):
 
 ======== ===============================================================================
-base     ``dosecheck`` (the version), ``errors``, ``_optional``
+base     ``dosecheck`` (the version), ``errors``, ``_optional``, ``_yaml``
 model    ``model``: plain plan data
 core     ``core/``: the numbers (NumPy; no files, no DICOM)
 metrics  ``metrics``: the TG-263 grammar, evaluated on a DVH
@@ -37,7 +37,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "dosecheck"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("dosecheck", "dosecheck.errors", "dosecheck._optional"),
+    ("dosecheck", "dosecheck.errors", "dosecheck._optional", "dosecheck._yaml"),
     ("dosecheck.model",),
     ("dosecheck.core",),
     ("dosecheck.metrics",),
