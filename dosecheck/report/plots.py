@@ -25,7 +25,7 @@ import html
 import io
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dosecheck._optional import require
 from dosecheck.checking.model import ShownStatus
 from dosecheck.errors import InputError
+from dosecheck.output.write import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -839,26 +840,6 @@ def plot_format(path: str | Path) -> Literal["png", "svg"]:
     raise InputError("the plot file must end in .png or .svg", path=path)
 
 
-def _write_atomic(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    import os
-    import tempfile
-
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise InputError("the output folder does not exist", path=folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_plot(
     curves: Sequence[DVHCurve],
     path: str | Path,
@@ -886,7 +867,7 @@ def save_plot(
             prescription_gy=prescription_gy,
             figsize=figsize,
         )
-        _write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+        write_atomic(path, text)
         return
     fig, _ = dvh_figure(
         curves,
@@ -895,10 +876,9 @@ def save_plot(
         prescription_gy=prescription_gy,
         figsize=figsize,
     )
-    _write_atomic(
-        path,
-        lambda fh: fig.savefig(fh, format="png", dpi=dpi, metadata={"Software": None}),
-    )
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
+    write_atomic(path, png.getvalue())
 
 
 def plot_dvhs_to_file(
