@@ -59,9 +59,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 #: Upward imports that are known and wanted gone (importer, imported): why.
 UPWARD_EXCEPTIONS = {
-    # The archive report queries the results database itself; the SQL moves to
-    # batch/ (ResultsDB -> ArchiveData) when report/archive.py is split (#14).
-    ("dosecheck.report.archive", "dosecheck.batch.database"),
     # Plan.dose_scale is annotated with the dose-scale check's result type (a
     # TYPE_CHECKING import; no import at run time).
     ("dosecheck.model", "dosecheck.core.dose_scale"),
