@@ -75,8 +75,8 @@ HEAVY_ALLOWED = {
         "dosecheck.synthetic",
     ),
     "matplotlib": ("dosecheck.report",),
-    "dask": ("dosecheck.batch.runner",),
-    "distributed": ("dosecheck.batch.runner",),
+    "dask": ("dosecheck.batch.executors",),
+    "distributed": ("dosecheck.batch.executors",),
     "dicompylercore": ("dosecheck.reference_engine",),
 }
 
