@@ -272,3 +272,13 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
 
 def test_errors_do_not_load_pydicom() -> None:
     assert _loaded_after("import dosecheck.errors, dosecheck._optional") == []
+
+
+def test_plot_markers_and_archive_numbers_draw_nothing() -> None:
+    """The pure parts of the plots and of the archive summary import no matplotlib (at
+    run time; it is imported by the modules that draw)."""
+    for name in ("dosecheck.report.plots.markers", "dosecheck.report.archive.stats"):
+        drawn = [i for i in imports_of(name) if i.imported.split(".")[0] == "matplotlib"]
+        assert drawn == [], name
+    figure = {i.imported.split(".")[0] for i in imports_of("dosecheck.report.plots.figure")}
+    assert "matplotlib" in figure  # the walk sees the drawing module's imports

@@ -66,7 +66,7 @@ def histogram_svg(row: ConstraintStats, id_prefix: str) -> str:
     from matplotlib.ticker import MaxNLocator
     from matplotlib.transforms import blended_transform_factory
 
-    from dosecheck.report.plots import SvgTitle, svg_text
+    from dosecheck.report.svg import SvgTitle, svg_text
 
     unit = row.unit
     fail_color = _COLORS["fail"] if row.priority == "mandatory" else _COLORS["not_met"]
