@@ -274,9 +274,10 @@ def test_worst_plans_and_errors(summary: Summary) -> None:
 
 
 def test_filters_apply(summary: Summary) -> None:
+    from dosecheck.batch.archive_data import load_archive_data
     from dosecheck.report.archive import render_archive_report
 
-    failed = parse_html(render_archive_report(summary.db, failed_only=True))
+    failed = parse_html(render_archive_report(load_archive_data(summary.db, failed_only=True)))
     totals = by_id(failed, "totals").attrs
     assert (totals["data-plans"], totals["data-pass"], totals["data-fail"]) == ("3", "0", "2")
     assert (
@@ -286,17 +287,39 @@ def test_filters_apply(summary: Summary) -> None:
     rows = rates_from_html(failed)
     assert sum(int(r["attrs"]["data-n-evaluated"]) for r in rows.values()) == 8  # B2 + E5
 
-    future = parse_html(render_archive_report(summary.db, since="2999-01-01"))
+    future = parse_html(render_archive_report(load_archive_data(summary.db, since="2999-01-01")))
     assert by_id(future, "totals").attrs["data-plans"] == "0"
     assert not future.root.find_all("figure", "histogram")
     assert "No constraint results" in by_id(future, "rates").text_content()
 
 
+def test_the_page_is_rendered_from_archive_data_alone(summary: Summary, tmp_path: Path) -> None:
+    """The SQL is in batch/archive_data.py: once loaded, the page needs no database, and
+    the same data gives the same bytes as ``dosecheck results --report``."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from dosecheck.batch.archive_data import load_archive_data
+    from dosecheck.report.archive import render_archive_report
+
+    db = tmp_path / summary.db.name
+    shutil.copy(summary.db, db)
+    data = load_archive_data(db)
+    db.unlink()
+    assert [e["plan"]["patient_id"] for e in data.entries if e["status"] == "error"] == ["C3"]
+    assert list(data.error_stages.values()) == [("evaluation", "DicomInputError")]
+    when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    html = render_archive_report(data, generated=when)
+    assert html == render_archive_report(data, generated=when)
+    assert by_id(parse_html(html), "totals").attrs["data-plans"] == "6"
+    assert "2026-01-02 03:04 UTC" in html
+
+
 def test_bad_report_paths_fail_before_work(
     summary: Summary, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from dosecheck.batch.archive_data import load_archive_data
     from dosecheck.errors import InputError
-    from dosecheck.report.archive import render_archive_report
 
     capsys.readouterr()
     assert _cli(["results", summary.db, "--report", tmp_path / "summary.txt"]) == 2
@@ -310,7 +333,7 @@ def test_bad_report_paths_fail_before_work(
     assert "no such results database" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InputError):
-        render_archive_report(summary.db, since="not a date")
+        load_archive_data(summary.db, since="not a date")
 
 
 def test_report_with_another_format(summary: Summary, tmp_path: Path) -> None:
@@ -392,11 +415,12 @@ def _synthetic_db(path: Path, n: int = 120) -> None:
 
 
 def test_many_plans_and_varying_limits(tmp_path: Path) -> None:
+    from dosecheck.batch.archive_data import load_archive_data
     from dosecheck.report.archive import render_archive_report
 
     db = tmp_path / "many.sqlite"
     _synthetic_db(db)
-    html = render_archive_report(db)
+    html = render_archive_report(load_archive_data(db))
     tree = parse_html(html)  # well formed despite the hostile names
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; / L&amp;B: 480.00 cc" in html  # hover text

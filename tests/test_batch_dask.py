@@ -97,7 +97,7 @@ def test_unreachable_scheduler_is_an_input_error(
     pytest.importorskip("distributed")
     root = tmp_path / "archive"
     make_archive(root, [{"patient_id": "U1"}])
-    monkeypatch.setattr("dosecheck.batch.runner.SCHEDULER_TIMEOUT", "1s")
+    monkeypatch.setattr("dosecheck.batch.executors.SCHEDULER_TIMEOUT", "1s")
     r = run_cli(
         ["batch", root, "--db", tmp_path / "r.sqlite", "--scheduler", "tcp://127.0.0.1:9"],
         capsys,

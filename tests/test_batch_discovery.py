@@ -268,6 +268,45 @@ def test_protocol_map_without_catch_all(tmp_path: Path) -> None:
         load_protocol_map(m).choose(plan_label="A", prescription_gy=50.4, fractions=28)
 
 
+def test_protocol_map_anchor_is_refused_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A protocol map is read by the same safe reader as constraint sets: an anchor
+    (and its alias) is refused at its line, exit 2, before any plan is read."""
+    (tmp_path / "archive").mkdir()
+    m = tmp_path / "map.yaml"
+    m.write_text(
+        "- match: {fractions: 5}\n"
+        "  constraints: &short rectum-short-course\n"
+        "- match: {}\n"
+        "  constraints: *short\n"
+    )
+    r = run_cli(
+        ["batch", tmp_path / "archive", "--db", tmp_path / "r.sqlite", "--protocol-map", m],
+        capsys,
+        monkeypatch,
+    )
+    assert r.code == 2
+    assert r.stderr.strip() == (
+        f"dosecheck: error: {m}:2: YAML anchors and aliases (&short, *short) are not "
+        "allowed in protocol maps; write each value out"
+    )
+
+
+def test_protocol_map_file_errors(tmp_path: Path) -> None:
+    """Missing, not UTF-8, too large: the constraint-set reader's messages."""
+    m = tmp_path / "map.yaml"
+    with pytest.raises(ConstraintFileError, match="no such protocol-map file"):
+        load_protocol_map(m)
+    m.write_bytes(b"- match: {}\n  constraints: r\xe9ctum\n")
+    with pytest.raises(ConstraintFileError, match=r"not UTF-8 text \(byte 28\)") as info:
+        load_protocol_map(m)
+    assert info.value.line == 2
+    m.write_bytes(b"#" * 1_000_001)
+    with pytest.raises(ConstraintFileError, match="protocol maps larger than 1 MB"):
+        load_protocol_map(m)
+
+
 @pytest.mark.parametrize(
     ("text", "message", "line"),
     [
@@ -278,6 +317,8 @@ def test_protocol_map_without_catch_all(tmp_path: Path) -> None:
         ("- match: {}\n", "no 'constraints'", 1),
         ("match: {}\n", "non-empty list", 1),
         ("- match: {\n", "invalid YAML", None),
+        ("- match: {fractions: !!python/object:os.system 5}\n  constraints: auto\n", "tag", 1),
+        ("- match: {}\n  constraints: auto\n- <<: {}\n  constraints: auto\n", "merge keys", 3),
     ],
 )
 def test_protocol_map_errors(tmp_path: Path, text: str, message: str, line: int | None) -> None:

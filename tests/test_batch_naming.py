@@ -361,10 +361,11 @@ def test_archive_summary_counts_plans_whose_dose_scale_is_not_consistent(
     scales: dict[str, Any],
 ) -> None:
     pytest.importorskip("matplotlib")
+    from dosecheck.batch.archive_data import load_archive_data
     from dosecheck.report.archive import render_archive_report
     from tests.test_report import assert_self_contained, by_id, parse_html
 
-    html = render_archive_report(scales["db"])
+    html = render_archive_report(load_archive_data(scales["db"]))
     tree = parse_html(html)
     assert_self_contained(html, tree)
     line = by_id(tree, "dose-scale-count")

@@ -4,10 +4,13 @@
   walks folders and ``.zip`` archives, reads DICOM headers only, and groups the RT
   files into plans through their references, as ``check`` does for one folder.
 * :mod:`dosecheck.batch.protocol_map` chooses a constraint set per plan from rules.
-* :mod:`dosecheck.batch.runner` checks the plans in parallel (processes on one
-  machine, or a dask.distributed cluster) with every plan in isolation.
+* :mod:`dosecheck.batch.runner` checks the plans in parallel with every plan in
+  isolation: one plan's work is :mod:`dosecheck.batch.tasks` (``PlanTask`` in,
+  ``PlanOutcome`` out), run by :mod:`dosecheck.batch.executors` (processes on one
+  machine, or a dask.distributed cluster).
 * :mod:`dosecheck.batch.database` keeps the results in SQLite, one transaction per
-  plan, so a run that is killed can be resumed.
+  plan, so a run that is killed can be resumed; :mod:`dosecheck.batch.archive_data`
+  reads what the archive summary shows.
 
 The command line is ``dosecheck batch`` and ``dosecheck results``
 (:mod:`dosecheck.commands.batch`); ``docs/batch.md`` describes the database schema.

@@ -505,7 +505,8 @@ class ResultsDB:
         content_key
             SHA-256 over the files' hashes.
         outcome
-            What :func:`dosecheck.batch.runner.evaluate_plan` returned.
+            What :func:`dosecheck.batch.tasks.evaluate_plan` returned (a
+            :meth:`~dosecheck.batch.tasks.PlanOutcome.to_record`).
         force
             Record even when the same evaluation is already there (``--force``);
             otherwise such a duplicate (e.g. from a concurrent run) is not written.

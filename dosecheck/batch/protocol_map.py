@@ -31,13 +31,13 @@ map is, so a bad set name or file is reported at once (exit code 2).
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from dosecheck._yaml import Reader, Y, compose, read_yaml_file
 from dosecheck.errors import ConstraintFileError, InputError
 
 if TYPE_CHECKING:
@@ -51,8 +51,7 @@ __all__ = ["AUTO", "ProtocolMap", "ProtocolRule", "load_protocol_map", "select_a
 AUTO = "auto"
 _MATCH_KEYS = ("plan_label", "patient_id", "prescription_gy", "fractions")
 _RULE_KEYS = ("match", "constraints")
-_Y = "tag:yaml.org,2002:"
-_MAX_BYTES = 1_000_000
+_Y = Y
 
 
 @functools.lru_cache(maxsize=256)
@@ -255,38 +254,21 @@ def _load_set(spec: str, base: Path, reader: _Reader, node: Node) -> ConstraintS
 def load_protocol_map(path: str | Path) -> ProtocolMap:
     """Load a protocol map and every constraint set it names.
 
+    The file is read by :mod:`dosecheck._yaml` (at most 1 MB of UTF-8; no anchors,
+    aliases, merge keys or object tags).
+
     Raises
     ------
-    InputError
-        Missing file; ConstraintFileError (an InputError) with the line for a
-        malformed map or a bad constraint set.
+    ConstraintFileError
+        (an InputError) Missing or unreadable file; with the line for a malformed
+        map or a bad constraint set.
     """
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise InputError("no such protocol-map file", path=p)
-    data = p.read_bytes()
-    if len(data) > _MAX_BYTES:
-        raise ConstraintFileError("protocol maps larger than 1 MB are refused", path=p)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConstraintFileError("not UTF-8 text", path=p) from None
-    yaml = YAML(typ="safe", pure=True)
-    try:
-        root = yaml.compose(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConstraintFileError(
-            f"invalid YAML: {exc.problem or exc.context or 'syntax error'}",
-            path=p,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    except YAMLError as exc:
-        raise ConstraintFileError(f"invalid YAML: {exc}", path=p) from None
+    text, sha256 = read_yaml_file(p, "protocol-map file", "protocol maps")
+    yaml, root = compose(text, str(p))
     reader = _Reader(str(p), yaml)
+    if root is not None:
+        Reader(str(p), yaml, plural="protocol maps").check_tree(root)
     if root is None or type(root).__name__ != "SequenceNode" or not root.value:
         reader.fail(
             "a protocol map is a non-empty list of rules: '- match: {...}' with "
@@ -334,4 +316,4 @@ def load_protocol_map(path: str | Path) -> ProtocolMap:
                 ),
             )
         )
-    return ProtocolMap(str(p), tuple(rules), hashlib.sha256(data).hexdigest())
+    return ProtocolMap(str(p), tuple(rules), sha256)

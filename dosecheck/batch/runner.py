@@ -2,56 +2,43 @@
 
 :func:`run_batch` discovers the plans, hashes their files, chooses each plan's
 constraint set, skips the evaluations already in the database, and sends the others
-to an executor:
+to an executor (:mod:`dosecheck.batch.executors`: :class:`LocalExecutor`, a process
+pool, or :class:`DaskExecutor`).
 
-* :class:`LocalExecutor` — a :class:`~concurrent.futures.ProcessPoolExecutor` on this
-  machine (``--jobs N``). A worker that dies (segfault, out-of-memory kill) breaks the
-  pool: the plans that were in flight are then re-run one by one in fresh processes,
-  so the plan that kills its worker is recorded as an error and the run goes on.
-* :class:`DaskExecutor` — the same work on dask.distributed (``--scheduler`` or
-  ``--dask``; the optional extra ``dosecheck[dask]``, imported only when used). The
-  workers must see the archives at the same paths.
-
-:func:`evaluate_plan` runs in the workers: it loads and checks one plan and turns any
-exception into an ``error`` outcome, so one bad plan never stops a run. Only the
-parent process writes to the database, one transaction per plan, as results arrive.
+:func:`~dosecheck.batch.tasks.evaluate_plan` (:mod:`dosecheck.batch.tasks`) runs in
+the workers: it loads and checks one plan and turns any exception into an ``error``
+outcome, so one bad plan never stops a run. Only the parent process writes to the
+database, one transaction per plan, as results arrive.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import hashlib
-import multiprocessing
 import os
-import shutil
-import socket
 import sys
-import tempfile
-import threading
 import time
-import traceback
 import zipfile
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dosecheck import __version__
-from dosecheck._optional import require
+from dosecheck.batch.executors import DaskExecutor, Executor, LocalExecutor
+from dosecheck.batch.tasks import DELAY_ENV, PlanOutcome, PlanTask, evaluate_plan
 from dosecheck.dicom.discovery import DiscoveredPlan, Discovery, discover
-from dosecheck.dicom.files import FileRef
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
     from dosecheck.batch.database import ResultsDB
     from dosecheck.batch.protocol_map import ProtocolMap
-    from dosecheck.checking.check import CheckReport
     from dosecheck.checking.model import ConstraintSet
     from dosecheck.checking.site_names import SiteNames
 
+# DELAY_ENV, the executors, PlanTask and evaluate_plan are re-exported from
+# tasks.py and executors.py, where they moved (#14).
 __all__ = [
+    "DELAY_ENV",
     "BatchOptions",
     "BatchSummary",
     "ConstraintSelection",
@@ -64,15 +51,6 @@ __all__ = [
     "run_batch",
     "site_record",
 ]
-
-#: Environment variable: seconds each worker sleeps before a plan. A debugging and
-#: testing aid (the resume test uses it to kill a run half-way); never set normally.
-DELAY_ENV = "DOSECHECK_BATCH_DELAY"
-
-#: How long to wait for a dask scheduler to answer.
-SCHEDULER_TIMEOUT = "20s"
-
-OnResult = Callable[["PlanTask", dict[str, Any]], None]
 
 
 # --------------------------------------------------------------------------- selection
@@ -133,453 +111,6 @@ class ConstraintSelection:
         from dosecheck.batch.protocol_map import select_automatic
 
         return select_automatic(plan.prescription_gy, plan.fractions)
-
-
-# --------------------------------------------------------------------------- the work
-@dataclass(frozen=True)
-class PlanTask:
-    """One plan to check, as sent to a worker (picklable).
-
-    Attributes
-    ----------
-    index
-        Position in the run (for messages and task keys).
-    plan
-        The plan's files and identity.
-    constraint_set
-        The set to check against.
-    strict
-        ``check --strict``.
-    site_names
-        The clinic's alias file (``--site-names``), the same for every plan.
-    """
-
-    index: int
-    plan: DiscoveredPlan
-    constraint_set: ConstraintSet
-    strict: bool = False
-    site_names: SiteNames | None = None
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def error_outcome(
-    message: str,
-    *,
-    stage: str,
-    error_type: str = "InputError",
-    strict: bool = False,
-    constraint_set: ConstraintSet | None = None,
-    tb: str | None = None,
-) -> dict[str, Any]:
-    """An ``error`` outcome (the plan could not be evaluated)."""
-    cset = None
-    if constraint_set is not None:
-        cset = {
-            "name": constraint_set.name,
-            "path": constraint_set.path,
-            "sha256": constraint_set.sha256,
-        }
-    return {
-        "status": "error",
-        "error": message,
-        "error_type": error_type,
-        "error_stage": stage,
-        "traceback": tb,
-        "summary": f"ERROR — {message}",
-        "constraint_set": cset,
-        "prescription": None,
-        "strict": strict,
-        "warnings": [],
-        "results": [],
-        "structures": [],
-        "duration_s": 0.0,
-        "worker": _worker_name(),
-        "dosecheck_version": __version__,
-    }
-
-
-def _finite(x: float | None) -> float | None:
-    import math
-
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def outcome_from_report(report: CheckReport) -> dict[str, Any]:
-    """The outcome of a completed check: verdict, results, matched structures, and the
-    plan's dose-scale and beam-dose checks (the records of ``check --format json``)."""
-    matched: dict[str, tuple[str | None, str | None, str]] = {}
-    for r in report.results:
-        if r.structure not in matched or (matched[r.structure][0] is None and r.roi):
-            matched[r.structure] = (r.roi, r.matched_by, r.match_detail)
-    dvhs = {item.structure.name: item.dvh for item in report.dvhs}
-    structures = []
-    for spec in report.constraint_set.structures:
-        roi, by, detail = matched.get(spec.name, (None, None, ""))
-        dvh = dvhs.get(roi) if roi is not None else None
-        structures.append(
-            {
-                "structure": spec.name,
-                "roi": roi,
-                "matched_by": by,
-                "match_detail": detail or None,
-                "volume_cc": _finite(dvh.volume_cc) if dvh else None,
-                "outside_grid_cc": _finite(dvh.outside_grid_cc) if dvh else None,
-                "min_gy": _finite(dvh.min_gy) if dvh else None,
-                "mean_gy": _finite(dvh.mean_gy) if dvh else None,
-                "max_gy": _finite(dvh.max_gy) if dvh else None,
-            }
-        )
-    return {
-        "status": report.verdict,
-        "error": None,
-        "error_type": None,
-        "error_stage": None,
-        "traceback": None,
-        "summary": report.summary(),
-        "constraint_set": report.constraint_set_record(),
-        "prescription": report.prescription.to_dict(),
-        "strict": report.strict,
-        "warnings": list(report.warnings),
-        "results": report.result_records(),
-        "structures": structures,
-        "dose_scale": report.plan.get("dose_scale"),
-        "beam_dose_check": report.plan.get("beam_dose_check"),
-        "dosecheck_version": report.dosecheck_version,
-    }
-
-
-@contextlib.contextmanager
-def _local_files(plan: DiscoveredPlan) -> Iterator[tuple[dict[FileRef, str], dict[str, str]]]:
-    """Paths on disk of the plan's files (zip members extracted to a temporary folder
-    that is removed afterwards), and a map from those paths back to locations."""
-    if all(f.member is None for _, f in plan.files):
-        yield {f: f.path for _, f in plan.files}, {}
-        return
-    tmp = tempfile.mkdtemp(prefix="dosecheck-batch-")
-    try:
-        paths: dict[FileRef, str] = {}
-        back: dict[str, str] = {}
-        for i, (_, f) in enumerate(plan.files):
-            if f.member is None:
-                paths[f] = f.path
-                continue
-            target = os.path.join(tmp, f"{i:03d}_{f.name}")
-            with zipfile.ZipFile(f.path) as zf, zf.open(f.member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            paths[f] = target
-            back[target] = f.location
-        yield paths, back
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _restore_locations(text: str, back: dict[str, str]) -> str:
-    for tmp_path, location in sorted(back.items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(tmp_path, location)
-    return text
-
-
-def _restore_in(value: Any, back: dict[str, str]) -> Any:
-    """``value`` (JSON-ready) with every string's temporary paths restored."""
-    if not back:
-        return value
-    if isinstance(value, str):
-        return _restore_locations(value, back)
-    if isinstance(value, list):
-        return [_restore_in(v, back) for v in value]
-    if isinstance(value, dict):
-        return {k: _restore_in(v, back) for k, v in value.items()}
-    return value
-
-
-def evaluate_plan(task: PlanTask) -> dict[str, Any]:
-    """Load and check one plan; never raises (errors become an ``error`` outcome).
-
-    Runs in a worker process (or in a dask worker).
-
-    Returns
-    -------
-    dict
-        ``status`` (``pass``/``fail``/``error``), ``error``, ``summary``,
-        ``constraint_set``, ``prescription``, ``warnings``, ``results`` (the objects of
-        ``check --format json``), ``structures``, ``duration_s``, ``worker``, …
-    """
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    delay = os.environ.get(DELAY_ENV)
-    if delay:
-        with contextlib.suppress(ValueError):
-            time.sleep(float(delay))
-    back: dict[str, str] = {}
-    try:
-        from dosecheck.checking.check import check_plan
-        from dosecheck.dicom.load import load_plan
-        from dosecheck.model import PlanFiles
-
-        plan = task.plan
-        if plan.rtstruct is None:
-            raise InputError(plan.problem or "no RTSTRUCT for this plan")
-        with _local_files(plan) as (paths, back):
-            files = PlanFiles(
-                rtstruct=paths[plan.rtstruct],
-                rtdose=tuple(paths[f] for f in plan.rtdose),
-                rtplan=paths[plan.rtplan] if plan.rtplan is not None else None,
-                root=plan.path,
-                beam_doses=tuple(paths[f] for f in plan.beam_doses),
-            )
-            loaded = load_plan(files)
-            report = check_plan(
-                loaded, task.constraint_set, strict=task.strict, site_names=task.site_names
-            )
-            outcome = outcome_from_report(report)
-            if back:
-                for key in ("warnings", "dose_scale", "beam_dose_check"):
-                    outcome[key] = _restore_in(outcome[key], back)
-    except Exception as exc:
-        from dosecheck.errors import DosecheckError
-
-        known = isinstance(exc, DosecheckError)
-        message = str(exc) if known else f"{type(exc).__name__}: {exc}"
-        outcome = error_outcome(
-            _restore_locations(message, back),
-            stage="evaluation",
-            error_type=type(exc).__name__,
-            strict=task.strict,
-            constraint_set=task.constraint_set,
-            tb=None if known else _restore_locations(traceback.format_exc(), back),
-        )
-    outcome["duration_s"] = time.perf_counter() - start
-    outcome["cpu_s"] = time.process_time() - cpu_start
-    outcome["worker"] = _worker_name()
-    return outcome
-
-
-# --------------------------------------------------------------------------- executors
-class Executor(Protocol):
-    """Runs tasks and calls ``on_result`` in the calling thread as each one ends."""
-
-    label: str
-
-    def run(self, tasks: Sequence[PlanTask], on_result: OnResult) -> None: ...
-
-
-#: Imported once in the fork server, so that every worker starts with them loaded.
-_PRELOAD = [
-    "dosecheck.batch.runner",
-    "dosecheck.core.structures",
-    "dosecheck.checking.check",
-    "dosecheck.core.engine",
-    "dosecheck.dicom.load",
-]
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # Not fork: the parent may run threads (the progress display), and forking a
-    # threaded process can deadlock. forkserver preloads the heavy imports once.
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _watch_parent(parent_pid: int, interval_s: float = 1.0) -> None:
-    """Worker initializer: exit when the batch process is gone.
-
-    A worker blocked on the pool's call queue never notices that the parent was killed
-    (SIGKILL leaves no chance to shut the pool down), so it checks every second.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(interval_s)
-            if not _process_alive(parent_pid):
-                os._exit(1)
-
-    threading.Thread(target=watch, name="dosecheck-watch-parent", daemon=True).start()
-
-
-def _pool(jobs: int, ctx: Any) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
-    )
-
-
-@dataclass
-class LocalExecutor:
-    """A process pool on this machine.
-
-    Parameters
-    ----------
-    jobs
-        Worker processes.
-    """
-
-    jobs: int
-    label: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.label = f"processes:{self.jobs}"
-
-    def run(self, tasks: Sequence[PlanTask], on_result: OnResult) -> None:
-        """Run every task; a worker that dies costs only the plan it was computing."""
-        pending: deque[PlanTask] = deque(tasks)
-        ctx = _mp_context()
-        while pending:
-            suspects = self._run_pool(pending, on_result, ctx)
-            # The pool broke: run the plans that were in flight one at a time, each in
-            # a fresh process, so that only the one that kills its worker fails.
-            for task in suspects:
-                self._run_isolated(task, on_result, ctx)
-
-    def _run_pool(self, pending: deque[PlanTask], on_result: OnResult, ctx: Any) -> list[PlanTask]:
-        inflight: dict[cf.Future[dict[str, Any]], PlanTask] = {}
-        pool = _pool(self.jobs, ctx)
-        try:
-            while pending or inflight:
-                while pending and len(inflight) < 2 * self.jobs:
-                    task = pending.popleft()
-                    inflight[pool.submit(evaluate_plan, task)] = task
-                done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                broken: list[PlanTask] = []
-                for fut in done:
-                    task = inflight.pop(fut)
-                    try:
-                        outcome = fut.result()
-                    except cf.process.BrokenProcessPool:
-                        broken.append(task)
-                        continue
-                    except Exception as exc:  # pickling problems and the like
-                        outcome = _crash_outcome(task, exc)
-                    on_result(task, outcome)
-                if broken:
-                    broken.extend(inflight.values())
-                    inflight.clear()
-                    return sorted(broken, key=lambda t: t.index)
-            return []
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _run_isolated(self, task: PlanTask, on_result: OnResult, ctx: Any) -> None:
-        with _pool(1, ctx) as pool:
-            try:
-                outcome = pool.submit(evaluate_plan, task).result()
-            except cf.process.BrokenProcessPool:
-                outcome = error_outcome(
-                    "the worker process died while checking this plan (killed, out of "
-                    "memory, or crashed)",
-                    stage="worker",
-                    error_type="WorkerDied",
-                    strict=task.strict,
-                    constraint_set=task.constraint_set,
-                )
-            except Exception as exc:
-                outcome = _crash_outcome(task, exc)
-        on_result(task, outcome)
-
-
-def _crash_outcome(task: PlanTask, exc: BaseException) -> dict[str, Any]:
-    return error_outcome(
-        f"{type(exc).__name__}: {exc}",
-        stage="worker",
-        error_type=type(exc).__name__,
-        strict=task.strict,
-        constraint_set=task.constraint_set,
-    )
-
-
-def import_distributed() -> Any:
-    """``import distributed``, or a :class:`~dosecheck._optional.MissingExtraError`."""
-    return require("distributed", extra="dask", feature="--scheduler and --dask")
-
-
-@dataclass
-class DaskExecutor:
-    """dask.distributed: a running scheduler, or a LocalCluster started for the run.
-
-    Parameters
-    ----------
-    address
-        ``tcp://HOST:PORT`` of a scheduler, or ``None`` for a LocalCluster.
-    jobs
-        Workers of the LocalCluster (one thread each).
-    """
-
-    address: str | None
-    jobs: int
-    label: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        import_distributed()
-        self.label = f"dask:{self.address}" if self.address else f"dask:local:{self.jobs}"
-
-    @contextlib.contextmanager
-    def _client(self) -> Iterator[Any]:
-        distributed = import_distributed()
-        if self.address:
-            try:
-                client = distributed.Client(self.address, timeout=SCHEDULER_TIMEOUT)
-            except (OSError, TimeoutError) as exc:
-                raise InputError(
-                    f"cannot connect to the dask scheduler at {self.address}: {exc}"
-                ) from exc
-            try:
-                yield client
-            finally:
-                client.close()
-            return
-        cluster = distributed.LocalCluster(
-            n_workers=self.jobs,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
-        try:
-            with distributed.Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-
-    def run(self, tasks: Sequence[PlanTask], on_result: OnResult) -> None:
-        """Submit every task and record results as they complete."""
-        if not tasks:
-            return
-        distributed = import_distributed()
-        token = hashlib.sha256(f"{os.getpid()}-{time.time()}".encode()).hexdigest()[:12]
-        with self._client() as client:
-            futures = {}
-            for task in tasks:
-                fut = client.submit(
-                    evaluate_plan, task, key=f"dosecheck-plan-{token}-{task.index}", pure=False
-                )
-                futures[fut.key] = (fut, task)
-            for fut in distributed.as_completed([f for f, _ in futures.values()]):
-                task = futures[fut.key][1]
-                try:
-                    outcome = fut.result()
-                except Exception as exc:  # KilledWorker, lost connection, …
-                    outcome = _crash_outcome(task, exc)
-                on_result(task, outcome)
-                fut.release()
 
 
 # --------------------------------------------------------------------------- reporting
@@ -856,20 +387,24 @@ def _prepare(
         outcome: dict[str, Any] | None = None
         cset: ConstraintSet | None = None
         if isinstance(files, BaseException):
-            outcome = error_outcome(
+            outcome = PlanOutcome.failed(
                 f"cannot read the plan's files: {files}",
                 stage="discovery",
                 error_type=type(files).__name__,
                 strict=options.strict,
-            )
+            ).to_record()
             files = [(role, f.location, "") for role, f in plan.files]
         elif plan.problem is not None:
-            outcome = error_outcome(plan.problem, stage="discovery", strict=options.strict)
+            outcome = PlanOutcome.failed(
+                plan.problem, stage="discovery", strict=options.strict
+            ).to_record()
         else:
             try:
                 cset = selection.choose(plan)
             except InputError as exc:
-                outcome = error_outcome(str(exc), stage="constraint set", strict=options.strict)
+                outcome = PlanOutcome.failed(
+                    str(exc), stage="constraint set", strict=options.strict
+                ).to_record()
         content_key = _content_key(files)
         cset_sha = cset.sha256 if cset is not None else ""
         if not options.force:

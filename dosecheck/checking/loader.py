@@ -51,6 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from dosecheck._yaml import MAX_BYTES, compose, read_yaml_file, too_big
+from dosecheck._yaml import Reader as _Reader
+from dosecheck._yaml import Y as _Y
+from dosecheck._yaml import kind as _kind
+from dosecheck._yaml import line as _line
+from dosecheck._yaml import tag as _tag
 from dosecheck.checking.fractionation import DOSE_BASES, describe_basis
 from dosecheck.checking.matching import normalize_name
 from dosecheck.checking.model import (
@@ -61,7 +67,7 @@ from dosecheck.checking.model import (
     StructureSpec,
     fractionation_refusal,
 )
-from dosecheck.errors import ConstraintFileError, MetricSyntaxError
+from dosecheck.errors import MetricSyntaxError
 from dosecheck.metrics import Metric, parse_metric
 from dosecheck.tg263 import parse_target_spec
 
@@ -70,11 +76,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BYTES", "load_constraint_set", "load_constraint_set_text"]
 
-#: Largest constraint-set file accepted (1 MB).
-MAX_BYTES: Final = 1_000_000
-
-_Y: Final = "tag:yaml.org,2002:"
-_SCALAR_TAGS: Final = {f"{_Y}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _TOP_KEYS: Final = ("name", "prescription", "structures", "source", "description", "version")
 # Accepted but not listed in "expected keys" messages (which name the core keys only).
 _TOP_KEYS_MORE: Final = ("fractionation",)
@@ -128,41 +129,6 @@ def load_constraint_set(path: str | Path) -> ConstraintSet:
     return _load(text, str(p), sha256)
 
 
-def read_yaml_file(p: Path, what: str, plural: str) -> tuple[str, str]:
-    """``(text, sha256)`` of a YAML file of at most :data:`MAX_BYTES`, as UTF-8.
-
-    ``what`` (``"constraint-set file"``) and ``plural`` (``"constraint sets"``) name
-    the kind of file in messages.
-
-    Raises
-    ------
-    ConstraintFileError
-        Missing, a directory, too large, unreadable or not UTF-8.
-    """
-    try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise ConstraintFileError(f"is a directory, not a {what}", path=p)
-        if size > MAX_BYTES:
-            _too_big(size, p, plural)
-        with p.open("rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ConstraintFileError(f"no such {what}", path=p) from None
-    except OSError as e:
-        raise ConstraintFileError(f"cannot read: {e.strerror or e}", path=p) from None
-    if len(data) > MAX_BYTES:
-        _too_big(len(data), p, plural)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ConstraintFileError(
-            f"not UTF-8 text (byte {e.start}); save the file as UTF-8", path=p, line=line
-        ) from None
-    return text, hashlib.sha256(data).hexdigest()
-
-
 def load_constraint_set_text(text: str, path: str = "<string>") -> ConstraintSet:
     """Load a constraint set from YAML text (``path`` is used in messages only).
 
@@ -177,208 +143,26 @@ def load_constraint_set_text(text: str, path: str = "<string>") -> ConstraintSet
     return _load(text, path, hashlib.sha256(data).hexdigest())
 
 
-def _too_big(size: int, path: str | Path, plural: str = "constraint sets") -> NoReturn:
-    raise ConstraintFileError(
-        f"file is {size} bytes; {plural} larger than 1 MB ({MAX_BYTES} bytes) are refused",
-        path=path,
-    )
-
-
 # --- YAML nodes -----------------------------------------------------------------------
 def _compose(text: str, path: str) -> tuple[Any, Node | None]:
-    """``(yaml, root node)``; the ``YAML`` object converts scalars later."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-    from ruamel.yaml.reader import ReaderError
+    """``(yaml, root node)``, with advice for metrics inside a flow list."""
+    return compose(text, path, _flow_metric_hint)
 
-    yaml = YAML(typ="safe", pure=True)
-    try:
-        return yaml, yaml.compose(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = e.problem or e.context or "syntax error"
-        if mark is not None and _FLOW_METRIC_RE.search(_line_of(text, mark.line)):
-            problem += (
-                "; metrics contain brackets, so inside a [...] list quote each constraint, "
-                "e.g. ['V50Gy[%] < 50'], or write one '- ' item per line"
-            )
-        raise ConstraintFileError(
-            f"invalid YAML: {problem}",
-            path=path,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    except ReaderError as e:  # a character YAML does not allow (control codes, NUL)
-        position = getattr(e, "position", None)
-        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
-        ch = chr(e.character) if isinstance(e.character, int) else e.character
-        raise ConstraintFileError(
-            f"invalid YAML: character {ch!r} is not allowed ({e.reason}); "
-            "remove it or save the file as plain UTF-8 text",
-            path=path,
-            line=line,
-        ) from None
-    except YAMLError as e:
-        message = " ".join(str(e).split())  # one line
-        raise ConstraintFileError(f"invalid YAML: {message}", path=path) from None
-    except RecursionError:
-        raise ConstraintFileError("invalid YAML: nested too deeply", path=path) from None
+
+def _flow_metric_hint(line_text: str) -> str:
+    if _FLOW_METRIC_RE.search(line_text):
+        return (
+            "; metrics contain brackets, so inside a [...] list quote each constraint, "
+            "e.g. ['V50Gy[%] < 50'], or write one '- ' item per line"
+        )
+    return ""
 
 
 _FLOW_METRIC_RE: Final = re.compile(r"\[[^'\"\]]*[A-Za-z][^'\"\]]*\[")
 
 
-def _line_of(text: str, index: int) -> str:
-    lines = text.splitlines()
-    return lines[index] if 0 <= index < len(lines) else ""
-
-
-def _line(node: Node) -> int:
-    """1-based line of a node (an empty value ends on its key's line, where it starts)."""
-    return min(node.start_mark.line, node.end_mark.line) + 1
-
-
-def _tag(node: Node) -> str:
-    tag = node.tag
-    return str(getattr(tag, "value", tag))
-
-
-def _kind(node: Node) -> str:
-    return type(node).__name__  # ScalarNode, SequenceNode, MappingNode
-
-
-@dataclass
-class _Reader:
-    """Walks the node tree of one file, raising ConstraintFileError with lines."""
-
-    path: str
-    yaml: Any = None
-
-    def fail(self, message: str, node: Node | int | None) -> NoReturn:
-        if node is None or isinstance(node, int):
-            line = node
-        else:
-            line = _line(node)
-        raise ConstraintFileError(message, path=self.path, line=line)
-
-    # --- safety -------------------------------------------------------------------
-    def check_tree(self, root: Node) -> None:
-        """Refuse anchors, aliases and any tag that is not a plain YAML type."""
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if getattr(node, "anchor", None):
-                self.fail(
-                    f"YAML anchors and aliases (&{node.anchor}, *{node.anchor}) are not "
-                    "allowed in constraint sets; write each value out",
-                    node,
-                )
-            tag, kind = _tag(node), _kind(node)
-            allowed = {
-                "MappingNode": {f"{_Y}map"},
-                "SequenceNode": {f"{_Y}seq"},
-            }.get(kind, _SCALAR_TAGS)
-            if tag not in allowed:
-                shown = "!!" + tag[len(_Y) :] if tag.startswith(_Y) else tag
-                if tag == f"{_Y}merge":
-                    what = "merge keys (<<) are"
-                else:
-                    what = f"the YAML tag {shown!r} is"
-                self.fail(
-                    f"{what} not allowed: constraint sets hold only text, numbers, lists "
-                    "and mappings",
-                    node,
-                )
-            if kind == "MappingNode":
-                for k, v in reversed(node.value):  # reversed: visit in file order
-                    if _kind(v) == "ScalarNode" and v.value == "" and _tag(v) == f"{_Y}null":
-                        v.start_mark = k.start_mark  # an empty value belongs to its key's line
-                    stack.extend((v, k))
-            elif kind == "SequenceNode":
-                stack.extend(reversed(node.value))
-
-    # --- typed access ---------------------------------------------------------------
-    def describe(self, node: Node) -> str:
-        kind = _kind(node)
-        if kind == "MappingNode":
-            return "a mapping"
-        if kind == "SequenceNode":
-            return "a list"
-        tag = _tag(node)
-        if tag == f"{_Y}null":
-            return "nothing"
-        if tag == f"{_Y}str":
-            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-            return f"the text {shown!r}"
-        if tag == f"{_Y}bool":
-            return f"the boolean {node.value}"
-        return f"{node.value!r}"
-
-    def mapping(
-        self,
-        node: Node,
-        what: str,
-        allowed: tuple[str, ...],
-        required: tuple[str, ...],
-        more: tuple[str, ...] = (),
-    ) -> dict[str, tuple[Node, Node]]:
-        """The ``key -> (key node, value node)`` of a mapping with known keys.
-
-        ``more`` are further accepted keys, suggested for misspellings but not listed
-        among the expected keys of the message.
-        """
-        if _kind(node) != "MappingNode":
-            self.fail(f"{what} must be a mapping (key: value), not {self.describe(node)}", node)
-        out: dict[str, tuple[Node, Node]] = {}
-        for k, v in node.value:
-            if _kind(k) != "ScalarNode" or _tag(k) != f"{_Y}str":
-                self.fail(f"keys of {what} must be text, not {self.describe(k)}", k)
-            key = k.value
-            if key in out:
-                self.fail(
-                    f"duplicate key {key!r} in {what} (first at line {_line(out[key][0])})",
-                    k,
-                )
-            if key not in allowed and key not in more:
-                close = difflib.get_close_matches(key, allowed + more, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.fail(
-                    f"unknown key {key!r} in {what}{hint}; expected keys: {', '.join(allowed)}",
-                    k,
-                )
-            out[key] = (k, v)
-        missing = [r for r in required if r not in out]
-        if missing:
-            self.fail(f"{what} is missing the key {missing[0]!r}", node)
-        return out
-
-    def scalar(self, node: Node) -> Any:
-        """The Python value of a scalar node whose tag :meth:`check_tree` allowed."""
-        return self.yaml.constructor.construct_object(node, deep=True)
-
-    def text(self, node: Node, what: str, *, allow_empty: bool = False) -> str:
-        """A text value; numbers and dates are taken as written (``version: 1.0``)."""
-        if _kind(node) != "ScalarNode" or _tag(node) in (f"{_Y}null", f"{_Y}bool"):
-            self.fail(f"{what} must be text, not {self.describe(node)}", node)
-        value = str(node.value)
-        if not allow_empty and not value.strip():
-            self.fail(f"{what} must not be empty", node)
-        return value
-
-    def number(self, node: Node, what: str, *, integer: bool = False) -> float:
-        tag = _tag(node)
-        ok = {f"{_Y}int"} if integer else {f"{_Y}int", f"{_Y}float"}
-        if _kind(node) != "ScalarNode" or tag not in ok:
-            expected = "a whole number" if integer else "a number"
-            self.fail(f"{what} must be {expected}, not {self.describe(node)}", node)
-        value = self.scalar(node)
-        if not math.isfinite(value) or value <= 0:
-            self.fail(f"{what} must be a positive number, not {node.value}", node)
-        return value
-
-    def sequence(self, node: Node, what: str, example: str) -> list[Node]:
-        if _kind(node) != "SequenceNode":
-            self.fail(f"{what} must be a list, e.g. {example}; not {self.describe(node)}", node)
-        return list(node.value)
+def _too_big(size: int, path: str | Path) -> NoReturn:
+    too_big(size, path, "constraint sets")
 
 
 # --- the format --------------------------------------------------------------------------

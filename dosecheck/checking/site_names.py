@@ -11,7 +11,7 @@ and ``-``; the local names are matched like a set's aliases (exact spelling firs
 then normalised), before the set's own names (``matched_by`` ``"site map"``).
 Structures that a set does not have are ignored, so one file serves every set.
 
-The file is read with the constraint-set loader's safe YAML reading (no tags,
+The file is read with the safe YAML reader of :mod:`dosecheck._yaml` (no tags,
 anchors or merge keys; at most 1 MB); every mistake names the file and line.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dosecheck.checking.loader import _compose, _Reader, read_yaml_file
+from dosecheck._yaml import Reader, compose, read_yaml_file
 from dosecheck.checking.matching import normalize_name
 
 __all__ = ["SiteNames", "load_site_names", "load_site_names_text", "parse_roi_map"]
@@ -81,8 +81,8 @@ def load_site_names_text(text: str, path: str = "<string>", source: str = "") ->
 
 
 def _parse(text: str, path: str, sha256: str, source: str) -> SiteNames:
-    yaml, root = _compose(text, path)
-    r = _Reader(path, yaml)
+    yaml, root = compose(text, path)
+    r = Reader(path, yaml, plural="site alias files")
     example = "'Bag_Bowel: [BOWEL_BAG_NEW, Darmschlingen]'"
     if root is None:
         r.fail(f"the site alias file is empty; expected lines such as {example}", 1)

@@ -713,9 +713,11 @@ def results(
     with ResultsDB(db, create=False) as rdb:
         entries = rdb.latest(since=since_utc, failed_only=failed_only)
     if report is not None:
+        from dosecheck.batch.archive_data import load_archive_data
         from dosecheck.report.archive import render_archive_report
 
-        write_text(render_archive_report(db, since=since, failed_only=failed_only), report)
+        data = load_archive_data(db, since=since, failed_only=failed_only)
+        write_text(render_archive_report(data), report)
         c = _counts(entries)
         sys.stderr.write(
             f"archive summary of {len(entries)} plans ({c['pass']} pass, {c['fail']} fail, "
