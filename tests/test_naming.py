@@ -616,3 +616,18 @@ def test_structure_needs_name_or_target() -> None:
     assert "unknown key 'x'" in str(e.value)
     with pytest.raises(ConstraintFileError, match="a structure is missing the key 'name'"):
         load_constraint_set_text(LONG_SET.replace("  - target: PTV\n", "  -\n"))
+
+
+def test_missing_site_names_file_from_the_environment_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dosecheck.commands._run import naming_options
+    from dosecheck.errors import InputError
+
+    missing = tmp_path / "nowhere.yaml"
+    monkeypatch.setenv("DOSECHECK_SITE_NAMES", str(missing))
+    with pytest.raises(InputError) as info:
+        naming_options(None, None)
+    text = str(info.value)
+    assert str(missing) in text
+    assert "the file named by the environment variable DOSECHECK_SITE_NAMES" in text

@@ -111,7 +111,14 @@ def naming_options(site_names: Path | None, roi_map: list[str] | None) -> dict:
     if site_names is not None:
         loaded = load_site_names(site_names, source="option")
     elif os.environ.get(SITE_NAMES_ENV, "").strip():
-        loaded = load_site_names(os.environ[SITE_NAMES_ENV].strip(), source="environment")
+        path = os.environ[SITE_NAMES_ENV].strip()
+        try:
+            loaded = load_site_names(path, source="environment")
+        except InputError as exc:
+            raise InputError(
+                f"{exc} (the file named by the environment variable {SITE_NAMES_ENV}; "
+                "unset it, or pass --site-names FILE)"
+            ) from exc
     return {"site_names": loaded, "roi_map": parse_roi_map(roi_map or [])}
 
 
