@@ -467,9 +467,45 @@ def check_points(
 
 
 def _with_message(check: DoseScaleCheck, message: str) -> DoseScaleCheck:
-    from dataclasses import replace
-
     return replace(check, message=message)
+
+
+def _against_prescription(
+    measured_gy: float,
+    prescription_gy: float,
+    *,
+    method: str,
+    band: tuple[float, float],
+    detail: str,
+    where: str,
+    label: str,
+    basis: str,
+    fractions: int | None,
+    basis_source: str,
+) -> DoseScaleCheck:
+    """A dose read in the file (target median, grid maximum) against the course
+    prescription, on the file's basis, classified with ``band``."""
+    n = fractions or 1
+    expected = prescription_gy / n if basis == "fraction" else prescription_gy
+    ratio = measured_gy / expected if expected > 0 else float("inf")
+    check = DoseScaleCheck(
+        verdict=classify_ratio(ratio, basis=basis, fractions=fractions, band=band),
+        method=method,
+        label=label,
+        basis=basis,
+        basis_source=basis_source,
+        fractions=fractions,
+        expected_gy=expected,
+        measured_gy=measured_gy,
+        ratio=ratio,
+        detail=detail,
+    )
+    expects = (
+        f"a prescription of {_fmt(expected)} Gy per fraction"
+        if basis == "fraction"
+        else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
+    )
+    return _with_message(check, _message(check, where, expects))
 
 
 def check_target(
@@ -487,33 +523,21 @@ def check_target(
     """Check the prescribed target's median dose (in the file, not yet scaled) against
     the prescription (Gy for the course); ``found_by`` says how the target was found."""
     n = fractions or 1
-    expected = prescription_gy / n if basis == "fraction" else prescription_gy
-    ratio = median_gy / expected if expected > 0 else float("inf")
-    band = BRACHY_TARGET_BAND if brachytherapy else TARGET_BAND
-    verdict = classify_ratio(ratio, basis=basis, fractions=fractions, band=band)
-    check = DoseScaleCheck(
-        verdict=verdict,
+    return _against_prescription(
+        median_gy,
+        prescription_gy,
         method="target",
-        label=label,
-        basis=basis,
-        basis_source=basis_source,
-        fractions=fractions,
-        expected_gy=expected,
-        measured_gy=median_gy,
-        ratio=ratio,
+        band=BRACHY_TARGET_BAND if brachytherapy else TARGET_BAND,
         detail=f"median dose of {target_name} against the prescription "
         f"{_fmt(prescription_gy)} Gy in {n} fraction(s)"
         + (" (brachytherapy band)" if brachytherapy else "")
         + (f"; target found by {found_by}" if found_by else ""),
+        where=f"as the median of {target_name}",
+        label=label,
+        basis=basis,
+        fractions=fractions,
+        basis_source=basis_source,
     )
-    where = f"as the median of {target_name}"
-    per_fx = prescription_gy / n
-    expects = (
-        f"a prescription of {_fmt(per_fx)} Gy per fraction"
-        if basis == "fraction"
-        else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
-    )
-    return _with_message(check, _message(check, where, expects))
 
 
 def check_maximum(
@@ -543,26 +567,17 @@ def check_maximum(
     peak = grid.max_gy
     n = fractions or 1
     if prescription_gy is not None and prescription_gy > 0 and peak > 0:
-        expected = prescription_gy / n if basis == "fraction" else prescription_gy
-        ratio = peak / expected
-        verdict = classify_ratio(ratio, basis=basis, fractions=fractions, band=MAXIMUM_BAND)
-        check = DoseScaleCheck(
-            verdict=verdict,
+        return _against_prescription(
+            peak,
+            prescription_gy,
             method="grid_maximum",
-            **common,
-            expected_gy=expected,
-            measured_gy=peak,
-            ratio=ratio,
+            band=MAXIMUM_BAND,
             detail=f"the RTPLAN has {what}: the grid maximum against the prescription "
             f"{_fmt(prescription_gy)} Gy in {n} fraction(s), band "
             f"{MAXIMUM_BAND[0]:g}-{MAXIMUM_BAND[1]:g}",
+            where="as its maximum",
+            **common,
         )
-        expects = (
-            f"a prescription of {_fmt(expected)} Gy per fraction"
-            if basis == "fraction"
-            else f"a prescription of {_fmt(prescription_gy)} Gy for the course"
-        )
-        return _with_message(check, _message(check, "as its maximum", expects))
     reason = f"the RTPLAN has {what}, and no prescription (TargetPrescriptionDose)"
     if basis == "fraction" and n >= 2 and peak * n > MAX_EXTERNAL_COURSE_GY >= peak:
         check = DoseScaleCheck(
@@ -704,8 +719,6 @@ def _with_points(check: DoseScaleCheck, rejected: tuple[PointEvidence, ...]) -> 
     """``check`` with the points that were considered and not used, said in ``detail``."""
     if not rejected:
         return check
-    from dataclasses import replace
-
     why = "; ".join(f"{p.source}: {p.reason}" for p in rejected)
     return replace(check, points=rejected, detail=f"{check.detail} (points not used: {why})")
 
