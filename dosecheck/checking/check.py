@@ -470,7 +470,7 @@ def _verify_scale_with_set_prescription(plan: Plan, rx: Prescription) -> Plan:
             f"{check.message} (the prescription {format_number(rx.dose_gy)} Gy is the "
             "constraint set's: give --prescription if the plan's is another)",
             path=grid.sources[0] if grid.sources else None,
-            tag="DoseUnits" if check.verdict == "unit_slip" else "DoseSummationType",
+            tag=check.tag,
         )
     warnings = [w for w in plan.warnings if w != old.message]
     if check.verdict != "consistent":

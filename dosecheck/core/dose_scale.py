@@ -192,6 +192,12 @@ class DoseScaleCheck:
     def is_contradiction(self) -> bool:
         return self.verdict in CONTRADICTIONS
 
+    @property
+    def tag(self) -> str:
+        """The attribute a contradiction puts in doubt: DoseUnits for a cGy/Gy slip,
+        DoseSummationType otherwise (for the error line)."""
+        return "DoseUnits" if self.verdict == "unit_slip" else "DoseSummationType"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record."""
         return {

@@ -311,7 +311,7 @@ def _apply_dose_scale(
         raise DicomInputError(
             check.message,
             path=source_file,
-            tag="DoseUnits" if check.verdict == "unit_slip" else "DoseSummationType",
+            tag=check.tag,
         )
     if dose_is is not None:
         said = f"--dose-is {dose_is}: the RTDOSE (labelled {label}) is used as " + (
