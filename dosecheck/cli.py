@@ -19,6 +19,7 @@ import typer
 
 from dosecheck import __version__
 from dosecheck.commands.options import (
+    CompareTpsOpt,
     DoseIsOpt,
     FractionsOpt,
     FrameOpt,
@@ -103,6 +104,7 @@ def dvh(
     ] = "dosecheck",
     dose_is: DoseIsOpt = None,
     plan_sum: PlanSumOpt = False,
+    compare_tps: CompareTpsOpt = False,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
@@ -133,6 +135,11 @@ def dvh(
         items = dicompyler_dvhs(loaded, structure)
     else:
         raise InputError(f"unknown engine {engine!r}; use dosecheck or dicompyler")
+    tps_notes: list[str] = []
+    if compare_tps:
+        from dosecheck.dicom.tps_dvh import reconcile_with_tps
+
+        items, tps_notes = reconcile_with_tps(loaded, items)
     if plot is not None:
         from dosecheck.report.plots import plot_dvhs_to_file
 
@@ -142,22 +149,36 @@ def dvh(
 
     if fmt is DvhFormat.json:
         meta = {"dosecheck_version": __version__, "engine": engine, "plan": plan_identity(loaded)}
-        write_text(dvh_formats.dvh_json(items, meta, list(loaded.warnings)), output)
+        if compare_tps:
+            meta["tps_notes"] = tps_notes
+        text = dvh_formats.dvh_json(items, meta, list(loaded.warnings), compare_tps=compare_tps)
+        write_text(text, output)
     elif fmt is DvhFormat.csv:
-        write_text(dvh_formats.dvh_csv(items), output)
+        write_text(dvh_formats.dvh_csv(items, compare_tps=compare_tps), output)
     else:
         from rich.console import Console
 
+        from dosecheck.output.tps_formats import tps_explanation_lines
+
         table = dvh_formats.dvh_table(
-            items, title=f"DVH — {loaded.files.root or loaded.files.rtstruct}"
+            items,
+            title=f"DVH — {loaded.files.root or loaded.files.rtstruct}",
+            compare_tps=compare_tps,
         )
+        lines = tps_explanation_lines(items, tps_notes) if compare_tps else []
         if output is not None:
             console = Console(record=True, width=120, file=io.StringIO())
             console.print(table)
+            for line in lines:
+                console.print(line, highlight=False, markup=False)
             write_text(console.export_text(), output)
         else:
             console = Console()
             console.print(table)
+            if lines:
+                console.print("[bold]Beside the planning system's DVHs (dosecheck − TPS):[/bold]")
+            for line in lines:
+                console.print(f"  {line}", highlight=False, markup=False)
         err = Console(stderr=True)
         for w in list(loaded.warnings) + [w for i in items for w in i.dvh.warnings]:
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from dosecheck.core.engine import compute_dvh
 from dosecheck.core.structures import end_cap_spacing, structure_set_spacing
+from dosecheck.core.tps_dvh import tps_curve
 from dosecheck.dicom.dose import read_rtdose
-from dosecheck.dicom.embedded_dvh import read_embedded_dvhs
 from dosecheck.dicom.structures import read_rtstruct
+from dosecheck.dicom.tps_dvh import read_tps_dvhs
 from dosecheck.validation import nelms
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +89,11 @@ def tps_section(shared: Path) -> str:
     folder = shared / "dicompyler-core-example"
     sset = read_rtstruct(folder / "rtss.dcm")
     grid = read_rtdose(folder / "rtdose.dcm")
-    tps = read_embedded_dvhs(folder / "rtdose.dcm")
+    tps = {
+        t.included[0]: c.dvh
+        for t in read_tps_dvhs(folder / "rtdose.dcm")
+        if len(t.included) == 1 and (c := tps_curve(t)).dvh is not None
+    }
     spacing = structure_set_spacing(sset)
     dc = _dicompyler_dvhs(folder, [s.number for s in sset.structures])
     out = [

@@ -67,6 +67,16 @@ PlanSumOpt = Annotated[
         ),
     ),
 ]
+CompareTpsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compare-tps",
+        help=(
+            "Compare with the planning system's own DVHs in the RTDOSE (DVHSequence): "
+            "differences, agreement and why they differ."
+        ),
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
 ]

@@ -29,15 +29,17 @@ __all__ = [
 if TYPE_CHECKING:
     from dosecheck.core.dvh import DVH
     from dosecheck.core.engine import EngineSettings
+    from dosecheck.core.tps_plan import TpsReconciliation
     from dosecheck.model import Plan, Structure, StructureSet
 
 
 @dataclass(frozen=True, eq=False)
 class StructureDVH:
-    """A structure and its DVH."""
+    """A structure and its DVH (and, when compared, the planning system's)."""
 
     structure: Structure
     dvh: DVH
+    tps: TpsReconciliation | None = None
 
 
 def structure_set_spacing(structure_set: StructureSet) -> float | None:

@@ -9,7 +9,14 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from dosecheck.output.tps_formats import (
+    TPS_CSV_COLUMNS,
+    curve_record,
+    tps_csv_cells,
+    tps_records,
+    tps_table_cells,
+    tps_table_columns,
+)
 
 if TYPE_CHECKING:
     from dosecheck.core.structures import StructureDVH
@@ -19,20 +26,18 @@ def _num(v: float, digits: int = 4) -> float | None:
     return None if v is None or math.isnan(v) else round(float(v), digits)
 
 
-def dvh_record(item: StructureDVH, curve_step_gy: float = 0.1) -> dict[str, Any]:
+def dvh_record(
+    item: StructureDVH, curve_step_gy: float = 0.1, *, compare_tps: bool = False
+) -> dict[str, Any]:
     """The JSON object of one structure's DVH.
 
     The curve is the cumulative DVH sampled every ``curve_step_gy`` (metrics are always
-    computed from the full-resolution histogram, not from this curve).
+    computed from the full-resolution histogram, not from this curve). With
+    ``compare_tps`` the object gains ``tps``, ``tps_comparison`` and ``tps_note``
+    (:func:`dosecheck.output.tps_formats.tps_records`).
     """
     s, d = item.structure, item.dvh
-    if d.is_empty:
-        dose, vol = np.zeros(0), np.zeros(0)
-    else:
-        stop = d.max_gy + curve_step_gy
-        dose = np.arange(0.0, stop, curve_step_gy)
-        vol = np.interp(dose, d.dose_edges_gy, d.cumulative_cc, right=0.0)
-    return {
+    record = {
         "name": s.name,
         "number": s.number,
         "interpreted_type": s.interpreted_type,
@@ -42,16 +47,22 @@ def dvh_record(item: StructureDVH, curve_step_gy: float = 0.1) -> dict[str, Any]
         "max_gy": _num(d.max_gy),
         "outside_grid_cc": _num(d.outside_grid_cc),
         "warnings": list(d.warnings),
-        "dvh": {
-            "dose_gy": [round(float(x), 4) for x in dose],
-            "volume_cc": [round(float(x), 5) for x in vol],
-        },
+        "dvh": curve_record(d, curve_step_gy),
     }
+    if compare_tps:
+        record.update(tps_records(item))
+    return record
 
 
-def dvh_json(items: Sequence[StructureDVH], meta: dict[str, Any], warnings: list[str]) -> str:
+def dvh_json(
+    items: Sequence[StructureDVH],
+    meta: dict[str, Any],
+    warnings: list[str],
+    *,
+    compare_tps: bool = False,
+) -> str:
     doc = dict(meta)
-    doc["structures"] = [dvh_record(i) for i in items]
+    doc["structures"] = [dvh_record(i, compare_tps=compare_tps) for i in items]
     doc["warnings"] = warnings + [w for i in items for w in i.dvh.warnings]
     return json.dumps(doc, indent=1)
 
@@ -59,20 +70,27 @@ def dvh_json(items: Sequence[StructureDVH], meta: dict[str, Any], warnings: list
 STAT_COLUMNS = ("name", "number", "volume_cc", "min_gy", "mean_gy", "max_gy", "outside_grid_cc")
 
 
-def dvh_csv(items: Sequence[StructureDVH]) -> str:
+def dvh_csv(items: Sequence[StructureDVH], *, compare_tps: bool = False) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(STAT_COLUMNS)
+    w.writerow(STAT_COLUMNS + (TPS_CSV_COLUMNS if compare_tps else ()))
     for i in items:
         r = dvh_record(i)
-        w.writerow(["" if r[c] is None else r[c] for c in STAT_COLUMNS])
+        extra = tps_csv_cells(i) if compare_tps else []
+        w.writerow(
+            ["" if r[c] is None else r[c] for c in STAT_COLUMNS]
+            + ["" if x is None else x for x in extra]
+        )
     return buf.getvalue()
 
 
-def dvh_table(items: Sequence[StructureDVH], title: str):  # -> rich.table.Table
+def dvh_table(
+    items: Sequence[StructureDVH], title: str, *, compare_tps: bool = False
+):  # -> rich.table.Table
     from rich.table import Table
 
     t = Table(title=title)
+    extra = tps_table_columns() if compare_tps else ()
     for col, justify in (
         ("ROI", "left"),
         ("#", "right"),
@@ -81,6 +99,7 @@ def dvh_table(items: Sequence[StructureDVH], title: str):  # -> rich.table.Table
         ("Mean (Gy)", "right"),
         ("Max (Gy)", "right"),
         ("Outside grid (cc)", "right"),
+        *extra,
     ):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
 
@@ -97,5 +116,6 @@ def dvh_table(items: Sequence[StructureDVH], title: str):  # -> rich.table.Table
             f(d.mean_gy),
             f(d.max_gy),
             f(d.outside_grid_cc) if d.outside_grid_cc else "0",
+            *(tps_table_cells(i) if compare_tps else ()),
         )
     return t

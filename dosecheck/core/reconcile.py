@@ -1,0 +1,447 @@
+"""dosecheck's DVH beside the planning system's: the differences, and why.
+
+:func:`compare_with_tps` takes one structure's DVH from each engine and returns a
+:class:`TpsComparison`: the differences in volume, min, mean, max, D98/D95/D50/D2 %,
+D0.03cc and along the curve, whether they are within :class:`TpsTolerances`, and
+sentences explaining them. Every sentence is computed from the numbers of this
+structure (the part outside the dose grid, the end-cap volume, the ROI's size in dose
+voxels, the TPS's bin width, what reading the TPS's DVH needed); a difference that none
+of them accounts for is said to be unexplained, not explained away.
+
+Differences are always dosecheck − TPS. NumPy only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dosecheck.core.dvh import DVH
+from dosecheck.core.rasterise import even_odd_areas
+from dosecheck.core.tps_dvh import TpsCurve
+from dosecheck.model import Structure
+
+__all__ = [
+    "DOSE_METRICS",
+    "TpsComparison",
+    "TpsTolerances",
+    "compare_with_tps",
+    "end_cap_volume_cc",
+    "subtract_dvhs",
+]
+
+#: The dose-at-volume metrics compared (TG-263 spelling).
+DOSE_METRICS = ("D98%", "D95%", "D50%", "D2%", "D0.03cc")
+
+
+@dataclass(frozen=True)
+class TpsTolerances:
+    """When dosecheck and the TPS agree (documented in docs/validation.md).
+
+    Attributes
+    ----------
+    volume_pct
+        Volume: within this per cent of the TPS's volume ...
+    volume_cc
+        ... or within this many cc (small structures).
+    dose_pct
+        Mean and D metrics: within this per cent of the reference dose (the
+        prescription, else the TPS's maximum) ...
+    dose_gy
+        ... or within this many Gy, whichever is larger; widened to the TPS's bin
+        width when its bins are coarser.
+
+    Min and max are point values that depend on where each engine samples (dosecheck:
+    the whole volume and its surface; a TPS: voxel centres inside): they are reported
+    and explained, not part of ``agree``.
+    """
+
+    volume_pct: float = 3.0
+    volume_cc: float = 0.05
+    dose_pct: float = 2.0
+    dose_gy: float = 0.05
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "volume_pct": self.volume_pct,
+            "volume_cc": self.volume_cc,
+            "dose_pct_of_reference": self.dose_pct,
+            "dose_gy": self.dose_gy,
+        }
+
+
+@dataclass(frozen=True)
+class TpsComparison:
+    """dosecheck − TPS for one structure.
+
+    Attributes
+    ----------
+    volume_cc, volume_pct
+        Volume difference (cc, and per cent of the TPS's volume); ``None`` when the
+        TPS gave its volumes in per cent.
+    min_gy, mean_gy, max_gy
+        Differences of the statistics (Gy).
+    dose_metrics_gy
+        Differences of D98 %, D95 %, D50 %, D2 % and D0.03cc (Gy; ``None`` where
+        undefined, e.g. D0.03cc of a structure smaller than 0.03 cc).
+    max_curve_diff_pct, max_curve_diff_at_gy
+        The largest volume difference along the cumulative curves, in per cent of the
+        TPS's volume, and the dose where it is.
+    agree
+        Whether volume, mean and the D metrics are all within ``tolerances``.
+    beyond_tolerance
+        The quantities that are not.
+    explanations
+        Sentences: what the numbers say about the differences.
+    reference_dose_gy
+        The dose the per-cent dose tolerance is taken of.
+    """
+
+    volume_cc: float | None
+    volume_pct: float | None
+    min_gy: float
+    mean_gy: float
+    max_gy: float
+    dose_metrics_gy: dict[str, float | None]
+    max_curve_diff_pct: float
+    max_curve_diff_at_gy: float
+    agree: bool
+    beyond_tolerance: tuple[str, ...]
+    explanations: tuple[str, ...]
+    reference_dose_gy: float
+    tolerances: TpsTolerances = field(default_factory=TpsTolerances)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object ``tps_comparison``."""
+
+        def r(v: float | None, digits: int = 4) -> float | None:
+            return None if v is None or not math.isfinite(v) else round(float(v), digits)
+
+        return {
+            "volume_cc": r(self.volume_cc),
+            "volume_pct": r(self.volume_pct, 3),
+            "min_gy": r(self.min_gy),
+            "mean_gy": r(self.mean_gy),
+            "max_gy": r(self.max_gy),
+            "dose_metrics_gy": {k: r(v) for k, v in self.dose_metrics_gy.items()},
+            "max_curve_diff_pct": r(self.max_curve_diff_pct, 3),
+            "max_curve_diff_at_gy": r(self.max_curve_diff_at_gy, 3),
+            "agree": self.agree,
+            "beyond_tolerance": list(self.beyond_tolerance),
+            "explanations": list(self.explanations),
+            "reference_dose_gy": r(self.reference_dose_gy),
+            "tolerances": self.tolerances.to_dict(),
+        }
+
+
+# ----------------------------------------------------------------------- geometry
+
+
+def end_cap_volume_cc(
+    structure: Structure, spacing: float | None, gap_factor: float = 1.5
+) -> float:
+    """Volume the half-slice end caps add to a structure (cc).
+
+    Half a contour spacing times the area of the first and last plane of each run of
+    planes (runs split where planes are more than ``gap_factor`` spacings apart); a run
+    of one plane is all end cap (its whole slab).
+    """
+    if structure.is_empty or not spacing or spacing <= 0:
+        return 0.0
+    planes, contour_plane = np.unique(np.round(structure.z, 3), return_inverse=True)
+    area, _ = even_odd_areas(structure.xy, structure.offsets, contour_plane, planes.size)
+    area = np.abs(area)
+    breaks = np.flatnonzero(np.diff(planes) > gap_factor * spacing)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [planes.size - 1]])
+    cap = float(area[starts].sum() + area[ends].sum()) * spacing / 2.0
+    return cap / 1000.0
+
+
+def subtract_dvhs(minuend: DVH, subtrahends: list[DVH], name: str = "") -> DVH:
+    """The cumulative DVH of ``minuend`` with the volumes of ``subtrahends`` removed.
+
+    Exact when each subtrahend lies inside the minuend (e.g. a prostate without its
+    urethra); all DVHs must share one bin width. Min and max are the minuend's
+    (the remainder's own extremes are not recoverable from cumulative curves).
+    """
+    n = max([minuend.cumulative_cc.size] + [s.cumulative_cc.size for s in subtrahends])
+    step = minuend.bin_width_gy or 0.01
+
+    def padded(d: DVH) -> np.ndarray:
+        out = np.zeros(n)
+        out[: d.cumulative_cc.size] = d.cumulative_cc
+        return out
+
+    cum = padded(minuend)
+    dose_volume = minuend.mean_gy * minuend.volume_cc
+    for s in subtrahends:
+        if s.is_empty:
+            continue
+        cum = cum - padded(s)
+        dose_volume -= s.mean_gy * s.volume_cc
+    cum = np.clip(np.minimum.accumulate(np.clip(cum, 0.0, None)), 0.0, None)
+    volume = float(cum[0])
+    if not volume > 0:
+        return DVH.empty(name=name, warnings=(f"{name}: nothing left after the exclusions",))
+    return DVH(
+        dose_edges_gy=np.arange(n) * step,
+        cumulative_cc=cum,
+        volume_cc=volume,
+        min_gy=minuend.min_gy,
+        mean_gy=dose_volume / volume,
+        max_gy=minuend.max_gy,
+        outside_grid_cc=minuend.outside_grid_cc,
+        name=name,
+    )
+
+
+# ----------------------------------------------------------------------- metrics
+
+
+def _d(dvh: DVH, metric: str) -> float | None:
+    try:
+        if metric.endswith("cc"):
+            v = float(metric[1:-2])
+            return dvh.dose_at_volume(v) if dvh.volume_cc >= v else None
+        return dvh.dose_at_volume_percent(float(metric[1:-1]))
+    except Exception:  # MetricDomainError: undefined for this structure
+        return None
+
+
+def _curve_diff(ours: DVH, tps: DVH) -> tuple[float, float]:
+    """Largest |V_ours(d) − V_tps(d)| over d, as per cent of the TPS volume, and d."""
+    top = max(ours.max_gy, tps.max_gy)
+    step = min(x for x in (ours.bin_width_gy, tps.bin_width_gy, 0.01) if x > 0)
+    doses = np.arange(0.0, top + step, step)
+    a = np.interp(doses, ours.dose_edges_gy, ours.cumulative_cc, right=0.0)
+    b = np.interp(doses, tps.dose_edges_gy, tps.cumulative_cc, right=0.0)
+    diff = a - b
+    i = int(np.argmax(np.abs(diff)))
+    return 100.0 * float(diff[i]) / tps.volume_cc, float(doses[i])
+
+
+# ----------------------------------------------------------------------- comparison
+
+
+def compare_with_tps(
+    ours: DVH,
+    tps: TpsCurve,
+    *,
+    structure: Structure | None = None,
+    end_cap_spacing_mm: float | None = None,
+    voxel_volume_cc: float | None = None,
+    prescription_gy: float | None = None,
+    composition: str = "",
+    tolerances: TpsTolerances | None = None,
+) -> TpsComparison | None:
+    """Compare one structure's DVH with the TPS's and explain the differences.
+
+    Parameters
+    ----------
+    ours
+        dosecheck's DVH of the structure (or of the combination the TPS's DVH is of).
+    tps
+        The TPS's DVH read by :func:`~dosecheck.core.tps_dvh.tps_curve`.
+    structure, end_cap_spacing_mm
+        The structure's contours and the spacing its end caps used: the end-cap
+        explanation needs them.
+    voxel_volume_cc
+        Volume of one dose voxel, for the structure-size explanation.
+    prescription_gy
+        Reference for the per-cent dose tolerance (else the TPS's maximum dose).
+    composition
+        A sentence saying how ``ours`` was composed when the TPS's DVH is of several
+        ROIs (e.g. one with another excluded).
+
+    Returns
+    -------
+    TpsComparison
+        ``None`` when either DVH is empty or the TPS's could not be read.
+    """
+    tol = tolerances or TpsTolerances()
+    ref = tps.dvh
+    if ref is None or ours.is_empty or ref.is_empty:
+        return None
+    ref_dose = prescription_gy if prescription_gy and prescription_gy > 0 else ref.max_gy
+    dose_tol = max(tol.dose_pct / 100.0 * ref_dose, tol.dose_gy, tps.bin_width_gy)
+    explanations: list[str] = []
+    if composition:
+        explanations.append(composition)
+    explanations.extend(tps.findings)
+
+    dv_cc = ours.volume_cc - ref.volume_cc if tps.volume_known else None
+    dv_pct = 100.0 * dv_cc / ref.volume_cc if dv_cc is not None else None
+    metrics = {m: (_d(ours, m), _d(ref, m)) for m in DOSE_METRICS}
+    dmetrics = {
+        m: (a - b if a is not None and b is not None else None) for m, (a, b) in metrics.items()
+    }
+    curve_pct, curve_at = _curve_diff(ours, ref)
+    cut = tps.truncated_at_gy
+    if cut is not None:
+        # Above where the TPS's curve stops, its values are not known.
+        for m, (_, b) in metrics.items():
+            if b is not None and b >= cut - tps.bin_width_gy:
+                dmetrics[m] = None
+
+    beyond: list[str] = []
+    volume_off = dv_cc is not None and abs(dv_cc) > max(
+        tol.volume_pct / 100.0 * ref.volume_cc, tol.volume_cc
+    )
+    if volume_off:
+        beyond.append("volume")
+    d_mean = ours.mean_gy - ref.mean_gy
+    if abs(d_mean) > dose_tol and cut is None:
+        beyond.append("mean")
+    beyond += [m for m, v in dmetrics.items() if v is not None and abs(v) > dose_tol]
+
+    accounted: set[str] = set()
+    if dv_cc is not None:
+        accounted |= _volume_explanations(
+            ours, ref, dv_cc, structure, end_cap_spacing_mm, tol, explanations
+        )
+    if voxel_volume_cc and voxel_volume_cc > 0:
+        n_vox = ref.volume_cc / voxel_volume_cc
+        if n_vox < 50:
+            explanations.append(
+                f"the ROI is only {n_vox:.1f} dose voxels ({ref.volume_cc:.3g} cc, voxel "
+                f"{voxel_volume_cc * 1000:.3g} mm³): how each engine models the voxels its "
+                "boundary cuts decides much of its volume, minimum and maximum"
+            )
+            accounted.add("size")
+    if _extreme_explanations(ours, ref, dose_tol, explanations, truncated=cut is not None):
+        accounted.add("surface")
+    dose_beyond = [b for b in beyond if b != "volume"]
+    if dose_beyond and "volume" in beyond and ("end caps" in accounted or "outside" in accounted):
+        explanations.append(
+            "the dose differences (" + ", ".join(dose_beyond) + ") go with the volume "
+            "difference: the volume one engine counts and the other does not has doses of "
+            "its own"
+        )
+        accounted.add("doses")
+    relative = [b for b in dose_beyond if b.endswith("%")]
+    if relative and "volume" in beyond and "doses" not in accounted:
+        explanations.append(
+            ", ".join(relative) + " are read at per cent of each engine's own volume, and "
+            f"the volumes differ by {dv_pct:+.1f} %: they differ with the volume"
+        )
+        accounted.add("relative")
+    unexplained = [
+        b
+        for b in beyond
+        if not (
+            (b == "volume" and ({"end caps", "outside"} & accounted))
+            or (b != "volume" and "doses" in accounted)
+            or (b.endswith("%") and "relative" in accounted)
+            or (b == "D0.03cc" and "surface" in accounted and (dmetrics[b] or 0.0) > 0)
+            or "size" in accounted
+        )
+    ]
+    if unexplained:
+        explanations.append(
+            "not explained by the above: "
+            + ", ".join(_describe(b, dv_pct, d_mean, dmetrics) for b in unexplained)
+        )
+    return TpsComparison(
+        volume_cc=dv_cc,
+        volume_pct=dv_pct,
+        min_gy=ours.min_gy - ref.min_gy,
+        mean_gy=d_mean if cut is None else float("nan"),
+        max_gy=ours.max_gy - ref.max_gy if cut is None else float("nan"),
+        dose_metrics_gy=dmetrics,
+        max_curve_diff_pct=curve_pct,
+        max_curve_diff_at_gy=curve_at,
+        agree=not beyond,
+        beyond_tolerance=tuple(beyond),
+        explanations=tuple(explanations),
+        reference_dose_gy=ref_dose,
+        tolerances=tol,
+    )
+
+
+def _describe(what: str, dv_pct: float | None, d_mean: float, dm: dict[str, float | None]) -> str:
+    if what == "volume":
+        return f"volume {dv_pct:+.1f} %"
+    if what == "mean":
+        return f"mean {d_mean:+.3f} Gy"
+    return f"{what} {dm[what]:+.3f} Gy"
+
+
+def _volume_explanations(
+    ours: DVH,
+    ref: DVH,
+    dv_cc: float,
+    structure: Structure | None,
+    spacing: float | None,
+    tol: TpsTolerances,
+    out: list[str],
+) -> set[str]:
+    """Explain a volume difference by the dose grid's extent and by end caps."""
+    accounted: set[str] = set()
+    limit = max(tol.volume_pct / 100.0 * ref.volume_cc, tol.volume_cc)
+    outside = ours.outside_grid_cc
+    if outside >= 5e-4:
+        full = ours.volume_cc + outside
+        if abs(full - ref.volume_cc) < abs(dv_cc):
+            out.append(
+                f"{outside:.3g} cc of the ROI lies outside the dose grid: dosecheck leaves it "
+                f"out ({ours.volume_cc:.3g} cc inside), the TPS's {ref.volume_cc:.3g} cc is closer "
+                f"to the whole ROI ({full:.3g} cc), so the TPS counts volume where it has no dose"
+            )
+        else:
+            out.append(
+                f"{outside:.3g} cc of the ROI lies outside the dose grid; dosecheck and, by its "
+                f"volume, the TPS both count only the part inside ({ours.volume_cc:.3g} cc here)"
+            )
+        if abs(full - ref.volume_cc) <= limit < abs(dv_cc):
+            accounted.add("outside")
+    cap = end_cap_volume_cc(structure, spacing) if structure is not None else 0.0
+    if cap > 0 and (abs(dv_cc) > limit / 3 or abs(dv_cc) >= 0.5 * cap):
+        without = ours.volume_cc - cap
+        residual = without - ref.volume_cc
+        verdict = (
+            "the end caps account for the volume difference"
+            if abs(residual) <= limit and abs(residual) < abs(dv_cc)
+            else "the end caps do not account for the volume difference"
+        )
+        if verdict.startswith("the end caps account"):
+            accounted.add("end caps")
+        out.append(
+            f"dosecheck's half-slice end caps add {cap:.3g} cc (half of {spacing:g} mm beyond "
+            f"the first and last contour of each run); without them (end caps `none`) its "
+            f"volume would be {without:.4g} cc, {100 * residual / ref.volume_cc:+.1f} % "
+            f"from the TPS's {ref.volume_cc:.4g} cc: {verdict}"
+        )
+    return accounted
+
+
+def _extreme_explanations(
+    ours: DVH, ref: DVH, dose_tol: float, out: list[str], *, truncated: bool = False
+) -> bool:
+    """Explain min/max differences; True when dosecheck's maximum is the higher."""
+    lower_min = ours.min_gy < ref.min_gy - dose_tol
+    higher_max = ours.max_gy > ref.max_gy + dose_tol and not truncated
+    if lower_min or higher_max:
+        parts = []
+        if lower_min:
+            parts.append(f"minimum {ours.min_gy:.3f} vs {ref.min_gy:.3f} Gy")
+        if higher_max:
+            parts.append(f"maximum {ours.max_gy:.3f} vs {ref.max_gy:.3f} Gy")
+        out.append(
+            "dosecheck takes min and max over the whole volume including its surface "
+            "(contour vertices on the slab faces), a TPS over voxel samples inside, so its "
+            "minimum is lower and its maximum higher where the surface lies in a gradient: "
+            + ", ".join(parts)
+        )
+    if ours.min_gy > ref.min_gy + dose_tol or (
+        ours.max_gy < ref.max_gy - dose_tol and not truncated
+    ):
+        out.append(
+            f"the TPS's range ({ref.min_gy:.3f}–{ref.max_gy:.3f} Gy) reaches beyond "
+            f"dosecheck's ({ours.min_gy:.3f}–{ours.max_gy:.3f} Gy): the TPS counts dose "
+            "dosecheck does not find inside the contours (its voxelisation reaches outside "
+            "them, or its DVH is of other contours)"
+        )
+    return higher_max
