@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from dosecheck.checking.site_names import SiteNames
+    from dosecheck.checking.tps_check import TpsValue
     from dosecheck.core.dvh import DVH
     from dosecheck.core.engine import DoseField, EngineSettings
     from dosecheck.model import Plan
@@ -142,6 +143,15 @@ class CheckReport:
     naming
         How ROIs were named for the check: ``{"site_names": {path, sha256, source,
         names} or None, "command_line": {structure: roi}}``.
+    compare_tps
+        Whether the constraints were also evaluated on the planning system's DVHs.
+    tps_values
+        With ``compare_tps``: each result's value on the TPS's DVH (same order).
+    tps_notes
+        With ``compare_tps``: plan-level notes on the TPS's DVHs.
+    tps_differences
+        With ``compare_tps``: one sentence per constraint whose pass/fail differs on
+        the TPS's DVH (also at the top of ``prescription_warnings``, shown prominently).
     """
 
     constraint_set: ConstraintSet
@@ -156,6 +166,10 @@ class CheckReport:
     strict: bool = False
     dosecheck_version: str = field(default=__version__)
     naming: dict[str, Any] = field(default_factory=lambda: {"site_names": None, "command_line": {}})
+    compare_tps: bool = False
+    tps_values: tuple[TpsValue, ...] = ()
+    tps_notes: tuple[str, ...] = ()
+    tps_differences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))  # ValueError for a typo
@@ -244,6 +258,8 @@ class CheckReport:
                 "message": r.message,
             }
             record.update({k: v for k, v in d.items() if k not in record})
+            if self.compare_tps:
+                record.update(self.tps_values[i].to_dict())
             out.append(record)
         return out
 
@@ -275,6 +291,23 @@ class CheckReport:
             "naming": self.naming,
             "results": self.result_records(),
             "warnings": list(self.warnings),
+            **({"tps": self.tps_record()} if self.compare_tps else {}),
+        }
+
+    def tps_record(self) -> dict[str, Any]:
+        """``{notes, differences, structures: [{name, number, tps, tps_comparison,
+        tps_note}]}``: the TPS comparison of every DVH the check computed."""
+        return {
+            "notes": list(self.tps_notes),
+            "differences": list(self.tps_differences),
+            "structures": [
+                {
+                    "name": i.structure.name,
+                    "number": i.structure.number,
+                    **(i.tps.to_dict() if i.tps is not None else {"tps": None}),
+                }
+                for i in self.dvhs
+            ],
         }
 
 
@@ -571,6 +604,7 @@ def check_plan(
     settings: EngineSettings | None = None,
     site_names: SiteNames | None = None,
     roi_map: Mapping[str, str] | None = None,
+    compare_tps: bool = False,
 ) -> CheckReport:
     """Check ``plan`` against ``constraint_set``.
 
@@ -596,6 +630,9 @@ def check_plan(
         The clinic's alias file (:func:`dosecheck.checking.site_names.load_site_names`).
     roi_map
         ``--map``: constraint-set structure → ROI name, deciding before anything else.
+    compare_tps
+        Also evaluate every constraint on the planning system's DVH of its ROI
+        (DVHSequence) and compare the DVHs (:mod:`dosecheck.checking.tps_check`).
 
     Returns
     -------
@@ -658,6 +695,22 @@ def check_plan(
         eqd2_dvhs=cache.eqd2 if on_eqd2_sum else None,
     )
     dvhs = tuple(cache.items.values())
+    tps: tuple[tuple[TpsValue, ...], tuple[str, ...], tuple[str, ...]] = ((), (), ())
+    if compare_tps:
+        from dosecheck.checking.tps_check import tps_values
+
+        items, values, notes, differences = tps_values(
+            plan,
+            cset,
+            dvhs,
+            results,
+            prescription_gy=rx.dose_gy,
+            fractions=rx.fractions,
+            naming=naming,
+        )
+        dvhs = tuple(items)
+        tps = (tuple(values), tuple(notes), tuple(differences))
+        rx_warnings = [*differences, *rx_warnings]
     dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]
     # Results also carry the evaluator's prescription note (shown per result only) and
     # the DVH warnings; what is left are the matching cross-checks.
@@ -687,6 +740,10 @@ def check_plan(
             "site_names": site_names.to_dict() if site_names is not None else None,
             "command_line": roi_map,
         },
+        compare_tps=compare_tps,
+        tps_values=tps[0],
+        tps_notes=tps[1],
+        tps_differences=tps[2],
     )
 
 

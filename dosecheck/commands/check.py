@@ -16,6 +16,7 @@ import typer
 from dosecheck.commands._run import print_summary, run_check, validate_prescription
 from dosecheck.commands.options import (
     CheckFractionsOpt,
+    CompareTpsOpt,
     ConstraintsOpt,
     DoseIsOpt,
     FrameOpt,
@@ -96,6 +97,7 @@ def check(
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
+    compare_tps: CompareTpsOpt = False,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -122,6 +124,7 @@ def check(
         site_names=site_names,
         roi_map=roi_map,
         plan_sum=plan_sum,
+        compare_tps=compare_tps,
     )
     if report_file is not None:
         from dosecheck.report import write_report

@@ -16,6 +16,7 @@ import typer
 from dosecheck.commands._run import print_summary, run_check, validate_prescription
 from dosecheck.commands.options import (
     CheckFractionsOpt,
+    CompareTpsOpt,
     ConstraintsOpt,
     DoseIsOpt,
     FrameOpt,
@@ -57,6 +58,7 @@ def report(
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
+    compare_tps: CompareTpsOpt = False,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -87,6 +89,7 @@ def report(
         site_names=site_names,
         roi_map=roi_map,
         plan_sum=plan_sum,
+        compare_tps=compare_tps,
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)

@@ -152,6 +152,14 @@ class DVH:
             d, v = d[idx], v[idx]
         return d, v
 
+    def sampled(self, step_gy: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+        """``(dose_gy, volume_cc)`` of the cumulative curve every ``step_gy`` from 0 to
+        just past the maximum (empty arrays for an empty DVH)."""
+        if self.is_empty:
+            return np.zeros(0), np.zeros(0)
+        dose = np.arange(0.0, self.max_gy + step_gy, step_gy)
+        return dose, np.interp(dose, self.dose_edges_gy, self.cumulative_cc, right=0.0)
+
     @classmethod
     def empty(
         cls, name: str = "", outside_grid_cc: float = 0.0, warnings: tuple[str, ...] = ()

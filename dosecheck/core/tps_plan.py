@@ -10,8 +10,10 @@ dosecheck's DVH of the same combination.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +49,39 @@ class TpsReconciliation:
     comparison: TpsComparison | None = None
     ours: object | None = None
     note: str = ""
+
+    def to_dict(self, curve_step_gy: float = 0.1) -> dict[str, Any]:
+        """The JSON keys ``tps`` (``None`` without a readable TPS DVH),
+        ``tps_comparison`` and ``tps_note`` of one structure."""
+        tps: dict[str, Any] | None = None
+        if self.tps is not None and self.curve is not None and self.curve.dvh is not None:
+            d, t = self.curve.dvh, self.tps
+            dose, vol = d.sampled(curve_step_gy)
+            tps = {
+                "item": t.item,
+                "source": t.source,
+                "rois": [{"number": n, "contribution": how} for n, how in t.rois],
+                "dvh_type": t.dvh_type,
+                "dose_units": t.dose_units,
+                "volume_units": t.volume_units,
+                "volume_cc": _num(d.volume_cc) if self.curve.volume_known else None,
+                "min_gy": _num(d.min_gy),
+                "mean_gy": _num(d.mean_gy),
+                "max_gy": _num(d.max_gy),
+                "bin_width_gy": _num(self.curve.bin_width_gy, 6),
+                "truncated_at_gy": _num(self.curve.truncated_at_gy),
+                "findings": list(self.curve.findings),
+                "dvh": {
+                    "dose_gy": [round(float(x), 4) for x in dose],
+                    "volume_cc": [round(float(x), 5) for x in vol],
+                },
+            }
+        comparison = self.comparison.to_dict() if self.comparison is not None else None
+        return {"tps": tps, "tps_comparison": comparison, "tps_note": self.note}
+
+
+def _num(v: float | None, digits: int = 4) -> float | None:
+    return None if v is None or not math.isfinite(v) else round(float(v), digits)
 
 
 def _names(plan: Plan) -> dict[int, str]:

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 #: Columns of the CSV output, one row per constraint.
+#: Extra CSV columns with ``--compare-tps``.
+TPS_CSV_COLUMNS = ("tps_value", "tps_status", "tps_verdict_differs", "tps_note")
+
 CSV_COLUMNS = (
     "structure",
     "roi",
@@ -123,6 +126,29 @@ def _converted_limit_cell(r: ConstraintResult, c: Constraint) -> str:
     if r.limit is None:  # not converted: the number of fractions is unknown
         return f"{r.comparator} {as_written}"
     return f"{r.comparator} {format_value(r.limit, r.unit)} ({as_written})"
+
+
+def tps_text(report: CheckReport, i: int) -> str:
+    """The value on the TPS's DVH, ``—`` without one; ``(TPS: FAIL)`` appended when the
+    TPS's DVH would flip the constraint's pass/fail."""
+    t = report.tps_values[i] if i < len(report.tps_values) else None
+    if t is None or t.value is None:
+        return "—"
+    text = format_value(t.value, report.results[i].unit)
+    if t.differs and t.status is not None:
+        text += f" (TPS: {str(t.status).upper()})"
+    return text
+
+
+def tps_cell(report: CheckReport, i: int, *, rich: bool = False):  # -> Text | str
+    """:func:`tps_text`, bold red when the verdict would flip (for rich tables)."""
+    text = tps_text(report, i)
+    if not rich:
+        return text
+    from rich.text import Text
+
+    t = report.tps_values[i] if i < len(report.tps_values) else None
+    return Text(text, style="bold red" if t is not None and t.differs else "")
 
 
 def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
@@ -215,27 +241,33 @@ def _renderables(report: CheckReport) -> list[RenderableType]:
             title=Text(f"{structure} — {_matched_text(report, indices)}", style="bold"),
             title_justify="left",
         )
-        for col, justify in (
+        columns = [
             ("Metric", "left"),
             ("Value", "right"),
             ("Limit", "left"),
             ("Margin", "right"),
             ("Priority", "left"),
             ("Status", "left"),
-        ):
+        ]
+        if report.compare_tps:
+            columns.insert(2, ("TPS DVH", "right"))
+        for col, justify in columns:
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         details: list[str] = []
         for i in indices:
             r = report.results[i]
             label = status_label(r)
-            table.add_row(
+            cells = [
                 Text(report.metric_as_written(i)),
                 Text(format_value(r.value, r.unit)),
                 Text(limit_cell(report, i)),
                 Text(format_value(result_margin(report.results[i]), r.unit, signed=True)),
                 Text(r.priority),
                 Text(label, style=_STATUS_STYLE[ShownStatus.of(r.status, r.priority)]),
-            )
+            ]
+            if report.compare_tps:
+                cells.insert(2, tps_cell(report, i, rich=True))
+            table.add_row(*cells)
             if r.status != "pass" and r.message not in details:
                 details.append(r.message)
         out.append(table)
@@ -276,9 +308,10 @@ def check_csv(report: CheckReport) -> str:
     """One row per constraint with the columns :data:`CSV_COLUMNS`."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    columns = CSV_COLUMNS + (TPS_CSV_COLUMNS if report.compare_tps else ())
+    w.writerow(columns)
     for rec in report.result_records():
-        w.writerow(["" if rec[c] is None else rec[c] for c in CSV_COLUMNS])
+        w.writerow(["" if rec[c] is None else rec[c] for c in columns])
     return buf.getvalue()
 
 
@@ -339,6 +372,18 @@ def check_junit(report: CheckReport) -> str:
         case = ET.SubElement(
             suite, "testcase", {"classname": _x(r.structure), "name": _x(name), "time": "0"}
         )
+        if report.compare_tps:
+            t = report.tps_values[i]
+            cprops = ET.SubElement(case, "properties")
+            for key, value in t.to_dict().items():
+                text = (
+                    ""
+                    if value is None
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else value
+                )
+                ET.SubElement(cprops, "property", {"name": key, "value": _x(text)})
         if r.status == "fail":
             what = "" if r.priority == "mandatory" else "optimal constraint not met: "
             failure = ET.SubElement(
@@ -384,8 +429,14 @@ def check_markdown(report: CheckReport) -> str:
     for structure, indices in _groups(report):
         lines.append(f"## {_md(structure)} — {_md(_matched_text(report, indices))}")
         lines.append("")
-        lines.append("| Metric | Value | Limit | Margin | Priority | Status | Detail |")
-        lines.append("|---|---:|---|---:|---|---|---|")
+        if report.compare_tps:
+            lines.append(
+                "| Metric | Value | TPS DVH | Limit | Margin | Priority | Status | Detail |"
+            )
+            lines.append("|---|---:|---:|---|---:|---|---|---|")
+        else:
+            lines.append("| Metric | Value | Limit | Margin | Priority | Status | Detail |")
+            lines.append("|---|---:|---|---:|---|---|---|")
         for i in indices:
             r = report.results[i]
             cells = [
@@ -397,6 +448,8 @@ def check_markdown(report: CheckReport) -> str:
                 f"**{status_label(r)}**" if r.status != "pass" else status_label(r),
                 r.message,
             ]
+            if report.compare_tps:
+                cells.insert(2, tps_text(report, i))
             lines.append("| " + " | ".join(_md(x) for x in cells) + " |")
         lines.append("")
     lines.append(f"**{_md(report.summary())}**")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:
     from dosecheck.core.dvh import DVH
@@ -34,17 +31,9 @@ TPS_CSV_COLUMNS = (
 )
 
 
-def _num(v: float | None, digits: int = 4) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), digits)
-
-
 def curve_record(d: DVH, curve_step_gy: float = 0.1) -> dict[str, list[float]]:
     """``{"dose_gy": [...], "volume_cc": [...]}``: the cumulative curve every step."""
-    if d.is_empty:
-        dose, vol = np.zeros(0), np.zeros(0)
-    else:
-        dose = np.arange(0.0, d.max_gy + curve_step_gy, curve_step_gy)
-        vol = np.interp(dose, d.dose_edges_gy, d.cumulative_cc, right=0.0)
+    dose, vol = d.sampled(curve_step_gy)
     return {
         "dose_gy": [round(float(x), 4) for x in dose],
         "volume_cc": [round(float(x), 5) for x in vol],
@@ -52,34 +41,11 @@ def curve_record(d: DVH, curve_step_gy: float = 0.1) -> dict[str, list[float]]:
 
 
 def tps_records(item: StructureDVH) -> dict[str, Any]:
-    """The ``tps``, ``tps_comparison`` and ``tps_note`` keys of one structure's JSON.
-
-    ``tps`` is ``None`` when the RTDOSE has no (readable) DVH for the ROI.
-    """
-    r = item.tps
-    if r is None:
+    """The ``tps``, ``tps_comparison`` and ``tps_note`` keys of one structure's JSON
+    (:meth:`dosecheck.core.tps_plan.TpsReconciliation.to_dict`)."""
+    if item.tps is None:
         return {"tps": None, "tps_comparison": None, "tps_note": "not compared"}
-    tps: dict[str, Any] | None = None
-    if r.tps is not None and r.curve is not None and r.curve.dvh is not None:
-        d = r.curve.dvh
-        t = r.tps
-        tps = {
-            "item": t.item,
-            "source": t.source,
-            "rois": [{"number": n, "contribution": how} for n, how in t.rois],
-            "dvh_type": t.dvh_type,
-            "dose_units": t.dose_units,
-            "volume_units": t.volume_units,
-            "volume_cc": _num(d.volume_cc) if r.curve.volume_known else None,
-            "min_gy": _num(d.min_gy),
-            "mean_gy": _num(d.mean_gy),
-            "max_gy": _num(d.max_gy),
-            "bin_width_gy": _num(r.curve.bin_width_gy, 6),
-            "findings": list(r.curve.findings),
-            "dvh": curve_record(d),
-        }
-    comparison = r.comparison.to_dict() if r.comparison is not None else None
-    return {"tps": tps, "tps_comparison": comparison, "tps_note": r.note}
+    return item.tps.to_dict()
 
 
 def tps_table_columns() -> tuple[tuple[str, str], ...]:

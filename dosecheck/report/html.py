@@ -47,6 +47,11 @@ from dosecheck.errors import InputError
 from dosecheck.report._html import A4_PAGE_CSS, CMP, attr, css_string, embedded_json, text
 from dosecheck.report.dose_checks import render_dose_checks, verdict_scale_line
 from dosecheck.report.plots import STATUS_COLORS, render_svg, report_curves
+from dosecheck.report.tps_section import (
+    TPS_CSS,
+    render_tps_differences,
+    render_tps_section,
+)
 
 if TYPE_CHECKING:
     from dosecheck.checking.check import CheckReport
@@ -195,13 +200,14 @@ def _stylesheet(report: CheckReport) -> str:
     if who:
         left += f" — {who}"
     left += f" — {report.verdict.upper()}"
-    return _CSS % {
+    css = _CSS % {
         "pass": STATUS_COLORS["pass"],
         "fail": STATUS_COLORS["fail"],
         "not_met": STATUS_COLORS["not_met"],
         "ne": STATUS_COLORS["not_evaluated"],
         "page_left": css_string(left),
     }
+    return css + TPS_CSS if report.compare_tps else css
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -370,6 +376,28 @@ def _full(x: float | None, unit: str) -> str:
     return f"{json.dumps(x)} {unit}".strip()
 
 
+def _tps_cell(report: CheckReport, i: int, ident: str, rec: dict[str, Any]) -> str:
+    """The TPS DVH cell of a constraint row ("" without ``--compare-tps``)."""
+    if not report.compare_tps:
+        return ""
+    from dosecheck.output.check_formats import tps_text
+
+    differs = "true" if rec.get("tps_verdict_differs") else "false"
+    return (
+        f'<td class="tps num{" tps-differs" if differs == "true" else ""}" {ident} '
+        f'data-value="{_json_attr(rec.get("tps_value"))}" data-differs="{differs}" '
+        f'title="{attr(rec.get("tps_note") or _full(rec.get("tps_value"), rec["unit"]))}">'
+        f"{text(tps_text(report, i))}</td>"
+    )
+
+
+def _dvh_stats(report: CheckReport) -> dict[str, dict[str, Any]]:
+    return {
+        i.structure.name: {"volume_cc": i.dvh.volume_cc, "mean_gy": i.dvh.mean_gy}
+        for i in report.dvhs
+    }
+
+
 def _constraint_table(report: CheckReport) -> str:
     from dosecheck.output.check_formats import format_value, status_label
 
@@ -381,7 +409,7 @@ def _constraint_table(report: CheckReport) -> str:
             current = rec["structure"]
             rows.append(
                 f'<tr class="group" data-structure="{attr(current)}" {_match_attrs(r)}>'
-                f'<th colspan="7">{text(current)} '
+                f'<th colspan="{8 if report.compare_tps else 7}">{text(current)} '
                 f'<span class="matched">— {text(_matched(report, i))}</span></th></tr>'
             )
         label = status_label(r)
@@ -402,6 +430,7 @@ def _constraint_table(report: CheckReport) -> str:
             f'<td class="value num" {ident} data-unit="{attr(unit)}" '
             f'data-value="{_json_attr(rec["value"])}" title="{attr(_full(rec["value"], unit))}">'
             f"{text(format_value(rec['value'], unit))}</td>"
+            f"{_tps_cell(report, i, ident, rec)}"
             f'<td class="limit" {ident} data-comparator="{attr(rec["comparator"])}" '
             f'data-value="{_json_attr(rec["limit"])}" title="{attr(_full(rec["limit"], unit))}">'
             f"{text(_limit_text(report, i))}</td>"
@@ -412,8 +441,9 @@ def _constraint_table(report: CheckReport) -> str:
             f'<td class="status"><span class="badge {cls}">{text(label)}</span></td>'
             f'<td class="detail">{"".join(detail)}</td></tr>'
         )
+    tps_head = "<th>TPS DVH</th>" if report.compare_tps else ""
     head = (
-        "<thead><tr><th>Metric</th><th>Value</th><th>Limit</th><th>Margin</th>"
+        f"<thead><tr><th>Metric</th><th>Value</th>{tps_head}<th>Limit</th><th>Margin</th>"
         "<th>Priority</th><th>Status</th><th>Detail</th></tr></thead>"
     )
     return (
@@ -534,12 +564,15 @@ def render_report(report: CheckReport, *, generated: datetime | None = None) -> 
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
+    tps = report.tps_record() if report.compare_tps else None
     body = "".join(
         [
             _header(report),
             render_dose_checks(report.plan),
+            render_tps_differences(tps),
             _warnings(report),
             _constraint_table(report),
+            render_tps_section(tps, _dvh_stats(report)) if report.compare_tps else "",
             _plots(report),
             _identity(report),
             '<section class="signoff" id="signoff"><div>Checked by (name)</div>'
