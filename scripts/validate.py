@@ -22,6 +22,7 @@ from dosecheck.dicom.dose import read_rtdose
 from dosecheck.dicom.structures import read_rtstruct
 from dosecheck.dicom.tps_dvh import read_tps_dvhs
 from dosecheck.validation import nelms
+from dosecheck.validation.tps import dataset_rows as tps_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -184,6 +185,68 @@ def _dicompyler_dvhs(folder: Path, numbers: list[int]) -> dict[int, object] | No
     return out
 
 
+_RECONCILE_SETS = (
+    ("dicompyler-core-example", "Varian Eclipse breast plan, DVHSequence in the RTDOSE"),
+    (
+        "slicerrt-eclipse-prostate",
+        "Eclipse 8.1 prostate: its DVH tables (CSV) against the dose of SlicerRT's NRRD",
+    ),
+    (
+        "robustbrachy-hdr-prostate/v2021_initial",
+        "HDR brachytherapy (presumably Vitesse), DVHSequence that contradicts itself",
+    ),
+    (
+        "robustbrachy-hdr-prostate/v2024_updated",
+        "the same after an update that left the dose grid short of the structures",
+    ),
+)
+
+
+def _c(x: float | None, fmt: str) -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def reconcile_section(shared: Path) -> str:
+    """Section 3: `--compare-tps` on every shared dataset with TPS DVHs."""
+    out = [
+        "## 3. Beside the planning systems' own DVHs (`--compare-tps`)",
+        "",
+        "What `dosecheck dvh PLAN --compare-tps` reports on every shared dataset with TPS",
+        "DVHs. Differences are dosecheck − TPS; *agree* is volume within 3 % (or 0.05 cc) and",
+        "mean and D98/D95/D50/D2 %/D0.03cc within 2 % of the prescription (or 0.05 Gy, or the",
+        "TPS's bin width). Under each table, every explanation the comparison gives for the",
+        "ROIs that do not agree, word for word; 'not explained' is what the numbers leave open.",
+        "",
+    ]
+    for name, what in _RECONCILE_SETS:
+        if not (shared / name).is_dir():
+            continue
+        rows, notes = tps_rows(shared, name)
+        out += [
+            f"### `{name}`: {what}",
+            "",
+            "| ROI | TPS V (cc) | dosecheck V (cc) | ΔV % | Δmean (Gy) | ΔD95 (Gy) | agree |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            agree = "—" if r.agree is None else ("yes" if r.agree else "**no**")
+            out.append(
+                f"| {r.roi} | {_c(r.tps_volume_cc, '.2f')} | {r.volume_cc:.2f} | "
+                f"{_c(r.volume_pct, '+.1f')} | {_c(r.mean_gy, '+.3f')} | "
+                f"{_c(r.d95_gy, '+.3f')} | {agree} |"
+            )
+        out.append("")
+        for n in dict.fromkeys(notes):
+            out.append(f"* {n}")
+        for r in rows:
+            if r.agree:
+                continue
+            for e in r.explanations:
+                out.append(f"* {r.roi}: {e}")
+        out.append("")
+    return "\n".join(out)
+
+
 def _version() -> str:
     from dosecheck import __version__
 
@@ -203,7 +266,14 @@ def main() -> None:
         "Rerun it after any change to the engine or the DICOM readers.",
         "",
     ]
-    text = "\n".join(header) + nelms_section(args.shared) + "\n" + tps_section(args.shared)
+    text = (
+        "\n".join(header)
+        + nelms_section(args.shared)
+        + "\n"
+        + tps_section(args.shared)
+        + "\n"
+        + reconcile_section(args.shared)
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")

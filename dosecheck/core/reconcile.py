@@ -306,7 +306,7 @@ def compare_with_tps(
         n_vox = ref.volume_cc / voxel_volume_cc
         if n_vox < 50:
             explanations.append(
-                f"the ROI is only {n_vox:.1f} dose voxels ({ref.volume_cc:.3g} cc, voxel "
+                f"the ROI is only {n_vox:.1f} dose voxels ({_cc(ref.volume_cc)} cc, voxel "
                 f"{voxel_volume_cc * 1000:.3g} mm³): how each engine models the voxels its "
                 "boundary cuts decides much of its volume, minimum and maximum"
             )
@@ -324,10 +324,17 @@ def compare_with_tps(
     relative = [b for b in dose_beyond if b.endswith("%")]
     if relative and "volume" in beyond and "doses" not in accounted:
         explanations.append(
-            ", ".join(relative) + " are read at per cent of each engine's own volume, and "
+            ", ".join(relative)
+            + (" is" if len(relative) == 1 else " are")
+            + " read at per cent of each engine's own volume, and "
             f"the volumes differ by {dv_pct:+.1f} %: they differ with the volume"
         )
         accounted.add("relative")
+    for m in [b for b in beyond if b in dmetrics and dmetrics[b] is not None]:
+        sentence = _flat_curve_explanation(m, ours, ref, metrics[m][1], dmetrics[m], tol)
+        if sentence:
+            explanations.append(sentence)
+            accounted.add(f"flat {m}")
     unexplained = [
         b
         for b in beyond
@@ -335,6 +342,7 @@ def compare_with_tps(
             (b == "volume" and ({"end caps", "outside"} & accounted))
             or (b != "volume" and "doses" in accounted)
             or (b.endswith("%") and "relative" in accounted)
+            or f"flat {b}" in accounted
             or (b == "D0.03cc" and "surface" in accounted and (dmetrics[b] or 0.0) > 0)
             or "size" in accounted
         )
@@ -359,6 +367,11 @@ def compare_with_tps(
         reference_dose_gy=ref_dose,
         tolerances=tol,
     )
+
+
+def _cc(x: float) -> str:
+    """A volume for a sentence: whole cc from 1000 cc up, else 3–4 significant digits."""
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _describe(what: str, dv_pct: float | None, d_mean: float, dm: dict[str, float | None]) -> str:
@@ -386,14 +399,15 @@ def _volume_explanations(
         full = ours.volume_cc + outside
         if abs(full - ref.volume_cc) < abs(dv_cc):
             out.append(
-                f"{outside:.3g} cc of the ROI lies outside the dose grid: dosecheck leaves it "
-                f"out ({ours.volume_cc:.3g} cc inside), the TPS's {ref.volume_cc:.3g} cc is closer "
-                f"to the whole ROI ({full:.3g} cc), so the TPS counts volume where it has no dose"
+                f"{_cc(outside)} cc of the ROI lies outside the dose grid: dosecheck leaves it "
+                f"out ({_cc(ours.volume_cc)} cc inside), the TPS's {_cc(ref.volume_cc)} cc is "
+                f"closer to the whole ROI ({_cc(full)} cc), so the TPS counts volume where it "
+                "has no dose"
             )
         else:
             out.append(
-                f"{outside:.3g} cc of the ROI lies outside the dose grid; dosecheck and, by its "
-                f"volume, the TPS both count only the part inside ({ours.volume_cc:.3g} cc here)"
+                f"{_cc(outside)} cc of the ROI lies outside the dose grid; dosecheck and, by its "
+                f"volume, the TPS both count only the part inside ({_cc(ours.volume_cc)} cc here)"
             )
         if abs(full - ref.volume_cc) <= limit < abs(dv_cc):
             accounted.add("outside")
@@ -409,12 +423,53 @@ def _volume_explanations(
         if verdict.startswith("the end caps account"):
             accounted.add("end caps")
         out.append(
-            f"dosecheck's half-slice end caps add {cap:.3g} cc (half of {spacing:g} mm beyond "
+            f"dosecheck's half-slice end caps add {_cc(cap)} cc (half of {spacing:g} mm beyond "
             f"the first and last contour of each run); without them (end caps `none`) its "
-            f"volume would be {without:.4g} cc, {100 * residual / ref.volume_cc:+.1f} % "
-            f"from the TPS's {ref.volume_cc:.4g} cc: {verdict}"
+            f"volume would be {_cc(without)} cc, {100 * residual / ref.volume_cc:+.1f} % "
+            f"from the TPS's {_cc(ref.volume_cc)} cc: {verdict}"
         )
     return accounted
+
+
+def _flat_curve_explanation(
+    metric: str,
+    ours: DVH,
+    ref: DVH,
+    tps_value: float | None,
+    diff: float | None,
+    tol: TpsTolerances,
+) -> str:
+    """Explain a D metric's difference by the curve's slope where it is read.
+
+    Where the cumulative curve falls slowly with dose (the cold or hot tail), a small
+    volume difference moves the dose at that volume far. If the curves' volume
+    difference at that dose, divided by the slope there, gives the dose difference,
+    and that volume difference is within the volume tolerance, the dose difference is
+    the volume difference seen through a flat curve.
+    """
+    if tps_value is None or diff is None:
+        return ""
+    d0, d1 = sorted((tps_value, tps_value + diff))
+    d0, d1 = max(d0, 0.0), max(d1, d0 + 1e-9)
+    v0 = float(np.interp(d0, ref.dose_edges_gy, ref.cumulative_cc, right=0.0))
+    v1 = float(np.interp(d1, ref.dose_edges_gy, ref.cumulative_cc, right=0.0))
+    slope = abs(v0 - v1) / (d1 - d0)  # cc per Gy between the two readings
+    dv = abs(
+        float(np.interp(tps_value, ours.dose_edges_gy, ours.cumulative_cc, right=0.0))
+        - float(np.interp(tps_value, ref.dose_edges_gy, ref.cumulative_cc, right=0.0))
+    )
+    limit = max(tol.volume_pct / 100.0 * ref.volume_cc, tol.volume_cc)
+    if slope <= 0 or dv > limit:
+        return ""
+    implied = dv / slope
+    if not 0.5 * abs(diff) <= implied <= 2.0 * abs(diff):
+        return ""
+    return (
+        f"{metric} is read where the curve falls only {_cc(slope)} cc per Gy: the curves differ "
+        f"there by {_cc(dv)} cc ({100 * dv / ref.volume_cc:.1f} % of the volume, within the "
+        f"volume tolerance), which moves {metric} by about {implied:.3g} Gy (found "
+        f"{diff:+.3g} Gy)"
+    )
 
 
 def _extreme_explanations(
