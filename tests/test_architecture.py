@@ -18,8 +18,9 @@ checking ``checking/``: constraint sets, matching, evaluation, ``check_plan``
 output   ``output/``: text for terminals and machines
 report   ``report/``: HTML and plots for people (the only user of matplotlib)
 batch    ``batch/``: many plans into SQLite (the only user of dask)
-top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face) and the tools
-         ``reference_engine`` (dicompyler-core), ``validation/``, ``synthetic/``
+top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face), ``engines``
+         (the DVH engines by name) and the tools ``reference_engine`` (dicompyler-core),
+         ``validation/``, ``synthetic/``
 ======== ===============================================================================
 
 The tests keep a rule of their own: a test module imports no other test module (nor a
@@ -56,6 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dosecheck.cli",
         "dosecheck.__main__",
         "dosecheck.api",
+        "dosecheck.engines",
         "dosecheck.reference_engine",
         "dosecheck.validation",
         "dosecheck.synthetic",
@@ -248,10 +250,13 @@ def test_no_import_cycles() -> None:
 
 
 def test_the_walk_sees_function_level_and_type_checking_imports() -> None:
-    """The walker itself: ``cli`` imports the engine inside ``dvh`` and the api's
-    ``DVH`` types only for annotations."""
+    """The walker itself: ``cli`` imports the file writer inside ``dvh``, ``engines``
+    the engine inside its entries, and the api's ``DVH`` types only for annotations."""
     cli = {(i.imported, i.type_checking) for i in imports_of("dosecheck.cli")}
-    assert ("dosecheck.core.structures", False) in cli
+    assert ("dosecheck.output.write", False) in cli
+    assert "dosecheck.core.structures" not in {name for name, _ in cli}  # via engines
+    engines = {(i.imported, i.type_checking) for i in imports_of("dosecheck.engines")}
+    assert ("dosecheck.core.structures", False) in engines
     structures = {(i.imported, i.type_checking) for i in imports_of("dosecheck.core.structures")}
     assert ("dosecheck.core.dvh", True) in structures
     assert ("dosecheck.core.engine", False) in structures  # inside compute_dvhs
