@@ -172,6 +172,18 @@ def test_every_module_has_a_layer() -> None:
         layer_of(name)
 
 
+def test_every_package_says_its_job() -> None:
+    """Each package's ``__init__`` opens with a docstring (its one job, in a line)."""
+    packages = [n for n, p in MODULES.items() if p.name == "__init__.py"]
+    assert len(packages) > 10
+    silent = [
+        n
+        for n in packages
+        if not (ast.get_docstring(ast.parse(MODULES[n].read_text(encoding="utf-8"))) or "")
+    ]
+    assert silent == []
+
+
 def test_imports_run_downward() -> None:
     upward = [
         f"{_where(i)}: {i.importer} imports {i.imported}"
