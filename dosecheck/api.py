@@ -1,12 +1,14 @@
 """The Python API: load a plan, compute DVHs, check constraints.
 
-Scripts should import from here::
+Scripts should import from here (the examples run from the repository root, on the
+shipped sample plans; ``tests/test_api_doctests.py`` runs them):
 
-    from dosecheck.api import load_plan, compute_dvhs
-
-    plan = load_plan("sample_plans/long_course_pass")
-    for result in compute_dvhs(plan, ["PTV", "Bag_Bowel"]):
-        print(result.structure.name, result.dvh.volume_at_dose(45.0))
+>>> from dosecheck.api import load_plan, compute_dvhs
+>>> plan = load_plan("sample_plans/long_course_pass")
+>>> for result in compute_dvhs(plan, ["PTV50.4", "Bag_Bowel"]):
+...     print(result.structure.name, round(result.dvh.volume_at_dose(45.0), 1))
+PTV50.4 836.4
+Bag_Bowel 110.6
 
 This module is the public face only: it re-exports functions and types from the
 modules that define them (:mod:`dosecheck.core.structures`,
@@ -66,6 +68,31 @@ def load_plan(
     ------
     InputError
         For missing files, unsupported or inconsistent DICOM.
+
+    Examples
+    --------
+    A folder: its RTSTRUCT, RTPLAN and RTDOSE are found from their headers.
+
+    >>> from dosecheck.api import load_plan
+    >>> plan = load_plan("sample_plans/long_course_pass")
+    >>> plan.plan_info.label, plan.plan_info.prescription_gy, plan.plan_info.fractions
+    ('LC5040_PASS', 50.4, 28)
+    >>> [s.name for s in plan.structure_set.structures][:5]
+    ['BODY', 'PTV50.4', 'CTV', 'GTV', 'Bag_Bowel']
+    >>> plan.dose.dose_gy.shape, plan.dose.summation_type  # (z, y, x) voxels, in Gy
+    ((73, 109, 157), 'PLAN')
+    >>> plan.dose_scale.verdict, round(plan.dose_scale.measured_gy, 2)
+    ('consistent', 50.4)
+
+    Or the files themselves (here without the RTPLAN: no prescription then).
+
+    >>> folder = "sample_plans/long_course_pass/"
+    >>> plan = load_plan(
+    ...     rtstruct=folder + "RS.SYNTH-RECT-LC-PASS.dcm",
+    ...     rtdose=[folder + "RD.SYNTH-RECT-LC-PASS.dcm"],
+    ... )
+    >>> plan.plan_info is None, len(plan.structure_set.structures)
+    (True, 13)
     """
     from dosecheck.dicom.load import load_plan as _load
 

@@ -32,6 +32,7 @@ from dosecheck.commands.options import (
     load_plan_from_options,
     plan_identity,
 )
+from dosecheck.engines import DEFAULT_ENGINE, ENGINES, engine_named
 from dosecheck.errors import InputError
 
 app = typer.Typer(
@@ -98,10 +99,10 @@ def dvh(
         str,
         typer.Option(
             "--engine",
-            help="dosecheck (default) or dicompyler (second opinion; "
-            "needs dosecheck\\[reference]).",
+            help=f"One of: {', '.join(ENGINES)}. dicompyler is a second opinion "
+            "(needs dosecheck\\[reference]).",
         ),
-    ] = "dosecheck",
+    ] = DEFAULT_ENGINE,
     dose_is: DoseIsOpt = None,
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
@@ -109,6 +110,7 @@ def dvh(
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
 
+    run_engine = engine_named(engine)  # exit 2 for an unknown name, before any work
     if plot is not None:
         from dosecheck.report.plots import plot_format
 
@@ -123,18 +125,9 @@ def dvh(
         dose_is,
         plan_sum=plan_sum,
     )
-    if engine == "dosecheck":
-        import os
+    import os
 
-        from dosecheck.core.structures import compute_dvhs
-
-        items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1)
-    elif engine == "dicompyler":
-        from dosecheck.reference_engine import dicompyler_dvhs
-
-        items = dicompyler_dvhs(loaded, structure)
-    else:
-        raise InputError(f"unknown engine {engine!r}; use dosecheck or dicompyler")
+    items = run_engine(loaded, structure, jobs or os.cpu_count() or 1)
     tps_notes: list[str] = []
     if compare_tps:
         from dosecheck.dicom.tps_dvh import reconcile_with_tps

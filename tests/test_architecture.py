@@ -18,9 +18,14 @@ checking ``checking/``: constraint sets, matching, evaluation, ``check_plan``
 output   ``output/``: text for terminals and machines
 report   ``report/``: HTML and plots for people (the only user of matplotlib)
 batch    ``batch/``: many plans into SQLite (the only user of dask)
-top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face) and the tools
-         ``reference_engine`` (dicompyler-core), ``validation/``, ``synthetic/``
+top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face), ``engines``
+         (the DVH engines by name) and the tools ``reference_engine`` (dicompyler-core),
+         ``validation/``, ``synthetic/``
 ======== ===============================================================================
+
+The tests keep a rule of their own: a test module imports no other test module (nor a
+``conftest.py``); shared builders live in ``tests/helpers/``, shared fixtures in a
+``conftest.py``.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dosecheck"
+TESTS = Path(__file__).resolve().parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("dosecheck", "dosecheck.errors", "dosecheck._optional", "dosecheck._yaml"),
@@ -51,6 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dosecheck.cli",
         "dosecheck.__main__",
         "dosecheck.api",
+        "dosecheck.engines",
         "dosecheck.reference_engine",
         "dosecheck.validation",
         "dosecheck.synthetic",
@@ -89,14 +96,15 @@ class Import:
     type_checking: bool
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+TEST_MODULES = {module_name(p, TESTS): p for p in sorted(TESTS.rglob("*.py"))}
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -105,9 +113,10 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def imports_of(name: str) -> Iterator[Import]:
-    """Every import in module ``name``: module level, in functions, under TYPE_CHECKING."""
-    path = MODULES[name]
+def imports_of(name: str, modules: Mapping[str, Path] = MODULES) -> Iterator[Import]:
+    """Every import in module ``name`` of ``modules``: module level, in functions, under
+    TYPE_CHECKING. ``from a import b`` also counts ``a.b`` when that is one of ``modules``."""
+    path = modules[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
 
     def walk(node: ast.AST, tc: bool) -> Iterator[Import]:
@@ -132,7 +141,7 @@ def imports_of(name: str) -> Iterator[Import]:
                 target = node.module or ""
             yield Import(name, target, node.lineno, tc)
             for alias in node.names:  # from dosecheck.core import engine
-                if f"{target}.{alias.name}" in MODULES:
+                if f"{target}.{alias.name}" in modules:
                     yield Import(name, f"{target}.{alias.name}", node.lineno, tc)
         yield from walk(node, tc)
 
@@ -161,6 +170,18 @@ def test_every_module_has_a_layer() -> None:
     assert len(MODULES) > 50  # the walk found the package
     for name in MODULES:
         layer_of(name)
+
+
+def test_every_package_says_its_job() -> None:
+    """Each package's ``__init__`` opens with a docstring (its one job, in a line)."""
+    packages = [n for n, p in MODULES.items() if p.name == "__init__.py"]
+    assert len(packages) > 10
+    silent = [
+        n
+        for n in packages
+        if not (ast.get_docstring(ast.parse(MODULES[n].read_text(encoding="utf-8"))) or "")
+    ]
+    assert silent == []
 
 
 def test_imports_run_downward() -> None:
@@ -241,13 +262,81 @@ def test_no_import_cycles() -> None:
 
 
 def test_the_walk_sees_function_level_and_type_checking_imports() -> None:
-    """The walker itself: ``cli`` imports the engine inside ``dvh`` and the api's
-    ``DVH`` types only for annotations."""
+    """The walker itself: ``cli`` imports the file writer inside ``dvh``, ``engines``
+    the engine inside its entries, and the api's ``DVH`` types only for annotations."""
     cli = {(i.imported, i.type_checking) for i in imports_of("dosecheck.cli")}
-    assert ("dosecheck.core.structures", False) in cli
+    assert ("dosecheck.output.write", False) in cli
+    assert "dosecheck.core.structures" not in {name for name, _ in cli}  # via engines
+    engines = {(i.imported, i.type_checking) for i in imports_of("dosecheck.engines")}
+    assert ("dosecheck.core.structures", False) in engines
     structures = {(i.imported, i.type_checking) for i in imports_of("dosecheck.core.structures")}
     assert ("dosecheck.core.dvh", True) in structures
     assert ("dosecheck.core.engine", False) in structures  # inside compute_dvhs
+
+
+# --- the tests ------------------------------------------------------------------------------
+def imports_between_tests(modules: Mapping[str, Path], root: Path = TESTS) -> list[str]:
+    """Imports in ``modules`` (those under ``root``, the ``tests/`` folder) of a module
+    under it other than ``tests.helpers``: a test module, a ``conftest``, any module
+    outside the helpers (a package's ``__init__`` is not counted). A bare ``import
+    test_x`` (through ``sys.path``) counts too."""
+    bad = []
+    for name in modules:
+        for i in imports_of(name, modules):
+            target = i.imported
+            if target in modules:
+                if modules[target].name == "__init__.py" or target.startswith("tests.helpers."):
+                    continue
+            elif not target.split(".")[0].startswith(("test_", "conftest")):
+                continue
+            where = f"{modules[name].relative_to(root.parent)}:{i.line}"
+            bad.append(f"{where}: {name} imports {target}")
+    return bad
+
+
+def test_no_test_module_imports_another() -> None:
+    """A builder two test modules need goes to ``tests/helpers/``, a fixture to a
+    ``conftest.py``: importing one test module from another runs (and may re-collect) it."""
+    assert len(TEST_MODULES) > 50  # the walk found the tests
+    assert imports_between_tests(TEST_MODULES) == []
+
+
+def test_the_tests_check_sees_an_import_of_a_test_module(tmp_path: Path) -> None:
+    """The check itself, on a small tree: absolute, relative, ``from tests import`` and
+    function-level imports of test modules and of a conftest are caught; helpers pass."""
+    root = tmp_path / "tests"
+    (root / "helpers").mkdir(parents=True)
+    (root / "sub").mkdir()
+    files = {
+        "__init__.py": "",
+        "conftest.py": "",
+        "helpers/__init__.py": "",
+        "helpers/plans.py": "from tests.helpers import html\n",
+        "helpers/html.py": "",
+        "test_a.py": (
+            "import pytest\nfrom tests.helpers.plans import x\nfrom tests import helpers\n"
+        ),
+        "sub/__init__.py": "",
+        "sub/test_b.py": (
+            "from tests.test_a import y\n"
+            "from tests import test_a\n"
+            "from . import test_c\n"
+            "def f():\n    import tests.conftest\n"
+        ),
+        "sub/test_c.py": "from ..test_a import z\nimport test_a\n",
+    }
+    for rel, text in files.items():
+        (root / rel).write_text(text, encoding="utf-8")
+    modules = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    found = [line.split(": ", 1)[1] for line in imports_between_tests(modules, root)]
+    assert found == [
+        "tests.sub.test_b imports tests.test_a",
+        "tests.sub.test_b imports tests.test_a",
+        "tests.sub.test_b imports tests.sub.test_c",
+        "tests.sub.test_b imports tests.conftest",
+        "tests.sub.test_c imports tests.test_a",
+        "tests.sub.test_c imports test_a",
+    ]
 
 
 # --- start-up ------------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""Constraint sets: load them from YAML, match their structures to ROIs, evaluate them.
+"""Constraint sets, and checking a plan against one.
+
+The set is loaded from YAML or shipped (:mod:`~dosecheck.checking.loader`,
+:mod:`~dosecheck.checking.sets`), its structures matched to the plan's ROIs (by name,
+TG-263 target and the site's aliases: :mod:`~dosecheck.checking.matching`,
+:mod:`~dosecheck.checking.site_names`), its constraints evaluated on the DVHs
+(:mod:`~dosecheck.checking.evaluate`, EQD2/BED in :mod:`~dosecheck.checking.fractionation`),
+and the whole run over a plan by :func:`~dosecheck.checking.check.check_plan`.
 
 No pydicom and no CLI here. Typical use::
 

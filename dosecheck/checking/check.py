@@ -646,6 +646,23 @@ def check_plan(
         have.
     DicomInputError
         With ``strict``: the plan's BEAM doses do not add up to its PLAN dose.
+
+    Examples
+    --------
+    A shipped set by name, on a sample plan whose bowel bag gets too much dose (from
+    the repository root):
+
+    >>> from dosecheck.api import check_plan, load_plan
+    >>> plan = load_plan("sample_plans/long_course_bowel_fail")
+    >>> report = check_plan(plan, "rectum-long-course")
+    >>> report.verdict
+    <Verdict.FAIL: 'fail'>
+    >>> for r in report.results:
+    ...     print(r.roi, r.constraint, r.status.value, round(r.value, 1))
+    BowelBag V30Gy[cc] < 600 pass 555.1
+    BowelBag V45Gy[cc] < 300 fail 341.4
+    PTV_5040 V95%[%] >= 95 pass 98.6
+    PTV_5040 D2%[%] <= 107 pass 100.9
     """
     if prescription_gy is not None and not (math.isfinite(prescription_gy) and prescription_gy > 0):
         raise InputError(f"the prescription must be a positive dose in Gy, not {prescription_gy}")

@@ -106,6 +106,18 @@ def compute_dvhs(
         Worker processes for the structures (Linux ``fork`` only; elsewhere, or with
         ``jobs=1``, the structures are computed one after another in this process).
         Results do not depend on it.
+
+    Examples
+    --------
+    From the repository root, on a shipped sample plan:
+
+    >>> from dosecheck.api import compute_dvhs, load_plan
+    >>> plan = load_plan("sample_plans/long_course_pass")
+    >>> (bowel,) = compute_dvhs(plan, ["Bag_Bowel"])
+    >>> bowel.structure.name, round(bowel.dvh.volume_cc, 1), round(bowel.dvh.mean_gy, 2)
+    ('Bag_Bowel', 1442.9, 23.26)
+    >>> round(bowel.dvh.volume_at_dose(30.0), 1), round(bowel.dvh.volume_at_dose(45.0), 1)
+    (239.6, 110.6)
     """
     from dosecheck.core.engine import DoseField
 

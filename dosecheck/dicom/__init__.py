@@ -1,4 +1,4 @@
-"""DICOM RT input and output.
+"""DICOM RT files to the plain objects of :mod:`dosecheck.model`, and back.
 
 This is the only package that reads DICOM with pydicom (besides the tools
 ``reference_engine`` and ``synthetic``, and the tag-number lookup in

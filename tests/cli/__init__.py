@@ -1,0 +1,1 @@
+"""Tests of the command line: ``dosecheck/cli.py`` and ``dosecheck/commands/``."""

@@ -1,0 +1,1 @@
+"""Accuracy against references: analytic phantoms, the Nelms data set, real exports."""
