@@ -311,3 +311,19 @@ def test_uniform_cumulative_property(width: float, steps: list[float], top: floa
     assert d.min_gy <= d.mean_gy + 1e-9 and d.mean_gy <= d.max_gy + 1e-9
     for i, v in enumerate(values):
         assert d.volume_at_dose(i * width) == pytest.approx(v, rel=1e-9, abs=1e-9)
+
+
+def test_uniform_curve_reaches_the_last_bins_upper_edge() -> None:
+    # The last bin [1.5, 2) holds 1 cc: the curve falls linearly to 0 at 2 Gy, as the
+    # statistics (max 2 Gy) and the non-uniform reading assume, not to 0 just above 1.5.
+    d = tps_curve(tps()).dvh
+    assert d is not None
+    assert d.volume_at_dose(1.75) == pytest.approx(0.5, abs=1e-12)
+    assert d.dose_at_volume(0.5) == pytest.approx(1.75, abs=1e-12)
+    assert d.dose_edges_gy[-1] == 2.0 and d.cumulative_cc[-1] == 0.0
+    # The same written curve with one bin split in two reads alike in the last bin.
+    split = tps_curve(
+        tps(widths=np.array([0.5, 0.25, 0.25, 0.5, 0.5]), values=np.array([10, 8, 6, 4, 1.0]))
+    ).dvh
+    assert split is not None
+    assert split.volume_at_dose(1.75) == pytest.approx(d.volume_at_dose(1.75), abs=1e-12)

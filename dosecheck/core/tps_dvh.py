@@ -226,12 +226,16 @@ def _cumulative(tps: TpsDVH, findings: list[str]) -> tuple[np.ndarray, str]:
 def _uniform(
     edges: np.ndarray, cumulative: np.ndarray, widths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The curve on uniform edges from 0 (its own when its bins are uniform)."""
+    """The curve on uniform edges from 0 (its own when its bins are uniform).
+
+    Both readings end at the last bin's upper edge with zero volume, so the volume in
+    the last bin falls linearly across it (as the statistics assume).
+    """
     positive = widths[widths > 0]
     step = float(positive.min())
     uniform = positive.max() <= step * (1 + 1e-6) and (widths > 0).all()
     if uniform:
-        return np.arange(edges.size - 1) * step, cumulative
+        return np.arange(edges.size) * step, np.concatenate([cumulative, [0.0]])
     n = min(int(np.ceil(edges[-1] / step)) + 1, _MAX_BINS)
     step = max(step, float(edges[-1]) / (n - 1)) if n > 1 else step
     grid = np.arange(n) * step
