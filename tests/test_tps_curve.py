@@ -327,3 +327,11 @@ def test_uniform_curve_reaches_the_last_bins_upper_edge() -> None:
     ).dvh
     assert split is not None
     assert split.volume_at_dose(1.75) == pytest.approx(d.volume_at_dose(1.75), abs=1e-12)
+
+
+def test_differential_last_bin_is_not_a_truncation() -> None:
+    # A differential bin holds its volume within the bin: the last bin's 1 cc lies in
+    # [1.5, 2) Gy, so nothing receives 2 Gy (unlike the cumulative 10, 8, 4, 1).
+    c = tps_curve(tps(dvh_type="DIFFERENTIAL", values=np.array([2.0, 4.0, 3.0, 1.0])))
+    assert c.truncated_at_gy is None
+    assert not has(c.findings, "truncated")

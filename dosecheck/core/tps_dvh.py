@@ -381,8 +381,11 @@ def tps_curve(
         name=f"TPS DVH item {tps.item}",
     )
     findings += _header_findings(tps, factor, curve, prescription_gy)
-    truncated_cc = float(cumulative[-1])
-    if truncated_cc > max(1e-3 * total, 1e-4):
+    # A cumulative value is the volume at or above its bin's lower edge, so volume left
+    # in the last bin may reach beyond it; a differential bin holds its volume within it.
+    truncated_cc = float(cumulative[-1]) if tps.dvh_type.upper() == "CUMULATIVE" else 0.0
+    truncated = truncated_cc > max(1e-3 * total, 1e-4)
+    if truncated:
         findings.append(
             f"the TPS's curve stops at {edges[-1]:.4g} Gy with {truncated_cc:.4g} cc still "
             "receiving at least that: it is truncated, so its maximum and its high-dose "
@@ -393,5 +396,5 @@ def tps_curve(
         volume_known=volume_known,
         bin_width_gy=float(widths_gy.max(initial=0.0)),
         findings=tuple(findings),
-        truncated_at_gy=float(edges[-1]) if truncated_cc > max(1e-3 * total, 1e-4) else None,
+        truncated_at_gy=float(edges[-1]) if truncated else None,
     )
