@@ -335,3 +335,27 @@ def test_differential_last_bin_is_not_a_truncation() -> None:
     c = tps_curve(tps(dvh_type="DIFFERENTIAL", values=np.array([2.0, 4.0, 3.0, 1.0])))
     assert c.truncated_at_gy is None
     assert not has(c.findings, "truncated")
+
+
+def test_header_per_cent_of_the_prescription_with_a_course_factor() -> None:
+    # A dose per fraction × 5: curve max 7.5 Gy of the course; the header's 75 % of the
+    # 10 Gy course prescription is that 7.5 Gy (a ratio does not scale with fractions).
+    c = tps_curve(ended(course_factor=5.0, maximum_dose=75.0), prescription_gy=10.0)
+    assert has(c.findings, "per cent of the prescription (10 Gy)", "75 is 7.5 Gy")
+    assert not has(c.findings, "neither")
+
+
+def test_header_per_cent_of_the_prescription_with_relative_doses() -> None:
+    # RELATIVE widths: 5 % of a 10 Gy normalisation = 0.5 Gy. Header max 75 % of the
+    # 2 Gy prescription = 1.5 Gy, the curve's maximum.
+    c = tps_curve(
+        ended(
+            dose_units="RELATIVE",
+            widths=np.full(4, 5.0),
+            normalization_dose=10.0,
+            maximum_dose=75.0,
+        ),
+        prescription_gy=2.0,
+    )
+    assert c.dvh is not None and c.dvh.max_gy == pytest.approx(1.5, abs=1e-12)
+    assert has(c.findings, "per cent of the prescription (2 Gy)", "75 is 1.5 Gy")

@@ -271,7 +271,9 @@ def _header_findings(
 
     scales = {"Gy": factor}
     if prescription_gy:
-        scales["per cent of the prescription"] = factor * prescription_gy / 100.0
+        # A per cent of the (course) prescription is a ratio: neither the item's dose
+        # units nor a per-fraction course factor apply to it.
+        scales["per cent of the prescription"] = prescription_gy / 100.0
     key = "DVHMaximumDose" if "DVHMaximumDose" in present else next(iter(present))
     h, c, tag = present[key]
     unit = next((u for u, f in scales.items() if close(h * f, c, 1.0)), None)
