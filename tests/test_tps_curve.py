@@ -359,3 +359,9 @@ def test_header_per_cent_of_the_prescription_with_relative_doses() -> None:
     )
     assert c.dvh is not None and c.dvh.max_gy == pytest.approx(1.5, abs=1e-12)
     assert has(c.findings, "per cent of the prescription (2 Gy)", "75 is 1.5 Gy")
+
+
+def test_all_zero_bin_widths_are_unreadable_not_a_crash() -> None:
+    c = tps_curve(tps(widths=np.zeros(4)))
+    assert c.dvh is None
+    assert "DVHData" in c.unreadable and "zero" in c.unreadable

@@ -178,6 +178,8 @@ def _check_data(tps: TpsDVH, findings: list[str]) -> str:
         return "its DVHData (3004,0058) holds values that are not finite"
     if (tps.widths < 0).any():
         return "its DVHData (3004,0058) has negative bin widths"
+    if not (tps.widths > 0).any():
+        return "its DVHData (3004,0058) bin widths are all zero"
     if tps.odd_data_length:
         findings.append(
             f"DVHData (3004,0058) holds an odd number of values ({2 * n + 1}); the last is "
