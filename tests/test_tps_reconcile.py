@@ -411,3 +411,13 @@ def test_end_caps_without_spacing_or_contours() -> None:
     s = square_box([0.0, 5.0])
     assert end_cap_volume_cc(s, None) == 0.0 and end_cap_volume_cc(s, 0.0) == 0.0
     assert end_cap_volume_cc(Structure.from_contours(1, "E", []), 5.0) == 0.0
+
+
+def test_subtract_dvhs_removes_the_subtrahends_outside_volume() -> None:
+    # A prostate 10 cc inside + 4 cc outside the grid, its urethra 1 cc inside + 1 cc
+    # outside: the remainder is 9 cc inside and 3 cc outside.
+    left = subtract_dvhs(
+        spread((10.0, 10.0, 10.0), outside=4.0), [spread((1.0, 10.0, 10.0), outside=1.0)]
+    )
+    assert left.volume_cc == pytest.approx(9.0)
+    assert left.outside_grid_cc == pytest.approx(3.0)
