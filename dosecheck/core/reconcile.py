@@ -165,7 +165,8 @@ def subtract_dvhs(minuend: DVH, subtrahends: list[DVH], name: str = "") -> DVH:
 
     Exact when each subtrahend lies inside the minuend (e.g. a prostate without its
     urethra); all DVHs must share one bin width. Min and max are the minuend's
-    (the remainder's own extremes are not recoverable from cumulative curves).
+    (the remainder's own extremes are not recoverable from cumulative curves); the
+    volume outside the dose grid is the minuend's less the subtrahends'.
     """
     n = max([minuend.cumulative_cc.size] + [s.cumulative_cc.size for s in subtrahends])
     step = minuend.bin_width_gy or 0.01
@@ -177,7 +178,10 @@ def subtract_dvhs(minuend: DVH, subtrahends: list[DVH], name: str = "") -> DVH:
 
     cum = padded(minuend)
     dose_volume = minuend.mean_gy * minuend.volume_cc
+    outside = minuend.outside_grid_cc
     for s in subtrahends:
+        # A subtrahend's part outside the grid lies in the minuend's part outside it.
+        outside -= s.outside_grid_cc
         if s.is_empty:
             continue
         cum = cum - padded(s)
@@ -193,7 +197,7 @@ def subtract_dvhs(minuend: DVH, subtrahends: list[DVH], name: str = "") -> DVH:
         min_gy=minuend.min_gy,
         mean_gy=dose_volume / volume,
         max_gy=minuend.max_gy,
-        outside_grid_cc=minuend.outside_grid_cc,
+        outside_grid_cc=max(outside, 0.0),
         name=name,
     )
 

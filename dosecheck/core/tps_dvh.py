@@ -178,6 +178,8 @@ def _check_data(tps: TpsDVH, findings: list[str]) -> str:
         return "its DVHData (3004,0058) holds values that are not finite"
     if (tps.widths < 0).any():
         return "its DVHData (3004,0058) has negative bin widths"
+    if not (tps.widths > 0).any():
+        return "its DVHData (3004,0058) bin widths are all zero"
     if tps.odd_data_length:
         findings.append(
             f"DVHData (3004,0058) holds an odd number of values ({2 * n + 1}); the last is "
@@ -226,12 +228,16 @@ def _cumulative(tps: TpsDVH, findings: list[str]) -> tuple[np.ndarray, str]:
 def _uniform(
     edges: np.ndarray, cumulative: np.ndarray, widths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The curve on uniform edges from 0 (its own when its bins are uniform)."""
+    """The curve on uniform edges from 0 (its own when its bins are uniform).
+
+    Both readings end at the last bin's upper edge with zero volume, so the volume in
+    the last bin falls linearly across it (as the statistics assume).
+    """
     positive = widths[widths > 0]
     step = float(positive.min())
     uniform = positive.max() <= step * (1 + 1e-6) and (widths > 0).all()
     if uniform:
-        return np.arange(edges.size - 1) * step, cumulative
+        return np.arange(edges.size) * step, np.concatenate([cumulative, [0.0]])
     n = min(int(np.ceil(edges[-1] / step)) + 1, _MAX_BINS)
     step = max(step, float(edges[-1]) / (n - 1)) if n > 1 else step
     grid = np.arange(n) * step
@@ -267,7 +273,9 @@ def _header_findings(
 
     scales = {"Gy": factor}
     if prescription_gy:
-        scales["per cent of the prescription"] = factor * prescription_gy / 100.0
+        # A per cent of the (course) prescription is a ratio: neither the item's dose
+        # units nor a per-fraction course factor apply to it.
+        scales["per cent of the prescription"] = prescription_gy / 100.0
     key = "DVHMaximumDose" if "DVHMaximumDose" in present else next(iter(present))
     h, c, tag = present[key]
     unit = next((u for u, f in scales.items() if close(h * f, c, 1.0)), None)
@@ -377,8 +385,11 @@ def tps_curve(
         name=f"TPS DVH item {tps.item}",
     )
     findings += _header_findings(tps, factor, curve, prescription_gy)
-    truncated_cc = float(cumulative[-1])
-    if truncated_cc > max(1e-3 * total, 1e-4):
+    # A cumulative value is the volume at or above its bin's lower edge, so volume left
+    # in the last bin may reach beyond it; a differential bin holds its volume within it.
+    truncated_cc = float(cumulative[-1]) if tps.dvh_type.upper() == "CUMULATIVE" else 0.0
+    truncated = truncated_cc > max(1e-3 * total, 1e-4)
+    if truncated:
         findings.append(
             f"the TPS's curve stops at {edges[-1]:.4g} Gy with {truncated_cc:.4g} cc still "
             "receiving at least that: it is truncated, so its maximum and its high-dose "
@@ -389,5 +400,5 @@ def tps_curve(
         volume_known=volume_known,
         bin_width_gy=float(widths_gy.max(initial=0.0)),
         findings=tuple(findings),
-        truncated_at_gy=float(edges[-1]) if truncated_cc > max(1e-3 * total, 1e-4) else None,
+        truncated_at_gy=float(edges[-1]) if truncated else None,
     )
