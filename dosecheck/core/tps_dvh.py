@@ -391,9 +391,9 @@ def tps_curve(
     truncated = truncated_cc > max(1e-3 * total, 1e-4)
     if truncated:
         findings.append(
-            f"the TPS's curve stops at {edges[-1]:.4g} Gy with {truncated_cc:.4g} cc still "
-            "receiving at least that: it is truncated, so its maximum and its high-dose "
-            "metrics are not known"
+            f"the TPS's curve ends with {truncated_cc:.4g} cc ({100 * truncated_cc / total:.2g} % "
+            f"of the volume) in its last bin ({edges[-2]:.4g}–{edges[-1]:.4g} Gy): the DVH "
+            "is probably cut off there, so its maximum and its high-dose metrics are not known"
         )
     return TpsCurve(
         dvh=curve,

@@ -61,7 +61,7 @@ def test_cumulative_uniform_bins_statistics() -> None:
     assert d.volume_at_dose(0.75) == pytest.approx(6.0, abs=1e-12)
     # The last bin still holds 1 cc (10 % of the volume): where it ends is not known.
     assert c.truncated_at_gy == 2.0
-    assert has(c.findings, "stops at 2 Gy", "1 cc", "truncated")
+    assert has(c.findings, "(1.5–2 Gy)", "1 cc", "cut off")
 
 
 def test_cumulative_ending_at_zero_is_not_truncated() -> None:
@@ -237,7 +237,7 @@ def test_truncated_curve() -> None:
     values = np.linspace(20.0, 2.0, 20)
     c = tps_curve(tps(widths=np.full(20, 0.5), values=values))
     assert c.truncated_at_gy == 10.0
-    assert has(c.findings, "stops at 10 Gy", "2 cc", "truncated")
+    assert has(c.findings, "(9.5–10 Gy)", "2 cc", "cut off")
     # A tail below 1e-3 of the volume is not a truncation.
     values[-1] = 0.009
     assert tps_curve(tps(widths=np.full(20, 0.5), values=values)).truncated_at_gy is None

@@ -311,7 +311,7 @@ def test_truncated_tps_curve() -> None:
     assert np.isnan(c.mean_gy) and np.isnan(c.max_gy)
     assert "mean" not in c.beyond_tolerance
     assert c.agree
-    assert has(c.explanations, "stops at 10 Gy", "truncated")
+    assert has(c.explanations, "(9.5–10 Gy)", "cut off")
     assert not has(c.explanations, "including its surface")
     d = c.to_dict()
     assert d["mean_gy"] is None and d["max_gy"] is None
@@ -421,3 +421,16 @@ def test_subtract_dvhs_removes_the_subtrahends_outside_volume() -> None:
     )
     assert left.volume_cc == pytest.approx(9.0)
     assert left.outside_grid_cc == pytest.approx(3.0)
+
+
+def test_few_voxels_do_not_explain_a_mean_difference() -> None:
+    # A small ROI (37 voxels) whose doses differ throughout (10 vs 11 Gy uniform): the
+    # size explains the volume and the tails, not a mean 1 Gy apart.
+    ours = spread((1.2, 11.0, 11.0))
+    ref = as_tps(spread((1.0, 10.0, 10.0)))
+    c = compare_with_tps(ours, ref, voxel_volume_cc=0.027)
+    assert c is not None
+    assert has(c.explanations, "only 37.0 dose voxels")
+    assert "mean" in c.beyond_tolerance
+    left = not_explained(c.explanations)
+    assert "mean +1.000 Gy" in left and "volume" not in left
