@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from dosecheck.checking.check import CheckReport, check_plan
 from dosecheck.core.structures import (
+    EndCaps,
     StructureDVH,
     compute_dvhs,
     end_cap_spacing,
@@ -32,6 +33,7 @@ from dosecheck.core.structures import (
 
 __all__ = [
     "CheckReport",
+    "EndCaps",
     "StructureDVH",
     "check_plan",
     "compute_dvhs",

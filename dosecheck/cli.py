@@ -20,6 +20,7 @@ import typer
 from dosecheck import __version__
 from dosecheck.commands.options import (
     DoseIsOpt,
+    EndCapsOpt,
     FractionsOpt,
     FrameOpt,
     OutputOpt,
@@ -103,6 +104,7 @@ def dvh(
     ] = "dosecheck",
     dose_is: DoseIsOpt = None,
     plan_sum: PlanSumOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
@@ -126,7 +128,7 @@ def dvh(
 
         from dosecheck.core.structures import compute_dvhs
 
-        items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1)
+        items = compute_dvhs(loaded, structure, jobs=jobs or os.cpu_count() or 1, end_caps=end_caps)
     elif engine == "dicompyler":
         from dosecheck.reference_engine import dicompyler_dvhs
 
@@ -142,6 +144,8 @@ def dvh(
 
     if fmt is DvhFormat.json:
         meta = {"dosecheck_version": __version__, "engine": engine, "plan": plan_identity(loaded)}
+        if engine == "dosecheck":
+            meta["end_caps"] = str(end_caps or "half-slice")
         write_text(dvh_formats.dvh_json(items, meta, list(loaded.warnings)), output)
     elif fmt is DvhFormat.csv:
         write_text(dvh_formats.dvh_csv(items), output)

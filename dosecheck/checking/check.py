@@ -142,6 +142,8 @@ class CheckReport:
     naming
         How ROIs were named for the check: ``{"site_names": {path, sha256, source,
         names} or None, "command_line": {structure: roi}}``.
+    end_caps
+        The end-cap convention of the DVHs (``"half-slice"``, ``"none"``, ``"shape"``).
     """
 
     constraint_set: ConstraintSet
@@ -156,6 +158,7 @@ class CheckReport:
     strict: bool = False
     dosecheck_version: str = field(default=__version__)
     naming: dict[str, Any] = field(default_factory=lambda: {"site_names": None, "command_line": {}})
+    end_caps: str = "half-slice"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))  # ValueError for a typo
@@ -268,6 +271,7 @@ class CheckReport:
             "verdict": self.verdict,
             "summary": self.summary(),
             "strict": self.strict,
+            "end_caps": self.end_caps,
             "counts": counts,
             "plan": self.plan,
             "prescription": self.prescription.to_dict(),
@@ -571,6 +575,7 @@ def check_plan(
     settings: EngineSettings | None = None,
     site_names: SiteNames | None = None,
     roi_map: Mapping[str, str] | None = None,
+    end_caps: str | None = None,
 ) -> CheckReport:
     """Check ``plan`` against ``constraint_set``.
 
@@ -596,6 +601,9 @@ def check_plan(
         The clinic's alias file (:func:`dosecheck.checking.site_names.load_site_names`).
     roi_map
         ``--map``: constraint-set structure → ROI name, deciding before anything else.
+    end_caps
+        End-cap convention (``"half-slice"``, ``"none"``, ``"shape"``); overrides the
+        constraint set's ``end_caps``, which overrides ``settings.end_caps``.
 
     Returns
     -------
@@ -644,6 +652,17 @@ def check_plan(
         site_names=site_names.names if site_names is not None else {},
         command_line=roi_map,
     )
+    from dosecheck.core.end_caps import EndCaps
+    from dosecheck.core.engine import EngineSettings
+
+    caps = end_caps or cset.end_caps
+    if caps is not None:
+        settings = dataclasses.replace(settings or EngineSettings(), end_caps=EndCaps(caps))
+    used_caps = EndCaps(settings.end_caps if settings is not None else EngineSettings.end_caps)
+    if used_caps is EndCaps.SHAPE:
+        from dosecheck.core.structures import require_shape
+
+        require_shape()
     cache = _DVHCache(plan, settings)
     sum_warnings, on_eqd2_sum = _plan_sum_rules(plan, cset)
     rx_warnings = [*sum_warnings, *rx_warnings]
@@ -687,6 +706,7 @@ def check_plan(
             "site_names": site_names.to_dict() if site_names is not None else None,
             "command_line": roi_map,
         },
+        end_caps=used_caps.value,
     )
 
 

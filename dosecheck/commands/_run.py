@@ -50,6 +50,7 @@ def run_check(
     site_names: Path | None,
     roi_map: list[str] | None,
     plan_sum: bool,
+    end_caps: str | None = None,
 ) -> CheckReport:
     """The check of ``dosecheck check``/``report`` from their options (the prescription
     already passed :func:`validate_prescription`).
@@ -77,7 +78,13 @@ def run_check(
     )
     cset = choose_constraint_set(constraints, loaded, prescription, fractions)
     return check_plan(
-        loaded, cset, prescription_gy=prescription, fractions=fractions, strict=strict, **naming
+        loaded,
+        cset,
+        prescription_gy=prescription,
+        fractions=fractions,
+        strict=strict,
+        end_caps=end_caps,
+        **naming,
     )
 
 

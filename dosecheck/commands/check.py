@@ -18,6 +18,7 @@ from dosecheck.commands.options import (
     CheckFractionsOpt,
     ConstraintsOpt,
     DoseIsOpt,
+    EndCapsOpt,
     FrameOpt,
     MapOpt,
     OutputOpt,
@@ -96,6 +97,7 @@ def check(
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -122,6 +124,7 @@ def check(
         site_names=site_names,
         roi_map=roi_map,
         plan_sum=plan_sum,
+        end_caps=end_caps,
     )
     if report_file is not None:
         from dosecheck.report import write_report

@@ -18,6 +18,7 @@ from dosecheck.commands.options import (
     CheckFractionsOpt,
     ConstraintsOpt,
     DoseIsOpt,
+    EndCapsOpt,
     FrameOpt,
     MapOpt,
     PlanArg,
@@ -57,6 +58,7 @@ def report(
     site_names: SiteNamesOpt = None,
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -87,6 +89,7 @@ def report(
         site_names=site_names,
         roi_map=roi_map,
         plan_sum=plan_sum,
+        end_caps=end_caps,
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)
