@@ -5,7 +5,9 @@ Model (the one the published analytical data sets assume):
 * **Slabs.** Each contour plane stands for the slab from half-way to the previous plane
   to half-way to the next; the first and last planes of a run extend half a contour
   spacing beyond (half-slice end caps). A gap of more than 1.5 spacings between planes
-  splits the structure into separately end-capped runs.
+  splits the structure into separately end-capped runs. That is the default,
+  ``EngineSettings.end_caps = "half-slice"``; ``"none"`` (no caps) and ``"shape"``
+  (shape-based interpolation, per-sample extents) are in :mod:`dosecheck.core.end_caps`.
 * **In-plane sampling.** Every plane is sampled on a regular grid aligned with the dose
   voxels and ``k`` times finer (``k`` from 1 to ``max_subdivisions``, chosen per
   structure so the sample count stays within ``sample_budget``). Contours combine by
