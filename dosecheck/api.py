@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from dosecheck.checking.check import CheckReport, check_plan
 from dosecheck.core.structures import (
+    EndCaps,
     StructureDVH,
     compute_dvhs,
     end_cap_spacing,
@@ -34,6 +35,7 @@ from dosecheck.core.structures import (
 
 __all__ = [
     "CheckReport",
+    "EndCaps",
     "StructureDVH",
     "check_plan",
     "compute_dvhs",

@@ -21,6 +21,7 @@ from dosecheck import __version__
 from dosecheck.commands.options import (
     CompareTpsOpt,
     DoseIsOpt,
+    EndCapsOpt,
     FractionsOpt,
     FrameOpt,
     OutputOpt,
@@ -106,11 +107,16 @@ def dvh(
     dose_is: DoseIsOpt = None,
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Compute DVHs and print volume, min, mean, max per ROI (or the curves as JSON)."""
     from dosecheck.output.write import write_text
 
     run_engine = engine_named(engine)  # exit 2 for an unknown name, before any work
+    if end_caps is not None and engine != DEFAULT_ENGINE:
+        raise InputError(
+            f"--end-caps applies to the dosecheck engine only; {engine} has its own model"
+        )
     if plot is not None:
         from dosecheck.report.plots import plot_format
 
@@ -127,7 +133,7 @@ def dvh(
     )
     import os
 
-    items = run_engine(loaded, structure, jobs or os.cpu_count() or 1)
+    items = run_engine(loaded, structure, jobs or os.cpu_count() or 1, end_caps)
     tps_notes: list[str] = []
     if compare_tps:
         from dosecheck.dicom.tps_dvh import reconcile_with_tps
@@ -144,6 +150,8 @@ def dvh(
         meta = {"dosecheck_version": __version__, "engine": engine, "plan": plan_identity(loaded)}
         if compare_tps:
             meta["tps_notes"] = tps_notes
+        if engine == "dosecheck":
+            meta["end_caps"] = str(end_caps or "half-slice")
         text = dvh_formats.dvh_json(items, meta, list(loaded.warnings), compare_tps=compare_tps)
         write_text(text, output)
     elif fmt is DvhFormat.csv:

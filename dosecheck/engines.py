@@ -19,18 +19,23 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "engine_named"]
 
-#: An engine: the plan, the structure names (None for all) and the worker processes.
-Engine = Callable[["Plan", "Iterable[str] | None", int], "list[StructureDVH]"]
+#: An engine: the plan, the structure names (None for all), the worker processes and
+#: the end-cap convention (None: the engine's own).
+Engine = Callable[["Plan", "Iterable[str] | None", int, "str | None"], "list[StructureDVH]"]
 
 
-def _dosecheck(plan: Plan, structures: Iterable[str] | None, jobs: int) -> list[StructureDVH]:
+def _dosecheck(
+    plan: Plan, structures: Iterable[str] | None, jobs: int, end_caps: str | None = None
+) -> list[StructureDVH]:
     """dosecheck's own engine (:func:`dosecheck.core.structures.compute_dvhs`)."""
     from dosecheck.core.structures import compute_dvhs
 
-    return compute_dvhs(plan, structures, jobs=jobs)
+    return compute_dvhs(plan, structures, jobs=jobs, end_caps=end_caps)
 
 
-def _dicompyler(plan: Plan, structures: Iterable[str] | None, jobs: int) -> list[StructureDVH]:
+def _dicompyler(
+    plan: Plan, structures: Iterable[str] | None, jobs: int, end_caps: str | None = None
+) -> list[StructureDVH]:
     """dicompyler-core as a second opinion (one process; needs ``dosecheck[reference]``)."""
     from dosecheck.reference_engine import dicompyler_dvhs
 

@@ -152,6 +152,8 @@ class CheckReport:
     tps_differences
         With ``compare_tps``: one sentence per constraint whose pass/fail differs on
         the TPS's DVH (also at the top of ``prescription_warnings``, shown prominently).
+    end_caps
+        The end-cap convention of the DVHs (``"half-slice"``, ``"none"``, ``"shape"``).
     """
 
     constraint_set: ConstraintSet
@@ -170,6 +172,7 @@ class CheckReport:
     tps_values: tuple[TpsValue, ...] = ()
     tps_notes: tuple[str, ...] = ()
     tps_differences: tuple[str, ...] = ()
+    end_caps: str = "half-slice"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.verdict))  # ValueError for a typo
@@ -284,6 +287,7 @@ class CheckReport:
             "verdict": self.verdict,
             "summary": self.summary(),
             "strict": self.strict,
+            "end_caps": self.end_caps,
             "counts": counts,
             "plan": self.plan,
             "prescription": self.prescription.to_dict(),
@@ -605,6 +609,7 @@ def check_plan(
     site_names: SiteNames | None = None,
     roi_map: Mapping[str, str] | None = None,
     compare_tps: bool = False,
+    end_caps: str | None = None,
 ) -> CheckReport:
     """Check ``plan`` against ``constraint_set``.
 
@@ -633,6 +638,9 @@ def check_plan(
     compare_tps
         Also evaluate every constraint on the planning system's DVH of its ROI
         (DVHSequence) and compare the DVHs (:mod:`dosecheck.checking.tps_check`).
+    end_caps
+        End-cap convention (``"half-slice"``, ``"none"``, ``"shape"``); overrides the
+        constraint set's ``end_caps``, which overrides ``settings.end_caps``.
 
     Returns
     -------
@@ -698,6 +706,17 @@ def check_plan(
         site_names=site_names.names if site_names is not None else {},
         command_line=roi_map,
     )
+    from dosecheck.core.end_caps import EndCaps
+    from dosecheck.core.engine import EngineSettings
+
+    caps = end_caps or cset.end_caps
+    if caps is not None:
+        settings = dataclasses.replace(settings or EngineSettings(), end_caps=EndCaps(caps))
+    used_caps = EndCaps(settings.end_caps if settings is not None else EngineSettings.end_caps)
+    if used_caps is EndCaps.SHAPE:
+        from dosecheck.core.structures import require_shape
+
+        require_shape()
     cache = _DVHCache(plan, settings)
     sum_warnings, on_eqd2_sum = _plan_sum_rules(plan, cset)
     rx_warnings = [*sum_warnings, *rx_warnings]
@@ -761,6 +780,7 @@ def check_plan(
         tps_values=tps[0],
         tps_notes=tps[1],
         tps_differences=tps[2],
+        end_caps=used_caps.value,
     )
 
 

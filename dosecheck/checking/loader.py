@@ -8,6 +8,7 @@ Format::
     source: ...                                      # optional
     description: ...                                 # optional
     version: ...                                     # optional
+    end_caps: none                                   # optional: half-slice, none, shape
     structures:
       - name: Bag_Bowel
         aliases: [BowelBag, Bowel_Bag, Bowel cavity] # optional
@@ -78,7 +79,7 @@ __all__ = ["MAX_BYTES", "load_constraint_set", "load_constraint_set_text"]
 
 _TOP_KEYS: Final = ("name", "prescription", "structures", "source", "description", "version")
 # Accepted but not listed in "expected keys" messages (which name the core keys only).
-_TOP_KEYS_MORE: Final = ("fractionation",)
+_TOP_KEYS_MORE: Final = ("fractionation", "end_caps")
 _PRESCRIPTION_KEYS: Final = ("dose_gy", "fractions")
 _FRACTIONATION_KEYS: Final = ("dose_basis", "alpha_beta")
 _STRUCTURE_KEYS: Final = ("name", "aliases", "regex", "constraints")
@@ -197,6 +198,8 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
         for k in ("source", "description", "version")
     }
 
+    end_caps = _end_caps(r, top["end_caps"][1]) if "end_caps" in top else None
+
     items = r.sequence(
         top["structures"][1], "structures", "'structures: [{name: Rectum, constraints: [...]}]'"
     )
@@ -227,7 +230,22 @@ def _load(text: str, path: str, sha256: str) -> ConstraintSet:
         sha256=sha256,
         description=optional["description"],
         version=optional["version"],
+        end_caps=end_caps,
     )
+
+
+def _end_caps(r: _Reader, node: Node) -> str:
+    """The set's ``end_caps`` convention (a value of :class:`EndCaps`)."""
+    from dosecheck.core.end_caps import EndCaps
+
+    values = [e.value for e in EndCaps]
+    value = r.text(node, "end_caps")
+    if value in values:
+        return value
+    low = value.strip().lower().replace("_", "-").replace(" ", "-")
+    close = [low] if low in values else difflib.get_close_matches(low, values, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    r.fail(f"unknown end_caps {value!r}{hint}; expected {', '.join(values)}", node)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,10 @@ class ConstraintSet:
         Hex digest of the file's bytes, to identify the exact version used.
     description, version
         Optional free text.
+    end_caps
+        The end-cap convention the set's limits assume (``"half-slice"``, ``"none"``,
+        ``"shape"``; :class:`~dosecheck.core.end_caps.EndCaps`), or None: the
+        engine's default unless the command line gives one.
     """
 
     name: str
@@ -326,6 +330,7 @@ class ConstraintSet:
     sha256: str
     description: str = ""
     version: str = ""
+    end_caps: str | None = None
 
     @property
     def constraints(self) -> list[tuple[StructureSpec, Constraint]]:

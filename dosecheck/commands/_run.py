@@ -51,6 +51,7 @@ def run_check(
     roi_map: list[str] | None,
     plan_sum: bool,
     compare_tps: bool = False,
+    end_caps: str | None = None,
 ) -> CheckReport:
     """The check of ``dosecheck check``/``report`` from their options (the prescription
     already passed :func:`validate_prescription`).
@@ -84,6 +85,7 @@ def run_check(
         fractions=fractions,
         strict=strict,
         compare_tps=compare_tps,
+        end_caps=end_caps,
         **naming,
     )
 

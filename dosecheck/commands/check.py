@@ -19,6 +19,7 @@ from dosecheck.commands.options import (
     CompareTpsOpt,
     ConstraintsOpt,
     DoseIsOpt,
+    EndCapsOpt,
     FrameOpt,
     MapOpt,
     OutputOpt,
@@ -98,6 +99,7 @@ def check(
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -125,6 +127,7 @@ def check(
         roi_map=roi_map,
         plan_sum=plan_sum,
         compare_tps=compare_tps,
+        end_caps=end_caps,
     )
     if report_file is not None:
         from dosecheck.report import write_report

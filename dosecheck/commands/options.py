@@ -43,6 +43,29 @@ class DoseIs(StrEnum):
     labelled = "labelled"
 
 
+class EndCapsChoice(StrEnum):
+    """Values of ``--end-caps`` (those of :class:`dosecheck.core.end_caps.EndCaps`)."""
+
+    half_slice = "half-slice"
+    none = "none"
+    shape = "shape"
+
+
+EndCapsOpt = Annotated[
+    EndCapsChoice | None,
+    typer.Option(
+        "--end-caps",
+        help=(
+            "How far each ROI extends beyond its first and last contour plane: "
+            "'half-slice' (half a contour spacing, the default; MIM, the Nelms data), "
+            "'none' (it stops at the plane; Eclipse) or 'shape' (the cross-section "
+            "changes continuously between planes and closes as the shape implies; "
+            "needs dosecheck\\[shape]). Overrides a constraint set's end_caps."
+        ),
+    ),
+]
+
+
 DoseIsOpt = Annotated[
     DoseIs | None,
     typer.Option(

@@ -19,6 +19,7 @@ from dosecheck.commands.options import (
     CompareTpsOpt,
     ConstraintsOpt,
     DoseIsOpt,
+    EndCapsOpt,
     FrameOpt,
     MapOpt,
     PlanArg,
@@ -59,6 +60,7 @@ def report(
     roi_map: MapOpt = None,
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -90,6 +92,7 @@ def report(
         roi_map=roi_map,
         plan_sum=plan_sum,
         compare_tps=compare_tps,
+        end_caps=end_caps,
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)

@@ -5,7 +5,9 @@ Model (the one the published analytical data sets assume):
 * **Slabs.** Each contour plane stands for the slab from half-way to the previous plane
   to half-way to the next; the first and last planes of a run extend half a contour
   spacing beyond (half-slice end caps). A gap of more than 1.5 spacings between planes
-  splits the structure into separately end-capped runs.
+  splits the structure into separately end-capped runs. That is the default,
+  ``EngineSettings.end_caps = "half-slice"``; ``"none"`` (no caps) and ``"shape"``
+  (shape-based interpolation, per-sample extents) are in :mod:`dosecheck.core.end_caps`.
 * **In-plane sampling.** Every plane is sampled on a regular grid aligned with the dose
   voxels and ``k`` times finer (``k`` from 1 to ``max_subdivisions``, chosen per
   structure so the sample count stays within ``sample_budget``). Contours combine by
@@ -31,10 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dosecheck.core.dvh import DVH
+from dosecheck.core.end_caps import EndCaps, ShapeExtents, cap_faces, run_ends
 from dosecheck.core.histogram import SegmentHistogram
 from dosecheck.core.rasterise import (
     SampleGrid,
     Samples,
+    contour_edges,
     even_odd_areas,
     expand_ranges,
     plane_outline,
@@ -72,6 +76,9 @@ class EngineSettings:
         Plane gaps larger than ``gap_factor`` × the contour spacing split runs.
     chunk_samples
         About how many in-plane samples are processed at once (memory and speed).
+    end_caps
+        How far the structure extends beyond its end planes and between planes
+        (:class:`~dosecheck.core.end_caps.EndCaps`; a string value is accepted).
     """
 
     bin_width_gy: float = 0.01
@@ -81,6 +88,7 @@ class EngineSettings:
     sample_budget: int = 2_000_000
     gap_factor: float = 1.5
     chunk_samples: int = 100_000
+    end_caps: EndCaps = EndCaps.HALF_SLICE
 
 
 @dataclass(frozen=True)
@@ -349,7 +357,9 @@ def _segments(
     slabs: _Slabs,
     z_range: tuple[float, float],
     interp: DoseField,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    *,
+    with_z: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Linear-in-z dose segments of every point over its plane's slab.
 
     Parameters
@@ -360,7 +370,8 @@ def _segments(
     Returns
     -------
     point, d_start, d_end, length
-        For every segment: its point, the dose at its two ends and its height (mm).
+        For every segment: its point, the dose at its two ends and its height (mm);
+        with ``with_z``, also the height of its lower end (mm).
     """
     frames = interp.grid.z
     zb, n_breaks, ib, tb = _plane_breaks(slabs, z_range, frames)
@@ -371,7 +382,7 @@ def _segments(
     n = pplane.size
     if n == 0:
         empty = np.zeros(0)
-        return np.zeros(0, dtype=np.int64), empty, empty, empty
+        return (np.zeros(0, dtype=np.int64), empty, empty, empty) + ((empty,) if with_z else ())
     corners = interp.inplane(ax, ay)
     # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
     fa_p = fa[pplane]
@@ -382,7 +393,7 @@ def _segments(
     flat_p = p.reshape(-1)
     last_row = (p.shape[0] - 1) * n
     d_prev = None
-    out_pt, out_a, out_b, out_len = [], [], [], []
+    out_pt, out_a, out_b, out_len, out_z = [], [], [], [], []
     for b in range(zb.shape[1]):
         lower = rel[:, b][pplane] * n + cols
         d_b = flat_p[lower]
@@ -397,19 +408,24 @@ def _segments(
                 out_a.append(d_prev)
                 out_b.append(d_b)
                 out_len.append(length[pplane])
+                if with_z:
+                    out_z.append(zb[:, b - 1][pplane])
             else:
                 valid = plane_ok[pplane]
                 out_pt.append(cols[valid])
                 out_a.append(d_prev[valid])
                 out_b.append(d_b[valid])
                 out_len.append(length[pplane][valid])
+                if with_z:
+                    out_z.append(zb[:, b - 1][pplane][valid])
         d_prev = d_b
-    return (
+    out = (
         np.concatenate(out_pt),
         np.concatenate(out_a),
         np.concatenate(out_b),
         np.concatenate(out_len),
     )
+    return (*out, np.concatenate(out_z)) if with_z else out
 
 
 def compute_dvh(
@@ -433,7 +449,8 @@ def compute_dvh(
         Contour spacing used for end caps and for single-plane structures. Defaults to
         the median spacing of the structure's own planes.
     settings
-        Accuracy settings; defaults to :class:`EngineSettings()`.
+        Accuracy settings and the end-cap convention (``settings.end_caps``, see
+        :mod:`dosecheck.core.end_caps`); defaults to :class:`EngineSettings()`.
     bin_width_gy
         Overrides ``settings.bin_width_gy``.
 
@@ -443,12 +460,57 @@ def compute_dvh(
         Empty (volume 0) with a warning when nothing of the structure is inside the grid.
     """
     settings = settings or EngineSettings()
+    end_caps = EndCaps(settings.end_caps)
+    variants = _run(structure, grid, slice_thickness_mm, settings, bin_width_gy, end_caps)
+    return variants[end_caps]
+
+
+def compute_dvh_variants(
+    structure: Structure,
+    grid: DoseGrid | DoseField,
+    *,
+    slice_thickness_mm: float | None = None,
+    settings: EngineSettings | None = None,
+    bin_width_gy: float | None = None,
+) -> dict[EndCaps, DVH]:
+    """The DVHs with half-slice end caps and with none, from one pass.
+
+    The half-slice DVH is the one :func:`compute_dvh` gives (``settings.end_caps`` is
+    ignored); the one without end caps is that pass less the end-cap half-slabs of each
+    run (their volume, dose-volume and share of every segment's dose range), so it
+    costs little more than the half-slice DVH alone. Parameters as :func:`compute_dvh`.
+
+    Returns
+    -------
+    dict
+        ``{EndCaps.HALF_SLICE: DVH, EndCaps.NONE: DVH}``.
+    """
+    return _run(
+        structure,
+        grid,
+        slice_thickness_mm,
+        settings or EngineSettings(),
+        bin_width_gy,
+        EndCaps.NONE,
+    )
+
+
+def _run(
+    structure: Structure,
+    grid: DoseGrid | DoseField,
+    slice_thickness_mm: float | None,
+    settings: EngineSettings,
+    bin_width_gy: float | None,
+    end_caps: EndCaps,
+) -> dict[EndCaps, DVH]:
+    """DVHs of one structure: half-slice; with ``none``, also none; with ``shape``, shape."""
     bw = bin_width_gy or settings.bin_width_gy
     field = grid if isinstance(grid, DoseField) else DoseField(grid)
     grid = field.grid
     name = structure.name
+    keys = (end_caps,) if end_caps is not EndCaps.NONE else (EndCaps.HALF_SLICE, EndCaps.NONE)
     if structure.is_empty:
-        return DVH.empty(name=name, warnings=(f"{name}: ROI has no contours",))
+        return dict.fromkeys(keys, DVH.empty(name=name, warnings=(f"{name}: ROI has no contours",)))
     coords = (structure.xy, structure.z)
     if not all(
         np.isfinite(c).all() and np.abs(c).max(initial=0.0) <= MAX_COORDINATE_MM for c in coords
@@ -460,9 +522,14 @@ def compute_dvh(
     planes, contour_plane = np.unique(np.round(structure.z, 3), return_inverse=True)
     spacing = slice_thickness_mm or contour_spacing(planes)
     if spacing is None or not spacing > 0:
-        return DVH.empty(
-            name=name,
-            warnings=(f"{name}: single contour plane and no slice thickness known; not computed",),
+        return dict.fromkeys(
+            keys,
+            DVH.empty(
+                name=name,
+                warnings=(
+                    f"{name}: single contour plane and no slice thickness known; not computed",
+                ),
+            ),
         )
     slabs = _slabs(planes, spacing, settings.gap_factor)
     thickness = slabs.hi - slabs.lo
@@ -485,8 +552,28 @@ def compute_dvh(
     z_range = _axis_domain(grid.z)
     frame_mid = _nearest_index(np.clip((slabs.lo + slabs.hi) / 2, *z_range), grid.z)
     hist = SegmentHistogram(bw, field.max_gy)
-    vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
+    runs = run_ends(planes, spacing, settings.gap_factor)
+    shape = caps = None
+    if end_caps is EndCaps.SHAPE:
+        shape = ShapeExtents(planes, runs, spacing, sgrid.sx, sgrid.sy)
+        vmin, vmax = np.inf, -np.inf  # per chunk, from the shape's vertex extents
+    else:
+        vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
     acc = _Totals(vertex_min=vmin, vertex_max=vmax)
+    if end_caps is EndCaps.NONE:
+        cap_lo, cap_hi = cap_faces(planes, slabs.lo, slabs.hi, runs)
+        core = _Slabs(
+            z=planes,
+            lo=np.where(cap_lo < planes, planes, slabs.lo),
+            hi=np.where(cap_hi > planes, planes, slabs.hi),
+        )
+        cmin, cmax = _vertex_extremes(structure, contour_plane, core, grid, field, z_range)
+        caps = _Caps(
+            lo=cap_lo,
+            hi=cap_hi,
+            hist=SegmentHistogram(bw, field.max_gy),
+            acc=_Totals(vertex_min=cmin, vertex_max=cmax),
+        )
 
     # Only samples inside the grid's extent are made (plus the plane's fallback sample).
     col_window = (0, -(-field.nx * den // num))
@@ -497,7 +584,13 @@ def compute_dvh(
     expected = np.abs(plane_area) / cell_area + 1.0
     for p0, p1 in _chunks(expected, settings.chunk_samples):
         xy, offsets, cplane = by_plane.planes(p0, p1)
-        samples = rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)
+        if shape is None:
+            samples = rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)
+        else:
+            samples = _prepare_shape(
+                shape, by_plane, p0, p1, n_planes, sgrid, (col_window, row_window)
+            )
+            _shape_vertex_extremes(shape, xy, offsets, cplane, sgrid, grid, field, z_range, acc)
         _process_chunk(
             samples,
             xy,
@@ -515,6 +608,8 @@ def compute_dvh(
             field,
             hist,
             acc,
+            shape=shape,
+            caps=caps,
         )
 
     warnings: list[str] = []
@@ -528,6 +623,24 @@ def compute_dvh(
             f"{name}: the dose grid is so fine for this structure's size that only every "
             f"{num}th voxel along x and y was sampled (limit {settings.max_samples:,} samples)"
         )
+    main = EndCaps.SHAPE if shape is not None else EndCaps.HALF_SLICE
+    out = {main: _finish(name, acc, hist.below(), bw, warnings)}
+    if caps is not None:
+        below = hist.below() - caps.hist.below()
+        single = int(runs.single.sum())
+        if single:
+            warnings = [
+                *warnings,
+                f"{name}: {single} contour plane(s) form a run of their own; without end "
+                "caps such a plane has no extent, so it keeps half a contour spacing either side",
+            ]
+        out[EndCaps.NONE] = _finish(name, caps.core_totals(acc), below, bw, warnings)
+    return out
+
+
+def _finish(name: str, acc: _Totals, below: np.ndarray, bw: float, warnings: list[str]) -> DVH:
+    """The DVH from a structure's totals and its histogram's ``below`` array."""
+    warnings = list(warnings)
     outside_cc = max(acc.total_cc - acc.inside_cc, 0.0)
     if outside_cc >= 5e-4:
         warnings.append(
@@ -543,9 +656,8 @@ def compute_dvh(
                 f"({acc.total_cc:.2f} cc); no DVH",
             ),
         )
-    dmin = min(acc.dmin, vmin)
-    dmax = max(acc.dmax, vmax)
-    below = hist.below()
+    dmin = min(acc.dmin, acc.vertex_min)
+    dmax = max(acc.dmax, acc.vertex_max)
     n_edges = min(int(np.ceil(dmax / bw)) + 2, below.size)
     volume = acc.inside_cc
     return DVH(
@@ -573,6 +685,35 @@ class _Totals:
     vertex_min: float = np.inf
     vertex_max: float = -np.inf
     crossing_planes: int = 0
+
+
+@dataclass
+class _Caps:
+    """The end-cap half-slabs of a half-slice pass, accumulated apart (for ``none``).
+
+    ``lo``/``hi``: each plane's cap (empty for planes that do not end a run). ``acc``
+    holds the caps' own totals, except its ``dmin``/``dmax``/``vertex_*``, which are
+    those of the rest (the structure without caps).
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    hist: SegmentHistogram
+    acc: _Totals
+
+    def core_totals(self, full: _Totals) -> _Totals:
+        """Totals of the structure without its caps: ``full`` less the caps."""
+        c = self.acc
+        return _Totals(
+            total_cc=full.total_cc - c.total_cc,
+            inside_cc=full.inside_cc - c.inside_cc,
+            dose_volume=full.dose_volume - c.dose_volume,
+            dmin=c.dmin,
+            dmax=c.dmax,
+            vertex_min=c.vertex_min,
+            vertex_max=c.vertex_max,
+            crossing_planes=full.crossing_planes,
+        )
 
 
 class _ContoursByPlane:
@@ -626,13 +767,21 @@ def _process_chunk(
     field: DoseField,
     hist: SegmentHistogram,
     acc: _Totals,
+    *,
+    shape: ShapeExtents | None = None,
+    caps: _Caps | None = None,
 ) -> None:
-    """Sample, interpolate and histogram the planes of one chunk."""
+    """Sample, interpolate and histogram the planes of one chunk.
+
+    With ``shape``, each sample spans its own extent along z instead of its plane's
+    slab; with ``caps``, the end-cap half-slabs are also accumulated apart.
+    """
     grid = field.grid
     n_all = plane_area.size
     ax = _axis_from_samples(samples.col, num, den, field.nx)
     ay = _axis_from_samples(samples.row, num, den, field.ny)
     pplane = samples.plane
+    pcol, prow = samples.col, samples.row
     cell_area = sgrid.sx * sgrid.sy
     count = np.bincount(pplane, minlength=n_all)
     sel = slice(planes.start, planes.stop)
@@ -647,6 +796,9 @@ def _process_chunk(
         ay = _Axis.concat(ay, _axis_from_coords(my, grid.y))
         pplane = np.concatenate([pplane, missing])
         count[missing] = 1
+        if shape is not None:
+            pcol = np.concatenate([pcol, np.floor((mx - sgrid.x0) / sgrid.sx).astype(np.int64)])
+            prow = np.concatenate([prow, np.floor((my - sgrid.y0) / sgrid.sy).astype(np.int64)])
     # Each plane's samples share its exact (even-odd) polygon area, so the volume does
     # not depend on the sampling. Where that area disagrees with the sampled one by more
     # than sampling can explain, contours cross each other and the polygon area is
@@ -672,12 +824,29 @@ def _process_chunk(
         use_exact, plane_area, np.where(clipped, np.maximum(plane_area, sampled_area), sampled_area)
     )
     weight_per_mm = cell_area * scale / MM3_PER_CC  # cc per mm of slab height, per sample
+    if shape is not None:
+        # Each sample has its own extent; a plane's mean extent scales its total.
+        s_lo, s_hi = shape.sample_extents(pplane, pcol, prow)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_h = np.bincount(pplane, weights=s_hi - s_lo, minlength=n_all) / count
+        thickness = np.where(count > 0, mean_h, 0.0)
     acc.total_cc += float((plane_total * thickness)[sel].sum()) / MM3_PER_CC
+    if caps is not None:
+        cap_h = caps.hi - caps.lo
+        caps.acc.total_cc += float((plane_total * cap_h)[sel].sum()) / MM3_PER_CC
 
     inside = ax.inside & ay.inside
     if not inside.all():
         ax, ay, pplane = ax.take(inside), ay.take(inside), pplane[inside]
-    pt, da, db, length = _segments(ax, ay, pplane, slabs, z_range, field)
+        if shape is not None:
+            s_lo, s_hi = s_lo[inside], s_hi[inside]
+    if shape is not None:
+        own = _Slabs(z=s_lo, lo=s_lo, hi=s_hi)
+        pt, da, db, length = _segments(ax, ay, np.arange(pplane.size), own, z_range, field)
+    elif caps is not None:
+        pt, da, db, length, z0 = _segments(ax, ay, pplane, slabs, z_range, field, with_z=True)
+    else:
+        pt, da, db, length = _segments(ax, ay, pplane, slabs, z_range, field)
     if pt.size == 0:
         return
     vol = length * weight_per_mm[pplane[pt]]
@@ -699,6 +868,130 @@ def _process_chunk(
         lo = np.maximum(mid - half, min(acc.vertex_min, float(lo.min())))
         hi = np.minimum(mid + half, max(acc.vertex_max, float(hi.max())))
     hist.add(lo, hi, vol)
+    if caps is not None:
+        _add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)
+
+
+def _add_caps(
+    caps: _Caps,
+    plane: np.ndarray,
+    z0: np.ndarray,
+    length: np.ndarray,
+    da: np.ndarray,
+    db: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    vol: np.ndarray,
+) -> None:
+    """Accumulate the part of each segment inside its plane's end cap, and the rest's extremes.
+
+    A segment runs from ``z0`` to ``z0 + length`` with dose ``da`` to ``db`` and was
+    added to the histogram spread uniformly over ``[lo, hi]``; its part at fractions
+    ``[a, b]`` of its height is the matching part of ``[lo, hi]`` (in the direction of
+    the dose), so the caps' histogram is exactly a share of the full one.
+    """
+    a = np.clip((caps.lo[plane] - z0) / length, 0.0, 1.0)
+    b = np.clip((caps.hi[plane] - z0) / length, 0.0, 1.0)
+    # Extremes of the rest: the parts [0, a] and [b, 1] of each segment.
+    dd = db - da
+    d_a, d_b = da + dd * a, da + dd * b
+    below, above = a > 0, b < 1
+    rest_lo = np.minimum(
+        np.where(below, np.minimum(da, d_a), np.inf), np.where(above, np.minimum(d_b, db), np.inf)
+    )
+    rest_hi = np.maximum(
+        np.where(below, np.maximum(da, d_a), -np.inf), np.where(above, np.maximum(d_b, db), -np.inf)
+    )
+    c = caps.acc
+    c.dmin = min(c.dmin, max(float(rest_lo.min()), 0.0))
+    c.dmax = max(c.dmax, max(float(rest_hi.max()), 0.0))
+    part = b > a
+    if not part.any():
+        return
+    a, b, w = a[part], b[part], vol[part] * (b[part] - a[part])
+    c.inside_cc += float(w.sum())
+    c.dose_volume += float((w * (d_a[part] + d_b[part])).sum()) / 2
+    up = dd[part] >= 0
+    lo_p, width = lo[part], hi[part] - lo[part]
+    f0 = np.where(up, a, 1.0 - b)
+    f1 = np.where(up, b, 1.0 - a)
+    caps.hist.add(lo_p + width * f0, lo_p + width * f1, w)
+
+
+def _prepare_shape(
+    shape: ShapeExtents,
+    by_plane: _ContoursByPlane,
+    p0: int,
+    p1: int,
+    n_planes: int,
+    sgrid: SampleGrid,
+    windows: tuple[tuple[int, int], tuple[int, int]],
+) -> Samples:
+    """Rasterise planes ``p0 - 1 .. p1`` for ``shape``; return the samples of ``p0 .. p1 - 1``."""
+    q0, q1 = max(p0 - 1, 0), min(p1 + 1, n_planes)
+    xy, offsets, cplane = by_plane.planes(q0, q1)
+    cols, rows = windows
+    block = rasterise(xy, offsets, cplane, sgrid, cols=cols, rows=rows)
+    # A plane without an inside sample (tiny or degenerate contours) is marked along
+    # its contours' edges and at the mean of its vertices (where its fallback sample
+    # goes), so that its neighbours see where and how long it is.
+    has = np.zeros(n_planes, dtype=bool)
+    has[block.plane] = True
+    vplane = np.repeat(cplane, np.diff(offsets))
+    bare = np.zeros(n_planes, dtype=bool)
+    bare[cplane] = True
+    bare[has] = False
+    marks = (np.zeros(0, dtype=np.int64),) * 3
+    if bare.any():
+        start, end, contour = contour_edges(xy, offsets)
+        on = bare[cplane[contour]]
+        start, end, eplane = start[on], end[on], cplane[contour[on]]
+        step = 0.5 * min(sgrid.sx, sgrid.sy)
+        n_pts = np.ceil(np.hypot(*(end - start).T) / step).astype(np.int64) + 1
+        edge, k = expand_ranges(n_pts)
+        f = (k / np.maximum(n_pts[edge] - 1, 1))[:, None]
+        pts = start[edge] + (end[edge] - start[edge]) * f
+        planes_b = np.flatnonzero(bare)
+        n_v = np.bincount(vplane, minlength=n_planes)[planes_b]
+        mx = np.bincount(vplane, weights=xy[:, 0], minlength=n_planes)[planes_b] / n_v
+        my = np.bincount(vplane, weights=xy[:, 1], minlength=n_planes)[planes_b] / n_v
+        px = np.concatenate([pts[:, 0], mx])
+        py = np.concatenate([pts[:, 1], my])
+        marks = (
+            np.concatenate([eplane[edge], planes_b]),
+            np.floor((px - sgrid.x0) / sgrid.sx).astype(np.int64),
+            np.floor((py - sgrid.y0) / sgrid.sy).astype(np.int64),
+        )
+    shape.prepare(q0, block.plane, block.col, block.row, marks)
+    keep = (block.plane >= p0) & (block.plane < p1)
+    return Samples(plane=block.plane[keep], col=block.col[keep], row=block.row[keep])
+
+
+def _shape_vertex_extremes(
+    shape: ShapeExtents,
+    xy: np.ndarray,
+    offsets: np.ndarray,
+    cplane: np.ndarray,
+    sgrid: SampleGrid,
+    grid: DoseGrid,
+    interp: DoseField,
+    z_range: tuple[float, float],
+    acc: _Totals,
+) -> None:
+    """Fold the dose extremes of a chunk's vertices over their shape extents into ``acc``."""
+    ax = _axis_from_coords(xy[:, 0], grid.x)
+    ay = _axis_from_coords(xy[:, 1], grid.y)
+    ok = ax.inside & ay.inside
+    if not ok.any():
+        return
+    vplane = np.repeat(cplane, np.diff(offsets))[ok]
+    lo, hi = shape.vertex_extents(vplane, xy[ok, 0], xy[ok, 1], sgrid.x0, sgrid.y0)
+    lo = np.minimum(lo, hi - 1e-6)  # a vertex that spans no height still has its dose
+    own = _Slabs(z=lo, lo=lo, hi=hi)
+    _, da, db, _ = _segments(ax.take(ok), ay.take(ok), np.arange(lo.size), own, z_range, interp)
+    if da.size:
+        acc.vertex_min = min(acc.vertex_min, float(max(min(da.min(), db.min()), 0.0)))
+        acc.vertex_max = max(acc.vertex_max, float(max(da.max(), db.max())))
 
 
 def _vertex_extremes(

@@ -1,5 +1,8 @@
 """DVHs of a plan's structures: which structures, which end caps, and the DVH of each.
 
+The end-cap *convention* (half-slice, none, shape) is :class:`EndCaps`
+(:mod:`dosecheck.core.end_caps`); the functions here give the *spacing* the caps use.
+
 The glue between the plan data (:mod:`dosecheck.model`) and the engine
 (:mod:`dosecheck.core.engine`): :func:`select_structures` picks ROIs by name,
 :func:`structure_set_spacing` and :func:`end_cap_spacing` give the contour spacing
@@ -11,14 +14,16 @@ the functions so that importing this module stays cheap.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dosecheck.core.end_caps import EndCaps
 from dosecheck.errors import InputError
 
 __all__ = [
+    "EndCaps",
     "StructureDVH",
     "compute_dvhs",
     "end_cap_spacing",
@@ -66,6 +71,13 @@ def end_cap_spacing(structure: Structure, set_spacing: float | None) -> float | 
     return contour_spacing(np.unique(np.round(structure.z, 3))) or set_spacing
 
 
+def require_shape() -> None:
+    """Refuse ``end_caps="shape"`` without SciPy (the ``shape`` extra), in one message."""
+    from dosecheck._optional import require
+
+    require("scipy.ndimage", extra="shape", feature="end caps 'shape'")
+
+
 def select_structures(structure_set: StructureSet, names: Iterable[str] | None) -> list[Structure]:
     """The structures named (exact, then case-insensitive), or all of them.
 
@@ -97,11 +109,17 @@ def compute_dvhs(
     *,
     settings: EngineSettings | None = None,
     jobs: int = 1,
+    end_caps: EndCaps | str | None = None,
 ) -> list[StructureDVH]:
     """Compute the DVH of each selected structure (all when ``structures`` is None).
 
     Parameters
     ----------
+    settings
+        DVH engine settings (defaults to the engine's).
+    end_caps
+        End-cap convention, ``"half-slice"`` (default), ``"none"`` or ``"shape"``
+        (:class:`~dosecheck.core.end_caps.EndCaps`); overrides ``settings.end_caps``.
     jobs
         Worker processes for the structures (Linux ``fork`` only; elsewhere, or with
         ``jobs=1``, the structures are computed one after another in this process).
@@ -119,8 +137,12 @@ def compute_dvhs(
     >>> round(bowel.dvh.volume_at_dose(30.0), 1), round(bowel.dvh.volume_at_dose(45.0), 1)
     (239.6, 110.6)
     """
-    from dosecheck.core.engine import DoseField
+    from dosecheck.core.engine import DoseField, EngineSettings
 
+    if end_caps is not None:
+        settings = replace(settings or EngineSettings(), end_caps=EndCaps(end_caps))
+    if settings is not None and EndCaps(settings.end_caps) is EndCaps.SHAPE:
+        require_shape()  # here, not in a worker process
     spacing = structure_set_spacing(plan.structure_set)
     field = DoseField(plan.dose)
     chosen = select_structures(plan.structure_set, structures)

@@ -207,6 +207,8 @@ def _header_lines(report: CheckReport) -> list[tuple[str, str]]:
     lines.append(("Prescription", report.prescription.describe()))
     if report.strict:
         lines.append(("Mode", "strict: constraints that cannot be evaluated fail"))
+    if report.end_caps != "half-slice":
+        lines.append(("End caps", report.end_caps))
     return lines
 
 
@@ -360,6 +362,7 @@ def check_junit(report: CheckReport) -> str:
         ("constraint_set", report.constraint_set.path),
         ("constraint_set_sha256", report.constraint_set.sha256),
         ("strict", str(report.strict).lower()),
+        ("end_caps", report.end_caps),
         ("dosecheck_version", report.dosecheck_version),
     ):
         ET.SubElement(props, "property", {"name": key, "value": _x("" if value is None else value)})

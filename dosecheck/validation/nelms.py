@@ -3,7 +3,8 @@
 B. E. Nelms et al., "Methods, software and datasets to verify DVH calculations against
 analytical values: Twenty years of progress", Med. Phys. 42(8), 2015. The data set
 (spheres, cylinders and cones in 1 Gy/mm linear dose gradients on 1, 2 and 3 mm grids,
-contours 0.2–3 mm apart, with analytical values that include half-slice end caps) is not
+contours 0.2–3 mm apart, with analytical values of the true shapes plus half-slice end
+caps on flat ends, and Dmin/Dmax at half-slice end caps everywhere) is not
 shipped with dosecheck; point this module at a copy laid out as in the ``pps``
 repository: ``STRUCTURES/*.dcm``, ``DOSE GRIDS/Linear_{AntPost,SupInf}_{1,2,3}mm_Aligned.dcm``
 and ``analytical_points.csv``.
@@ -55,14 +56,20 @@ class NelmsRow:
         return sum(abs(e) > THRESHOLD_PERCENT for e in self.errors_percent)
 
 
-def run(folder: str | Path) -> list[NelmsRow]:
-    """Compute every 1, 2 and 3 mm row of the data set with dosecheck."""
-    from dosecheck.core.engine import compute_dvh
+def run(folder: str | Path, end_caps: str = "half-slice") -> list[NelmsRow]:
+    """Compute every 1, 2 and 3 mm row of the data set with dosecheck.
+
+    ``end_caps``: the engine's end-cap convention (``"half-slice"``, ``"none"`` or
+    ``"shape"``, see :mod:`dosecheck.core.end_caps`).
+    """
+    from dosecheck.core.end_caps import EndCaps
+    from dosecheck.core.engine import EngineSettings, compute_dvh
     from dosecheck.core.structures import end_cap_spacing, structure_set_spacing
     from dosecheck.dicom.dose import read_rtdose
     from dosecheck.dicom.structures import read_rtstruct
 
     folder = Path(folder)
+    settings = EngineSettings(end_caps=EndCaps(end_caps))
     grids = {}
     rows = []
     with open(folder / "analytical_points.csv", newline="") as fh:
@@ -83,6 +90,7 @@ def run(folder: str | Path) -> list[NelmsRow]:
             roi,
             grids[dose_path],
             slice_thickness_mm=end_cap_spacing(roi, structure_set_spacing(sset)),
+            settings=settings,
         )
         computed = (
             d.volume_cc,
@@ -122,8 +130,10 @@ def summary(rows: list[NelmsRow]) -> dict[str, object]:
         v: sum(r.n_over for r in rows if r.dose_voxel_mm == v)
         for v in sorted({r.dose_voxel_mm for r in rows})
     }
+    max_error = max((abs(e) for r in rows for e in r.errors_percent), default=0.0)
     return {
         "rows": len(rows),
+        "max_error_percent": max_error,
         "values": n_values,
         "over_3_percent": n_over,
         "percent_over": 100.0 * n_over / n_values if n_values else 0.0,
