@@ -72,7 +72,7 @@ def test_the_cli_runs_the_engine_the_registry_names(
     structures and the jobs, and prints what it returns."""
     calls: list[tuple[list[str] | None, int]] = []
 
-    def mine(plan, structures: Iterable[str] | None, jobs: int):
+    def mine(plan, structures: Iterable[str] | None, jobs: int, end_caps: str | None = None):
         from dosecheck.core.structures import compute_dvhs
 
         calls.append((list(structures) if structures else None, jobs))
