@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dosecheck import __version__
+from dosecheck.checking.dvh_cache import DVHCache
 from dosecheck.checking.evaluate import evaluate_constraints, resolve_prescription, verdict
 from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, normalize_name
 from dosecheck.checking.model import (
@@ -35,9 +36,6 @@ from dosecheck.checking.sets import (
 )
 from dosecheck.core.structures import (
     StructureDVH,
-    end_cap_spacing,
-    select_structures,
-    structure_set_spacing,
 )
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
@@ -46,10 +44,10 @@ from dosecheck.model import PlanIdentity
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dosecheck.checking.borderline import ValueRange
     from dosecheck.checking.site_names import SiteNames
     from dosecheck.checking.tps_check import TpsValue
-    from dosecheck.core.dvh import DVH
-    from dosecheck.core.engine import DoseField, EngineSettings
+    from dosecheck.core.engine import EngineSettings
     from dosecheck.model import Plan
 
 __all__ = ["CheckReport", "Prescription", "check_plan", "file_sha256", "result_margin"]
@@ -152,6 +150,9 @@ class CheckReport:
     tps_differences
         With ``compare_tps``: one sentence per constraint whose pass/fail differs on
         the TPS's DVH (also at the top of ``prescription_warnings``, shown prominently).
+    ranges
+        Each result's value across end-cap conventions (and the TPS's DVH), and whether
+        its limit lies inside (:mod:`dosecheck.checking.borderline`; same order).
     end_caps
         The end-cap convention of the DVHs (``"half-slice"``, ``"none"``, ``"shape"``).
     """
@@ -172,6 +173,7 @@ class CheckReport:
     tps_values: tuple[TpsValue, ...] = ()
     tps_notes: tuple[str, ...] = ()
     tps_differences: tuple[str, ...] = ()
+    ranges: tuple[ValueRange, ...] = ()
     end_caps: str = "half-slice"
 
     def __post_init__(self) -> None:
@@ -261,6 +263,8 @@ class CheckReport:
                 "message": r.message,
             }
             record.update({k: v for k, v in d.items() if k not in record})
+            if self.ranges:
+                record.update(self.ranges[i].to_dict())
             if self.compare_tps:
                 record.update(self.tps_values[i].to_dict())
             out.append(record)
@@ -515,62 +519,6 @@ def _verify_scale_with_set_prescription(plan: Plan, rx: Prescription) -> Plan:
     return replace(plan, dose_scale=check, warnings=warnings)
 
 
-# --- DVHs -----------------------------------------------------------------------------
-class _DVHCache:
-    """Computes a ROI's DVH on first request, on one prepared dose field and with the
-    structure set's contour spacing for end caps (as :func:`dosecheck.core.structures.compute_dvhs`
-    does)."""
-
-    def __init__(self, plan: Plan, settings: EngineSettings | None) -> None:
-        self.plan = plan
-        self.settings = settings
-        self.spacing = structure_set_spacing(plan.structure_set)
-        self.field: DoseField | None = None
-        self.items: dict[str, StructureDVH] = {}
-        self.eqd2_fields: dict[float, DoseField] = {}
-        self.eqd2_items: dict[tuple[str, float], DVH] = {}
-
-    def __call__(self, roi: str) -> DVH:
-        if roi not in self.items:
-            from dosecheck.core.engine import DoseField, compute_dvh
-
-            if self.field is None:
-                self.field = DoseField(self.plan.dose)
-            structure = select_structures(self.plan.structure_set, [roi])[0]
-            dvh = compute_dvh(
-                structure,
-                self.field,
-                slice_thickness_mm=end_cap_spacing(structure, self.spacing),
-                settings=self.settings,
-            )
-            self.items[roi] = StructureDVH(structure=structure, dvh=dvh)
-        return self.items[roi].dvh
-
-    def eqd2(self, roi: str, alpha_beta: float) -> DVH:
-        """The DVH of ``roi`` in the voxel-wise EQD2 sum of the plan sum's parts with
-        this α/β (one dose field per distinct α/β, built on first request)."""
-        key = (roi, float(alpha_beta))
-        if key not in self.eqd2_items:
-            from dosecheck.core.engine import DoseField, compute_dvh
-            from dosecheck.core.eqd2 import eqd2_sum
-
-            plan_sum = self.plan.plan_sum
-            assert plan_sum is not None
-            ab = float(alpha_beta)
-            if ab not in self.eqd2_fields:
-                dose = eqd2_sum(plan_sum.part_doses_gy, plan_sum.fractions, ab)
-                grid = dataclasses.replace(self.plan.dose, dose_gy=dose)
-                self.eqd2_fields[ab] = DoseField(grid)
-            structure = select_structures(self.plan.structure_set, [roi])[0]
-            self.eqd2_items[key] = compute_dvh(
-                structure,
-                self.eqd2_fields[ab],
-                slice_thickness_mm=end_cap_spacing(structure, self.spacing),
-                settings=self.settings,
-            )
-        return self.eqd2_items[key]
-
-
 def _plan_sum_rules(plan: Plan, cset: ConstraintSet) -> tuple[list[str], bool]:
     """For a plan sum: the prominent warnings (what was summed, why, where a part
     contributes 0 Gy) and whether converted constraints are evaluated on the
@@ -717,7 +665,7 @@ def check_plan(
         from dosecheck.core.structures import require_shape
 
         require_shape()
-    cache = _DVHCache(plan, settings)
+    cache = DVHCache(plan, settings)
     sum_warnings, on_eqd2_sum = _plan_sum_rules(plan, cset)
     rx_warnings = [*sum_warnings, *rx_warnings]
     results = evaluate_constraints(
@@ -747,6 +695,25 @@ def check_plan(
         dvhs = tuple(items)
         tps = (tuple(values), tuple(notes), tuple(differences))
         rx_warnings = [*differences, *rx_warnings]
+    from dosecheck.checking.borderline import value_ranges
+
+    ranges = value_ranges(
+        cset,
+        results,
+        convention=cache.convention,
+        in_convention=cache.in_convention,
+        alternates=cache.alternates,
+        evaluate=lambda source: evaluate_constraints(
+            cset,
+            source,
+            plan.structure_set.names,
+            rx.dose_gy,
+            fractions=rx.fractions,
+            naming=naming,
+        ),
+        tps_values=[t.value for t in tps[0]],
+    )
+    borderline = [v.reason for v in ranges if v.borderline]
     dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]
     # Results also carry the evaluator's prescription note (shown per result only) and
     # the DVH warnings; what is left are the matching cross-checks.
@@ -759,6 +726,8 @@ def check_plan(
             *rx_warnings,
             *dvh_warnings,
             *match_warnings,
+            *(f"borderline: {b}" for b in borderline),
+            *dict.fromkeys(v.note for v in ranges if v.note and v.values),
         ]
     )
     return CheckReport(
@@ -780,6 +749,7 @@ def check_plan(
         tps_values=tps[0],
         tps_notes=tps[1],
         tps_differences=tps[2],
+        ranges=tuple(ranges),
         end_caps=used_caps.value,
     )
 

@@ -42,7 +42,12 @@ __all__ = [
 
 #: Columns of the CSV output, one row per constraint.
 #: Extra CSV columns with ``--compare-tps``.
-TPS_CSV_COLUMNS = ("tps_value", "tps_status", "tps_verdict_differs", "tps_note")
+TPS_CSV_COLUMNS = (
+    "tps_value",
+    "tps_status",
+    "tps_verdict_differs",
+    "tps_note",
+)
 
 CSV_COLUMNS = (
     "structure",
@@ -66,6 +71,9 @@ CSV_COLUMNS = (
     "alpha_beta",
     "plan_fractions",
     "converted_dose_gy",
+    "borderline",
+    "value_low",
+    "value_high",
 )
 
 _DASH = "—"
@@ -126,6 +134,10 @@ def _converted_limit_cell(r: ConstraintResult, c: Constraint) -> str:
     if r.limit is None:  # not converted: the number of fractions is unknown
         return f"{r.comparator} {as_written}"
     return f"{r.comparator} {format_value(r.limit, r.unit)} ({as_written})"
+
+
+def _borderline(report: CheckReport, i: int) -> bool:
+    return i < len(report.ranges) and report.ranges[i].borderline
 
 
 def tps_text(report: CheckReport, i: int) -> str:
@@ -265,13 +277,18 @@ def _renderables(report: CheckReport) -> list[RenderableType]:
                 Text(limit_cell(report, i)),
                 Text(format_value(result_margin(report.results[i]), r.unit, signed=True)),
                 Text(r.priority),
-                Text(label, style=_STATUS_STYLE[ShownStatus.of(r.status, r.priority)]),
+                Text(
+                    label + (" ≈" if _borderline(report, i) else ""),
+                    style=_STATUS_STYLE[ShownStatus.of(r.status, r.priority)],
+                ),
             ]
             if report.compare_tps:
                 cells.insert(2, tps_cell(report, i, rich=True))
             table.add_row(*cells)
             if r.status != "pass" and r.message not in details:
                 details.append(r.message)
+            if _borderline(report, i):
+                details.append("≈ borderline: " + report.ranges[i].reason)
         out.append(table)
         out.extend(Text(f"  {d}", style="dim") for d in details)
 
@@ -313,7 +330,10 @@ def check_csv(report: CheckReport) -> str:
     columns = CSV_COLUMNS + (TPS_CSV_COLUMNS if report.compare_tps else ())
     w.writerow(columns)
     for rec in report.result_records():
-        w.writerow(["" if rec[c] is None else rec[c] for c in columns])
+        rng = rec.get("value_range") or [None, None]
+        rec = {**rec, "value_low": rng[0], "value_high": rng[1]}
+        rec["borderline"] = "true" if rec.get("borderline") else "false"
+        w.writerow(["" if rec.get(c) is None else rec[c] for c in columns])
     return buf.getvalue()
 
 
@@ -375,6 +395,22 @@ def check_junit(report: CheckReport) -> str:
         case = ET.SubElement(
             suite, "testcase", {"classname": _x(r.structure), "name": _x(name), "time": "0"}
         )
+        if i < len(report.ranges):
+            v = report.ranges[i]
+            bprops = ET.SubElement(case, "properties")
+            ET.SubElement(
+                bprops, "property", {"name": "borderline", "value": str(v.borderline).lower()}
+            )
+            if v.low is not None:
+                ET.SubElement(
+                    bprops,
+                    "property",
+                    {"name": "value_range", "value": _x(f"{v.low:.6g}–{v.high:.6g}")},
+                )
+            if v.borderline:
+                ET.SubElement(
+                    bprops, "property", {"name": "borderline_reason", "value": _x(v.reason)}
+                )
         if report.compare_tps:
             t = report.tps_values[i]
             cprops = ET.SubElement(case, "properties")
@@ -448,8 +484,10 @@ def check_markdown(report: CheckReport) -> str:
                 limit_cell(report, i),
                 format_value(result_margin(report.results[i]), r.unit, signed=True),
                 r.priority,
-                f"**{status_label(r)}**" if r.status != "pass" else status_label(r),
-                r.message,
+                (f"**{status_label(r)}**" if r.status != "pass" else status_label(r))
+                + (" ≈ borderline" if _borderline(report, i) else ""),
+                r.message
+                + (f" Borderline: {report.ranges[i].reason}" if _borderline(report, i) else ""),
             ]
             if report.compare_tps:
                 cells.insert(2, tps_text(report, i))

@@ -129,6 +129,9 @@ tr.status-not-evaluated { background: #f2f3f5; }
 .badge { display: inline-block; border-radius: 4px; padding: 1px 7px; font-size: 12px;
          font-weight: 700; color: #fff; white-space: nowrap; }
 .badge.pass { background: var(--pass); }
+.badge.borderline { background: #fff3cd; color: #7a5b00; border: 1px solid #d39e00;
+                   margin-left: 4px; }
+.borderline-reason { display: block; color: #7a5b00; }
 .badge.fail { background: var(--fail); }
 .badge.not-met { background: var(--not-met); }
 .badge.not-evaluated { background: var(--not-evaluated); }
@@ -376,6 +379,12 @@ def _full(x: float | None, unit: str) -> str:
     return f"{json.dumps(x)} {unit}".strip()
 
 
+_BORDERLINE_BADGE = (
+    '<span class="badge borderline" title="the limit lies inside the value\'s range across '
+    "end-cap conventions (and the TPS's DVH)\">≈ borderline</span>"
+)
+
+
 def _tps_cell(report: CheckReport, i: int, ident: str, rec: dict[str, Any]) -> str:
     """The TPS DVH cell of a constraint row ("" without ``--compare-tps``)."""
     if not report.compare_tps:
@@ -423,6 +432,9 @@ def _constraint_table(report: CheckReport) -> str:
             detail.append(f'<span class="note">Reference: {text(rec["reference"])}</span>')
         for w in rec.get("warnings") or []:
             detail.append(f'<span class="rwarn">warning: {text(w)}</span>')
+        if rec.get("borderline"):
+            reason = text(rec["borderline_reason"])
+            detail.append(f'<span class="borderline-reason">Borderline: {reason}</span>')
         rows.append(
             f'<tr class="result status-{cls} priority-{attr(rec["priority"])}" '
             f'data-index="{i}" data-status="{attr(rec["status"])}" {ident} {_match_attrs(r)}>'
@@ -438,7 +450,9 @@ def _constraint_table(report: CheckReport) -> str:
             f'title="{attr(_full(rec["margin"], unit))}">'
             f"{text(format_value(rec['margin'], unit, signed=True))}</td>"
             f'<td class="priority">{text(rec["priority"])}</td>'
-            f'<td class="status"><span class="badge {cls}">{text(label)}</span></td>'
+            f'<td class="status" data-borderline="{"true" if rec.get("borderline") else "false"}">'
+            f'<span class="badge {cls}">{text(label)}</span>'
+            f"{_BORDERLINE_BADGE if rec.get('borderline') else ''}</td>"
             f'<td class="detail">{"".join(detail)}</td></tr>'
         )
     tps_head = "<th>TPS DVH</th>" if report.compare_tps else ""

@@ -142,17 +142,25 @@ def test_report_keeps_metric_as_written() -> None:
 def test_dvhs_only_for_matched_rois(monkeypatch: pytest.MonkeyPatch) -> None:
     import dosecheck.core.engine as engine
 
-    calls: list[str] = []
-    real = engine.compute_dvh
+    passes: list[str] = []  # one engine pass gives half-slice and none
+    shape: list[str] = []  # a pass of its own, only near a limit
+    real_variants, real = engine.compute_dvh_variants, engine.compute_dvh
+
+    def spy_variants(structure, *args, **kwargs):
+        passes.append(structure.name)
+        return real_variants(structure, *args, **kwargs)
 
     def spy(structure, *args, **kwargs):
-        calls.append(structure.name)
+        shape.append(structure.name)
+        assert kwargs["settings"].end_caps == "shape"
         return real(structure, *args, **kwargs)
 
+    monkeypatch.setattr(engine, "compute_dvh_variants", spy_variants)
     monkeypatch.setattr(engine, "compute_dvh", spy)
     plan = long_plan(extra=("Bladder", "Femur_Head_L", "BODY"))
     report = check_plan(plan, LONG)
-    assert calls == ["BowelBag", "PTV"]  # once each, though each has 2 constraints
+    assert passes == ["BowelBag", "PTV"]  # once each, though each has 2 constraints
+    assert set(shape) <= {"BowelBag", "PTV"} and len(shape) == len(set(shape))
     assert [i.structure.name for i in report.dvhs] == ["BowelBag", "PTV"]
     assert report.dvhs[0].dvh.volume_cc == pytest.approx(680.0, abs=0.05)
 

@@ -6,6 +6,7 @@ Figures are those measured with dosecheck's default engine settings, rounded.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,26 @@ def test_brachy_2024_prostate_outside_the_grid() -> None:
     assert has(c.explanations, "TPS counts volume where it has no dose")
     assert "volume" in c.beyond_tolerance
     assert not has(c.explanations, "not explained")
+
+
+def test_eclipse_heart_mean_borderline_by_the_tps(tmp_path: Path) -> None:
+    # Heart mean: dosecheck 0.6466 Gy (half-slice), 0.6482 (none), TPS 0.6427 Gy. A limit
+    # of 0.645 Gy fails here and passes on the TPS's DVH: borderline, by the engine.
+    folder = shared_dataset("dicompyler-core-example")
+    cset = tmp_path / "set.yaml"
+    cset.write_text(
+        "name: t\nprescription: {dose_gy: 14, fractions: 7}\nstructures:\n"
+        "  - name: Heart\n    constraints:\n      - Mean[Gy] < 0.645\n",
+        encoding="utf-8",
+    )
+    from dosecheck.checking.check import check_plan
+    from dosecheck.dicom.load import load_plan
+
+    report = check_plan(load_plan(folder), cset, compare_tps=True)
+    r, v, t = report.results[0], report.ranges[0], report.tps_values[0]
+    assert r.status == "fail" and t.status == "pass" and t.differs
+    assert v.borderline
+    assert v.values["tps"] == pytest.approx(0.6427, abs=5e-4)
+    assert v.values["none"] == pytest.approx(0.6482, abs=5e-4)
+    assert "which engine computes the DVH" in v.reason
+    assert report.tps_differences[0].startswith("dosecheck FAIL, TPS DVH PASS: Heart Mean[Gy]")

@@ -1,0 +1,202 @@
+"""Borderline verdicts: a constraint's value across end-cap conventions (and the TPS).
+
+A verdict that ignores its own uncertainty is a coin toss near the limit. For every
+evaluated constraint :func:`value_ranges` gives the value under each end-cap convention
+dosecheck can compute cheaply (half-slice and none come from one engine pass, see
+:class:`~dosecheck.checking.dvh_cache.DVHCache`), under ``shape`` where it could matter
+(a value within twice the half-slice–none spread of its limit, or within 1 % of it, and
+SciPy installed), and on the TPS's own DVH when ``--compare-tps`` found one. When the
+limit lies inside that range the result is *borderline*: its status is unchanged, and
+one sentence says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dosecheck.checking.model import ConstraintResult, ConstraintSet, Status
+from dosecheck.core.dvh import DVH
+
+__all__ = ["ValueRange", "value_ranges"]
+
+#: The conventions, in the order a range names them.
+CONVENTIONS = ("half-slice", "none", "shape")
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """A constraint's value under each source, and whether its limit lies inside.
+
+    Attributes
+    ----------
+    values
+        ``{source: value}``: an end-cap convention, or ``"tps"`` for the TPS's DVH.
+    low, high
+        The smallest and largest of them.
+    borderline
+        Whether the limit lies inside ``[low, high]`` (and the range is not a point).
+    reason
+        The sentence, e.g. ``V45Gy = 298.6 cc, limit 300 cc; 296.1–303.4 cc across
+        end-cap conventions (…)``; ``""`` when not borderline.
+    note
+        Why a range is missing or partial (e.g. SciPy absent for ``shape``).
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    low: float | None = None
+    high: float | None = None
+    borderline: bool = False
+    reason: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """``value_range``, ``values_by_source``, ``borderline``, ``borderline_reason``."""
+        return {
+            "value_range": None if self.low is None else [self.low, self.high],
+            "values_by_source": dict(self.values),
+            "borderline": self.borderline,
+            "borderline_reason": self.reason or (self.note if not self.values else ""),
+        }
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _num(x: float, unit: str) -> str:
+    return f"{_g(x)} {unit}".strip()
+
+
+def _shape_available() -> bool:
+    try:
+        from dosecheck.core.structures import require_shape
+
+        require_shape()
+    except Exception:  # MissingExtraError: SciPy not installed
+        return False
+    return True
+
+
+def value_ranges(
+    cset: ConstraintSet,
+    results: Sequence[ConstraintResult],
+    *,
+    convention: str,
+    in_convention: Callable[[str, str], DVH],
+    alternates: dict[str, dict[str, DVH]],
+    evaluate: Callable[[Callable[[str], DVH]], list[ConstraintResult]],
+    tps_values: Sequence[float | None] = (),
+) -> list[ValueRange]:
+    """The value range of each result (same order as ``results``).
+
+    Parameters
+    ----------
+    cset, results
+        The constraint set and the check's results (in ``convention``).
+    convention
+        The end-cap convention of ``results``.
+    in_convention
+        ``(roi, convention) -> DVH`` (computes ``shape`` on request).
+    alternates
+        The DVHs already computed in other conventions, by ROI.
+    evaluate
+        Evaluates the set on a ``roi -> DVH`` source, returning results in the order of
+        ``results`` (the check's own matching, prescription and fractions).
+    tps_values
+        The value of each result on the TPS's DVH (``None`` where there is none).
+    """
+    rois = {r.roi for r in results if r.roi is not None}
+    evaluated = [
+        r.value is not None
+        and r.status in (Status.PASS, Status.FAIL)
+        and r.evaluated_on == "physical"
+        for r in results
+    ]
+    by_source: dict[str, list[ConstraintResult]] = {}
+    others = [c for c in CONVENTIONS if c != convention]
+    cheap = [c for c in others if all(c in alternates.get(roi, {}) for roi in rois)]
+    for c in cheap:
+        by_source[c] = evaluate(lambda roi, c=c: alternates[roi][c])
+    # `shape` (a pass of its own) only for ROIs whose constraints are near their limit.
+    note = ""
+    if "shape" in others and "shape" not in cheap:
+        near: set[str] = set()
+        for i, r in enumerate(results):
+            if not evaluated[i] or r.limit is None:
+                continue
+            spread = max(
+                (
+                    abs(by_source[c][i].value - r.value)
+                    for c in cheap
+                    if by_source[c][i].value is not None
+                ),
+                default=0.0,
+            )
+            if abs(r.value - r.limit) <= max(2 * spread, 0.01 * abs(r.limit)):
+                near.add(r.roi)  # type: ignore[arg-type]
+        if near and _shape_available():
+            by_source["shape"] = evaluate(
+                lambda roi: (
+                    in_convention(roi, "shape") if roi in near else in_convention(roi, convention)
+                )
+            )
+            shape_rois = near
+        else:
+            shape_rois = set()
+            if near:
+                note = "end caps 'shape' not evaluated: SciPy is not installed (dosecheck[shape])"
+    else:
+        shape_rois = set(rois)
+    out: list[ValueRange] = []
+    for i, r in enumerate(results):
+        if not evaluated[i]:
+            why = "not evaluated" if r.value is None else "evaluated on an EQD2 sum"
+            out.append(
+                ValueRange(note=why if r.evaluated_on != "physical" or r.value is None else "")
+            )
+            continue
+        values = {convention: float(r.value)}  # type: ignore[arg-type]
+        for c, alt in by_source.items():
+            if c == "shape" and r.roi not in shape_rois:
+                continue
+            v = alt[i].value
+            if v is not None and math.isfinite(v):
+                values[c] = float(v)
+        tps = tps_values[i] if i < len(tps_values) else None
+        if tps is not None and math.isfinite(tps):
+            values["tps"] = float(tps)
+        ordered = {k: values[k] for k in (*CONVENTIONS, "tps") if k in values}
+        low, high = min(ordered.values()), max(ordered.values())
+        limit = r.limit
+        borderline = limit is not None and low < high and low <= limit <= high
+        reason = ""
+        if borderline:
+            parts = ", ".join(
+                f"{'TPS DVH' if k == 'tps' else k} {_g(v)}" for k, v in ordered.items()
+            )
+            across = "end-cap conventions" + (" and the TPS's DVH" if "tps" in ordered else "")
+            caps = [v for k, v in ordered.items() if k != "tps"]
+            by_caps = min(caps) <= limit <= max(caps) and min(caps) < max(caps)
+            why = (
+                "how the structure's ends are modelled"
+                if by_caps
+                else "which engine computes the DVH (dosecheck's conventions agree)"
+            )
+            reason = (
+                f"{r.metric} = {_num(r.value, r.unit)}, limit {r.comparator} "  # type: ignore[arg-type]
+                f"{_num(limit, r.unit)}; {_g(low)}–{_num(high, r.unit)} across "
+                f"{across} ({parts}): the verdict depends on {why}"
+            )
+        out.append(
+            ValueRange(
+                values=ordered,
+                low=low,
+                high=high,
+                borderline=borderline,
+                reason=reason,
+                note=note if r.roi in (rois - shape_rois) and note else "",
+            )
+        )
+    return out
