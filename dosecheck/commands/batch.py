@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dosecheck import __version__
+from dosecheck.commands.options import CompareTpsOpt
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
@@ -567,6 +568,7 @@ def batch(
             "plan; default $DOSECHECK_SITE_NAMES. A changed file re-checks the plans.",
         ),
     ] = None,
+    compare_tps: CompareTpsOpt = False,
 ) -> None:
     """Check every plan found in folders and .zip archives; keep results in SQLite.
 
@@ -575,6 +577,7 @@ def batch(
     """
     from dosecheck.batch.runner import (
         BatchOptions,
+        CheckOptions,
         ConstraintSelection,
         is_tty,
         make_executor,
@@ -602,6 +605,7 @@ def batch(
         dask=use_dask,
         force=force,
         strict=strict,
+        check_options=CheckOptions(compare_tps=compare_tps),
     )
     selection = ConstraintSelection.from_options(constraints, protocol_map)
     # The alias file (or $DOSECHECK_SITE_NAMES) is read once, before any work: a bad
