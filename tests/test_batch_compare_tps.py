@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -320,3 +321,23 @@ def test_results_without_tps_are_as_before(
     monkeypatch.setenv("COLUMNS", "250")
     out = _results(["results", db], capsys)
     assert "TPS" not in out and "orderline" not in out
+
+
+def test_archive_summary_counts_the_tps_differences(compared_db: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from dosecheck.batch.archive_data import load_archive_data
+    from dosecheck.report.archive import render_archive_report
+
+    html = render_archive_report(load_archive_data(compared_db))
+    line = re.search(r'<p class="headline" id="tps-count"[^>]*>.*?</p>', html)
+    assert line is not None
+    assert 'data-differ="1" data-compared="2"' in line[0]
+    assert "<b>1</b> of <b>2</b> plans compared (1 with a TPS DVH)" in line[0]
+    assert 'id="borderline-count"' not in html
+    doc = json.loads(
+        re.search(r'<script type="application/json" id="archive-json">(.*?)</script>', html, re.S)[
+            1
+        ]
+    )
+    assert doc["tps_counts"] == {"compared": 2, "with_tps_dvh": 1, "differ": 1}
+    assert "borderline_counts" not in doc
