@@ -341,3 +341,85 @@ def test_archive_summary_counts_the_tps_differences(compared_db: Path, tmp_path:
     )
     assert doc["tps_counts"] == {"compared": 2, "with_tps_dvh": 1, "differ": 1}
     assert "borderline_counts" not in doc
+
+
+# --------------------------------------------------------------------------- borderline
+#: A borderline assessment as the check will record it (issue #9, section 3).
+BORDERLINE = {
+    "borderline": True,
+    "value_range": [296.25, 303.5],
+    "borderline_reason": "V45Gy = 298.6 cc, limit 300 cc; 296.25–303.5 cc across end caps",
+}
+
+
+def test_borderline_results_are_recorded_and_shown(archive: Path, tmp_path: Path) -> None:
+    """Records with the borderline keys (written here into a T1 outcome, since the
+    check does not assess them yet) fill the columns, the plan's count and every
+    format."""
+    from dosecheck.batch.database import ResultsDB
+    from dosecheck.batch.tasks import PlanTask, evaluate_plan
+    from dosecheck.checking.sets import load_shipped_set
+    from dosecheck.dicom.discovery import discover
+    from dosecheck.output.batch_formats import (
+        entries_csv,
+        entries_json,
+        entries_junit,
+        render_entries,
+    )
+
+    plan = next(p for p in discover([archive]).plans if p.patient_id == "T1")
+    outcome = evaluate_plan(PlanTask(0, plan, load_shipped_set("rectum-long-course")))
+    records = outcome["results"]
+    records[1].update(BORDERLINE)  # V45Gy[cc]
+    for r in (records[0], records[2], records[3]):
+        r.update(borderline=False, value_range=[1.0, 2.0], borderline_reason="")
+    db = tmp_path / "b.sqlite"
+    with ResultsDB(db) as rdb:
+        run = rdb.start_run(archives=[str(archive)], constraints="x", executor="x", strict=False)
+        rdb.record(run, plan, [("rtstruct", "a", "0")], "content", outcome)
+        row = rdb.conn.execute("SELECT n_tps_differs, n_borderline, check_options FROM plans")
+        assert tuple(row.fetchone()) == (None, 1, "{}")
+        got = rdb.conn.execute(
+            "SELECT metric, borderline, value_low, value_high FROM constraint_results "
+            "ORDER BY position"
+        ).fetchall()
+        assert [tuple(r) for r in got][:2] == [
+            ("V30Gy[cc]", 0, 1.0, 2.0),
+            ("V45Gy[cc]", 1, 296.25, 303.5),
+        ]
+        entries = rdb.latest()
+    assert entries[0]["n_borderline"] == 1 and "n_tps_differs" not in entries[0]
+
+    doc = json.loads(entries_json(entries))
+    assert doc["borderline_counts"] == {"assessed": 1, "plans": 1, "constraints": 1}
+    assert "tps_counts" not in doc
+
+    rows = list(csv.DictReader(io.StringIO(entries_csv(entries))))
+    assert list(rows[0])[-5:] == [
+        "n_borderline",
+        "borderline",
+        "value_low",
+        "value_high",
+        "borderline_reason",
+    ]
+    v45 = next(r for r in rows if r["metric"] == "V45Gy[cc]")
+    assert (v45["n_borderline"], v45["borderline"]) == ("1", "True")
+    assert (float(v45["value_low"]), float(v45["value_high"])) == (296.25, 303.5)
+    assert v45["borderline_reason"] == BORDERLINE["borderline_reason"]
+
+    root = ET.fromstring(entries_junit(entries))
+    (suite,) = root.findall("testsuite")
+    assert {p.get("name"): p.get("value") for p in suite.findall("properties/property")}[
+        "borderline"
+    ] == "1"
+    case = next(c for c in suite.iter("testcase") if c.get("name", "").startswith("V45Gy"))
+    props = {p.get("name"): p.get("value") for p in case.findall("properties/property")}
+    assert props == {
+        "borderline": "true",
+        "value_range": "296.25 303.5",
+        "borderline_reason": BORDERLINE["borderline_reason"],
+    }
+
+    table = render_entries(entries, "table", {"title": "t"})
+    assert "Borderline" in table and "1 BORDERLINE" in table and "TPS DVH" not in table
+    assert "borderline: 1 constraint in 1 of 1 plans assessed" in table
