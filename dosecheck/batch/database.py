@@ -6,15 +6,15 @@ files, structures, constraint results and error) is committed in one transaction
 so a run killed at any moment loses at most the plans that were still being computed
 and never leaves half a plan behind. The next run skips the evaluations already
 recorded (same files, same content, same constraint set, same site alias file,
-same ``--strict``).
+same ``--strict``, same check options).
 
-The schema is described in ``docs/batch.md``; :data:`SCHEMA_VERSION` is stored in
-``PRAGMA user_version``. Older databases are upgraded in place when opened, in one
-transaction: version 2 added the plan status ``incomplete`` and
-``runs.n_incomplete``; version 3 adds the site alias file (part of the skip key), the
-dose-scale check and the beam-dose check per plan, and ``matched_by``/``match_detail``
-per constraint result (filled from each result's ``record``) and ``match_detail`` per
-structure. The columns added by version 3 are marked ``-- v3`` in :data:`SCHEMA`.
+The schema and its upgrades are in :mod:`dosecheck.batch.schema` (described in
+``docs/batch.md``); :data:`SCHEMA_VERSION` is stored in ``PRAGMA user_version``. An
+older database is upgraded in place when opened, in one transaction: it gains the
+columns of every newer version (marked ``-- vN`` in :data:`SCHEMA`) and that version's
+data statements fill them. The skip key also has the check's options
+(``plans.check_options``, since version 4: ``--compare-tps``); evaluations recorded
+before are of the default options, ``{}``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosecheck import __version__
+from dosecheck.batch.rows import entry_of, insert_evaluation, options_key
+from dosecheck.batch.schema import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPGRADE_DATA,
+    UPGRADE_FROM_1,
+    added_columns,
+    statements,
+)
 from dosecheck.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,206 +47,10 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "ResultsDB",
+    "options_key",
     "parse_since",
     "utc_now",
 ]
-
-SCHEMA_VERSION = 3
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id                INTEGER PRIMARY KEY,
-    started_at        TEXT NOT NULL,
-    finished_at       TEXT,
-    status            TEXT NOT NULL,          -- running | finished | interrupted
-    dosecheck_version TEXT NOT NULL,
-    host              TEXT NOT NULL,
-    pid               INTEGER NOT NULL,
-    archives          TEXT NOT NULL,          -- JSON list of the archives given
-    constraints       TEXT NOT NULL,          -- --constraints value, 'protocol-map:FILE' or 'auto'
-    executor          TEXT NOT NULL,          -- 'processes:N', 'dask:ADDRESS', 'dask:local:N'
-    strict            INTEGER NOT NULL,
-    n_plans           INTEGER,                -- plans found
-    n_skipped         INTEGER,                -- already recorded, not recomputed
-    n_pass            INTEGER,                -- over all plans found (latest evaluation)
-    n_fail            INTEGER,
-    n_error           INTEGER,
-    n_unreadable      INTEGER,                -- DICOM files whose header could not be read
-    n_incomplete      INTEGER                 -- plans with a mandatory constraint not evaluated
-);
-
-CREATE TABLE IF NOT EXISTS plans (
-    id                       INTEGER PRIMARY KEY,   -- one row per evaluation
-    run_id                   INTEGER NOT NULL REFERENCES runs(id),
-    location_key             TEXT NOT NULL,         -- sha256 of the file locations
-    content_key              TEXT NOT NULL,         -- sha256 of the files' sha256
-    source                   TEXT NOT NULL,         -- the archive (folder or zip)
-    path                     TEXT NOT NULL,         -- the plan folder (zip: 'a.zip::dir')
-    patient_id               TEXT NOT NULL,
-    patient_name             TEXT NOT NULL,
-    plan_label               TEXT NOT NULL,
-    plan_uid                 TEXT NOT NULL,
-    structure_set_uid        TEXT NOT NULL,
-    grouping                 TEXT NOT NULL,         -- 'references' or the fallbacks used
-    notes                    TEXT NOT NULL,         -- JSON list
-    rtplan_prescription_gy   REAL,                  -- from the RTPLAN header
-    rtplan_fractions         INTEGER,
-    prescription_gy          REAL,                  -- used by the check
-    fractions                INTEGER,
-    prescription_source      TEXT,
-    constraint_set_name      TEXT,
-    constraint_set_path      TEXT,
-    constraint_set_sha256    TEXT NOT NULL,         -- '' when no set could be chosen
-    strict                   INTEGER NOT NULL,
-    status                   TEXT NOT NULL
-                             CHECK (status IN ('pass', 'fail', 'incomplete', 'error')),
-    summary                  TEXT NOT NULL,
-    error                    TEXT,                  -- message when status = 'error'
-    warnings                 TEXT NOT NULL,         -- JSON list
-    evaluated_at             TEXT NOT NULL,         -- UTC, ISO 8601
-    duration_s               REAL,                  -- wall time in the worker
-    cpu_s                    REAL,                  -- CPU time of the worker process
-    worker                   TEXT,                  -- host:pid that computed it
-    site_names_path          TEXT,                  -- v3: --site-names file, NULL when none
-    site_names_sha256        TEXT NOT NULL DEFAULT '', -- v3: '' when none (in the skip key)
-    dose_scale_verdict       TEXT,                  -- v3: consistent, not_verified, ...
-    dose_scale_method        TEXT,                  -- v3: beam_dose_points, target, none, ...
-    dose_scale_ratio         REAL,                  -- v3: measured / expected
-    dose_scale               TEXT,                  -- v3: JSON, check's plan.dose_scale
-    beam_dose_consistent     INTEGER,               -- v3: 0/1, NULL without beam doses
-    beam_dose_max_diff_gy    REAL,                  -- v3: largest |PLAN - sum of beams|
-    beam_dose_check          TEXT,                  -- v3: JSON, check's plan.beam_dose_check
-    dosecheck_version        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS plans_location ON plans(location_key, id);
-CREATE INDEX IF NOT EXISTS plans_done
-    ON plans(location_key, content_key, constraint_set_sha256, strict);
-CREATE INDEX IF NOT EXISTS plans_run ON plans(run_id);
-
-CREATE TABLE IF NOT EXISTS plan_files (
-    plan_id  INTEGER NOT NULL REFERENCES plans(id),
-    role     TEXT NOT NULL,                        -- rtstruct | rtdose | rtplan
-    position INTEGER NOT NULL,
-    path     TEXT NOT NULL,                        -- file, or 'archive.zip::member'
-    sha256   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS plan_files_plan ON plan_files(plan_id);
-CREATE INDEX IF NOT EXISTS plan_files_sha ON plan_files(sha256);
-
-CREATE TABLE IF NOT EXISTS structures (
-    plan_id          INTEGER NOT NULL REFERENCES plans(id),
-    structure        TEXT NOT NULL,                -- name in the constraint set
-    roi              TEXT,                         -- matched ROI, NULL when none
-    matched_by       TEXT,                         -- name, alias, site map, tg263, ...
-    match_detail     TEXT,                         -- v3: how the rule chose, NULL when plain
-    volume_cc        REAL,
-    outside_grid_cc  REAL,
-    min_gy           REAL,
-    mean_gy          REAL,
-    max_gy           REAL
-);
-CREATE INDEX IF NOT EXISTS structures_plan ON structures(plan_id);
-
-CREATE TABLE IF NOT EXISTS constraint_results (
-    plan_id          INTEGER NOT NULL REFERENCES plans(id),
-    position         INTEGER NOT NULL,             -- order in the constraint set
-    structure        TEXT NOT NULL,
-    roi              TEXT,
-    metric           TEXT NOT NULL,                -- as written in the set
-    metric_canonical TEXT NOT NULL,
-    value            REAL,
-    unit             TEXT NOT NULL,
-    comparator       TEXT NOT NULL,
-    "limit"          REAL,
-    margin           REAL,
-    status           TEXT NOT NULL,                -- pass | fail | not_evaluated
-    priority         TEXT NOT NULL,                -- mandatory | optimal
-    message          TEXT NOT NULL,
-    matched_by       TEXT,                         -- v3: the rule that found the ROI
-    match_detail     TEXT,                         -- v3: how it chose, NULL when plain
-    record           TEXT NOT NULL                 -- JSON: the object 'check --format json' gives
-);
-CREATE INDEX IF NOT EXISTS constraint_results_plan ON constraint_results(plan_id);
-
-CREATE TABLE IF NOT EXISTS errors (
-    id         INTEGER PRIMARY KEY,
-    run_id     INTEGER NOT NULL REFERENCES runs(id),
-    plan_id    INTEGER REFERENCES plans(id),      -- NULL for a file outside any plan
-    stage      TEXT NOT NULL,          -- discovery | constraint set | evaluation | worker
-    type       TEXT NOT NULL,                     -- exception class
-    message    TEXT NOT NULL,
-    path       TEXT,
-    traceback  TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS errors_plan ON errors(plan_id);
-
-CREATE VIEW IF NOT EXISTS latest_plans AS
-    SELECT p.* FROM plans p
-    JOIN (SELECT location_key, MAX(id) AS id FROM plans GROUP BY location_key) l
-      ON p.id = l.id;
-"""
-
-#: The ``plans`` table of :data:`SCHEMA` (for the upgrade from version 1).
-_PLANS_TABLE = re.search(r"CREATE TABLE IF NOT EXISTS plans \(.*?\n\);", SCHEMA, re.S)[0]
-
-#: Version 1 → 2: ``plans.status`` may be ``incomplete`` (the table is rebuilt, with
-#: the columns of version 1 copied by name: ``{columns}``); ``runs.n_incomplete``.
-#: Plans recorded as ``pass`` with a mandatory constraint not evaluated become
-#: ``incomplete``.
-_UPGRADE_FROM_1 = f"""
-DROP VIEW IF EXISTS latest_plans;
-{_PLANS_TABLE.replace("CREATE TABLE IF NOT EXISTS plans (", "CREATE TABLE plans_v2 (", 1)}
-INSERT INTO plans_v2 ({{columns}}) SELECT {{columns}} FROM plans;
-DROP TABLE plans;
-ALTER TABLE plans_v2 RENAME TO plans;
-ALTER TABLE runs ADD COLUMN n_incomplete INTEGER;
-UPDATE plans SET status = 'incomplete' WHERE status = 'pass' AND EXISTS (
-    SELECT 1 FROM constraint_results r WHERE r.plan_id = plans.id
-    AND r.status = 'not_evaluated' AND r.priority = 'mandatory');
-"""
-
-
-def _v3_columns() -> dict[str, list[tuple[str, str]]]:
-    """``{table: [(column, definition), …]}`` of the columns marked ``-- v3`` in
-    :data:`SCHEMA` (added to an older database by ``ALTER TABLE … ADD COLUMN``)."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", SCHEMA, re.S):
-        for line in m[2].splitlines():
-            if "-- v3" in line:
-                definition = line.split("--", 1)[0].strip().rstrip(",")
-                out.setdefault(m[1], []).append((definition.split()[0], definition))
-    return out
-
-
-#: Version 2 → 3, after the columns are added: the constraint results' rule and
-#: detail from their JSON record, and each structure's detail from its results.
-_UPGRADE_FROM_2 = """
-UPDATE constraint_results SET
-    matched_by = json_extract(record, '$.matched_by'),
-    match_detail = NULLIF(json_extract(record, '$.match_detail'), '')
-WHERE matched_by IS NULL AND json_valid(record);
-UPDATE structures SET match_detail = (
-    SELECT c.match_detail FROM constraint_results c
-    WHERE c.plan_id = structures.plan_id AND c.structure = structures.structure
-      AND c.roi IS structures.roi AND c.match_detail IS NOT NULL
-    ORDER BY c.position LIMIT 1)
-WHERE match_detail IS NULL;
-"""
-
-
-def _statements(script: str) -> list[str]:
-    """The SQL statements of ``script``, one by one (to run them inside a transaction
-    that ``executescript`` would commit)."""
-    out: list[str] = []
-    current = ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            if current.strip().strip(";").strip():
-                out.append(current)
-            current = ""
-    return out
 
 
 def utc_now() -> str:
@@ -275,14 +87,6 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 class ResultsDB:
@@ -328,7 +132,7 @@ class ResultsDB:
             raise InputError(
                 "is an SQLite file but not a dosecheck results database", path=self.path
             )
-        if version in (1, 2):
+        if 0 < version < SCHEMA_VERSION:
             self._upgrade(version)
         self.conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
@@ -344,8 +148,10 @@ class ResultsDB:
         return [str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")]
 
     def _upgrade(self, version: int) -> None:
-        """Upgrade a version 1 or 2 database to :data:`SCHEMA_VERSION` in one
-        transaction (nothing changes when any step fails).
+        """Upgrade a database of an older schema version to :data:`SCHEMA_VERSION` in
+        one transaction (nothing changes when any step fails): from version 1 the
+        ``plans`` table is rebuilt; then, for each newer version, the columns it added
+        that are missing are added and its data statements run.
 
         Raises
         ------
@@ -358,14 +164,17 @@ class ResultsDB:
             self.conn.execute("BEGIN IMMEDIATE")
             if version == 1:
                 columns = ", ".join(self._columns("plans"))
-                for statement in _statements(_UPGRADE_FROM_1.format(columns=columns)):
+                for statement in statements(UPGRADE_FROM_1.replace("{columns}", columns)):
                     self.conn.execute(statement)
-            for table, added in _v3_columns().items():
-                present = set(self._columns(table))
-                for name, definition in added:
-                    if name not in present:
-                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
-            for statement in _statements(_UPGRADE_FROM_2 + SCHEMA):
+            for newer in range(max(version + 1, 3), SCHEMA_VERSION + 1):
+                for table, added in added_columns(newer).items():
+                    present = set(self._columns(table))
+                    for name, definition in added:
+                        if name not in present:
+                            self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+                for statement in statements(UPGRADE_DATA.get(newer, "")):
+                    self.conn.execute(statement)
+            for statement in statements(SCHEMA):
                 self.conn.execute(statement)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.conn.execute("COMMIT")
@@ -384,7 +193,7 @@ class ResultsDB:
     def _check_schema(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         self._refuse_newer(version)
-        if version in (1, 2):
+        if 0 < version < SCHEMA_VERSION:
             self._upgrade(version)
             version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
@@ -430,7 +239,7 @@ class ResultsDB:
                     __version__,
                     host,
                     os.getpid(),
-                    _json(list(archives)),
+                    json.dumps(list(archives), ensure_ascii=False),
                     constraints,
                     executor,
                     int(strict),
@@ -467,18 +276,29 @@ class ResultsDB:
         constraint_set_sha256: str,
         strict: bool,
         site_names_sha256: str = "",
+        check_options: str = "{}",
     ) -> str | None:
         """Status of the latest recorded evaluation with these keys, or ``None``.
 
         ``site_names_sha256`` is the SHA-256 of the ``--site-names`` file (``""``
         without one): a changed alias file is a new evaluation, as a changed
-        constraint set is.
+        constraint set is. ``check_options`` is the canonical JSON of the check's
+        options that change results (:meth:`dosecheck.batch.tasks.CheckOptions.key`,
+        ``"{}"`` for the defaults, as for every evaluation recorded before schema
+        version 4): an evaluation with other options is not up to date.
         """
         row = self.conn.execute(
             "SELECT status FROM plans WHERE location_key = ? AND content_key = ? AND "
-            "constraint_set_sha256 = ? AND strict = ? AND site_names_sha256 = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (location_key, content_key, constraint_set_sha256, int(strict), site_names_sha256),
+            "constraint_set_sha256 = ? AND strict = ? AND site_names_sha256 = ? AND "
+            "check_options = ? ORDER BY id DESC LIMIT 1",
+            (
+                location_key,
+                content_key,
+                constraint_set_sha256,
+                int(strict),
+                site_names_sha256,
+                check_options,
+            ),
         ).fetchone()
         return None if row is None else str(row["status"])
 
@@ -517,148 +337,19 @@ class ResultsDB:
             The new ``plans.id``, or ``None`` when it was already recorded.
         """
         cset = outcome.get("constraint_set") or {}
-        rx = outcome.get("prescription") or {}
         strict = bool(outcome.get("strict"))
         cset_sha = str(cset.get("sha256") or "")
         site = outcome.get("site_names") or {}
         site_sha = str(site.get("sha256") or "")
-        scale = outcome.get("dose_scale")
-        beams = outcome.get("beam_dose_check")
+        options = options_key(outcome.get("check_options"))
         now = utc_now()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             if not force and self.lookup(
-                plan.location_key, content_key, cset_sha, strict, site_sha
+                plan.location_key, content_key, cset_sha, strict, site_sha, options
             ):
                 return None
-            cur = self.conn.execute(
-                "INSERT INTO plans (run_id, location_key, content_key, source, path, patient_id, "
-                "patient_name, plan_label, plan_uid, structure_set_uid, grouping, notes, "
-                "rtplan_prescription_gy, rtplan_fractions, prescription_gy, fractions, "
-                "prescription_source, constraint_set_name, constraint_set_path, "
-                "constraint_set_sha256, strict, status, summary, error, warnings, evaluated_at, "
-                "duration_s, cpu_s, worker, site_names_path, site_names_sha256, "
-                "dose_scale_verdict, dose_scale_method, dose_scale_ratio, dose_scale, "
-                "beam_dose_consistent, beam_dose_max_diff_gy, beam_dose_check, "
-                "dosecheck_version) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    plan.location_key,
-                    content_key,
-                    plan.source,
-                    plan.path,
-                    plan.patient_id,
-                    plan.patient_name,
-                    plan.plan_label,
-                    plan.plan_uid,
-                    plan.structure_set_uid,
-                    plan.grouping,
-                    _json(list(plan.notes)),
-                    plan.prescription_gy,
-                    plan.fractions,
-                    rx.get("dose_gy"),
-                    rx.get("fractions"),
-                    rx.get("source"),
-                    cset.get("name"),
-                    cset.get("path"),
-                    cset_sha,
-                    int(strict),
-                    outcome["status"],
-                    outcome.get("summary") or "",
-                    outcome.get("error"),
-                    _json(list(outcome.get("warnings") or [])),
-                    now,
-                    outcome.get("duration_s"),
-                    outcome.get("cpu_s"),
-                    outcome.get("worker"),
-                    site.get("path"),
-                    site_sha,
-                    scale.get("verdict") if scale else None,
-                    scale.get("method") if scale else None,
-                    scale.get("ratio") if scale else None,
-                    _json(scale) if scale else None,
-                    None if not beams else int(bool(beams.get("consistent"))),
-                    beams.get("max_abs_diff_gy") if beams else None,
-                    _json(beams) if beams else None,
-                    outcome.get("dosecheck_version") or __version__,
-                ),
-            )
-            plan_id = int(cur.lastrowid or 0)
-            positions: dict[str, int] = {}
-            rows = []
-            for role, location, sha in files:
-                positions[role] = positions.get(role, -1) + 1
-                rows.append((plan_id, role, positions[role], location, sha))
-            self.conn.executemany(
-                "INSERT INTO plan_files (plan_id, role, position, path, sha256) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-            self.conn.executemany(
-                "INSERT INTO structures (plan_id, structure, roi, matched_by, match_detail, "
-                "volume_cc, outside_grid_cc, min_gy, mean_gy, max_gy) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        plan_id,
-                        s["structure"],
-                        s.get("roi"),
-                        s.get("matched_by"),
-                        s.get("match_detail"),
-                        s.get("volume_cc"),
-                        s.get("outside_grid_cc"),
-                        s.get("min_gy"),
-                        s.get("mean_gy"),
-                        s.get("max_gy"),
-                    )
-                    for s in outcome.get("structures") or []
-                ],
-            )
-            self.conn.executemany(
-                "INSERT INTO constraint_results (plan_id, position, structure, roi, metric, "
-                'metric_canonical, value, unit, comparator, "limit", margin, status, priority, '
-                "message, matched_by, match_detail, record) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        plan_id,
-                        i,
-                        r["structure"],
-                        r.get("roi"),
-                        r["metric"],
-                        r.get("metric_canonical") or r["metric"],
-                        r.get("value"),
-                        r.get("unit") or "",
-                        r.get("comparator") or "",
-                        r.get("limit"),
-                        r.get("margin"),
-                        r["status"],
-                        r.get("priority") or "mandatory",
-                        r.get("message") or "",
-                        r.get("matched_by"),
-                        r.get("match_detail") or None,
-                        _json(r),
-                    )
-                    for i, r in enumerate(outcome.get("results") or [])
-                ],
-            )
-            if outcome["status"] == "error":
-                self.conn.execute(
-                    "INSERT INTO errors (run_id, plan_id, stage, type, message, path, traceback, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id,
-                        plan_id,
-                        outcome.get("error_stage") or "evaluation",
-                        outcome.get("error_type") or "Error",
-                        outcome.get("error") or "",
-                        plan.path,
-                        outcome.get("traceback"),
-                        now,
-                    ),
-                )
+            plan_id = insert_evaluation(self.conn, run_id, plan, files, content_key, outcome, now)
         return plan_id
 
     def record_file_error(self, run_id: int, location: str, message: str) -> None:
@@ -705,6 +396,11 @@ class ResultsDB:
             of ``check --format json`` (``plan.dose_scale``, ``plan.beam_dose_check``),
             ``None`` when there is none (an error before the dose was read, no beam
             doses beside the PLAN dose, or a plan recorded before schema version 3).
+            Only where there is something (so that the entries of a database without
+            them are as before): ``check_options`` (the check's options that are not
+            the defaults, e.g. ``{"compare_tps": true}``), ``n_tps_differs`` (results
+            whose pass/fail flips on the TPS's DVH, with ``--compare-tps``) and
+            ``n_borderline`` (borderline results, when assessed).
         """
         sql = "SELECT * FROM latest_plans WHERE 1 = 1"
         params: list[Any] = []
@@ -718,83 +414,7 @@ class ResultsDB:
         if location_keys is not None:
             wanted = set(location_keys)
             rows = [r for r in rows if r["location_key"] in wanted]
-        return [self._entry(r) for r in rows]
-
-    def _entry(self, row: sqlite3.Row) -> dict[str, Any]:
-        pid = row["id"]
-        files = self.conn.execute(
-            "SELECT role, path, sha256 FROM plan_files WHERE plan_id = ? ORDER BY role, position",
-            (pid,),
-        ).fetchall()
-        by_role: dict[str, list[sqlite3.Row]] = {"rtstruct": [], "rtdose": [], "rtplan": []}
-        for f in files:
-            by_role.setdefault(f["role"], []).append(f)
-
-        def one(role: str, key: str) -> str | None:
-            items = by_role.get(role) or []
-            return str(items[0][key]) if items else None
-
-        results = [
-            json.loads(r["record"])
-            for r in self.conn.execute(
-                "SELECT record FROM constraint_results WHERE plan_id = ? ORDER BY position", (pid,)
-            )
-        ]
-        cset = None
-        if row["constraint_set_sha256"]:
-            cset = {
-                "name": row["constraint_set_name"],
-                "path": row["constraint_set_path"],
-                "sha256": row["constraint_set_sha256"],
-            }
-        prescription = None
-        if row["prescription_source"] is not None:
-            prescription = {
-                "dose_gy": row["prescription_gy"],
-                "fractions": row["fractions"],
-                "source": row["prescription_source"],
-            }
-        site_names = None
-        if row["site_names_sha256"]:
-            site_names = {"path": row["site_names_path"], "sha256": row["site_names_sha256"]}
-        return {
-            "plan": {
-                "path": row["path"],
-                "source": row["source"],
-                "patient_id": row["patient_id"],
-                "patient_name": row["patient_name"],
-                "plan_label": row["plan_label"],
-                "plan_uid": row["plan_uid"],
-                "structure_set_uid": row["structure_set_uid"],
-                "rtstruct": one("rtstruct", "path"),
-                "rtdose": [str(f["path"]) for f in by_role["rtdose"]],
-                "rtplan": one("rtplan", "path"),
-                "sha256": {
-                    "rtstruct": one("rtstruct", "sha256"),
-                    "rtdose": [str(f["sha256"]) for f in by_role["rtdose"]],
-                    "rtplan": one("rtplan", "sha256"),
-                },
-                "prescription_gy": row["rtplan_prescription_gy"],
-                "fractions": row["rtplan_fractions"],
-                "grouping": row["grouping"],
-                "notes": json.loads(row["notes"]),
-            },
-            "status": row["status"],
-            "error": row["error"],
-            "summary": row["summary"],
-            "constraint_set": cset,
-            "prescription": prescription,
-            "strict": bool(row["strict"]),
-            "warnings": json.loads(row["warnings"]),
-            "evaluated_at": row["evaluated_at"],
-            "run_id": row["run_id"],
-            "evaluation_id": pid,
-            "duration_s": row["duration_s"],
-            "site_names": site_names,
-            "dose_scale": _loads(row["dose_scale"]),
-            "beam_dose_check": _loads(row["beam_dose_check"]),
-            "results": results,
-        }
+        return [entry_of(self.conn, r) for r in rows]
 
     def file_errors(self, run_id: int) -> list[dict[str, Any]]:
         """Files of a run that could not be read (errors without a plan)."""

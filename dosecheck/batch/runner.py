@@ -20,12 +20,12 @@ import sys
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dosecheck.batch.executors import DaskExecutor, Executor, LocalExecutor
-from dosecheck.batch.tasks import DELAY_ENV, PlanOutcome, PlanTask, evaluate_plan
+from dosecheck.batch.tasks import DELAY_ENV, CheckOptions, PlanOutcome, PlanTask, evaluate_plan
 from dosecheck.dicom.discovery import DiscoveredPlan, Discovery, discover
 from dosecheck.errors import InputError
 
@@ -41,6 +41,7 @@ __all__ = [
     "DELAY_ENV",
     "BatchOptions",
     "BatchSummary",
+    "CheckOptions",
     "ConstraintSelection",
     "DaskExecutor",
     "LocalExecutor",
@@ -164,6 +165,10 @@ class BatchOptions:
         ``--site-names``: the clinic's alias file, for every plan. Its SHA-256 is
         part of what makes a recorded evaluation up to date. (The environment
         variable ``DOSECHECK_SITE_NAMES`` is read by the command line, not here.)
+    check_options
+        The check's other options (``--compare-tps``), for every plan. Those that
+        are not the defaults are recorded and part of what makes a recorded
+        evaluation up to date.
     """
 
     archives: Sequence[str | Path]
@@ -176,6 +181,7 @@ class BatchOptions:
     force: bool = False
     strict: bool = False
     site_names: str | Path | None = None
+    check_options: CheckOptions = field(default_factory=CheckOptions)
 
 
 @dataclass
@@ -330,6 +336,7 @@ def run_batch(
         def on_result(task: PlanTask, outcome: dict[str, Any]) -> None:
             files, content_key = keys[task.index]
             outcome["site_names"] = site_record(site_names)
+            outcome["check_options"] = options.check_options.to_dict()
             db.record(run_id, task.plan, files, content_key, outcome, force=options.force)
             summary.statuses[task.plan.location_key] = outcome["status"]
             summary.n_computed += 1
@@ -369,8 +376,12 @@ def _prepare(
 ) -> tuple[list[PlanTask], dict[int, tuple[list[tuple[str, str, str]], str]]]:
     """Hash the files, choose the sets, record plans that cannot be evaluated, skip
     the ones already recorded; return the tasks to run."""
+    from dosecheck.batch.database import options_key
+
     site = site_record(site_names)
     site_sha = site["sha256"] if site else ""
+    check_options = options.check_options.to_dict()
+    check_key = options_key(check_options)
     hashed: list[list[tuple[str, str, str]] | BaseException] = []
     workers = min(8, max(1, len(plans)))
     with cf.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -408,7 +419,9 @@ def _prepare(
         content_key = _content_key(files)
         cset_sha = cset.sha256 if cset is not None else ""
         if not options.force:
-            done = db.lookup(plan.location_key, content_key, cset_sha, options.strict, site_sha)
+            done = db.lookup(
+                plan.location_key, content_key, cset_sha, options.strict, site_sha, check_key
+            )
             if done is not None:
                 summary.statuses[plan.location_key] = done
                 summary.n_skipped += 1
@@ -418,11 +431,12 @@ def _prepare(
             continue
         assert cset is not None
         keys[index] = (files, content_key)
-        tasks.append(PlanTask(index, plan, cset, options.strict, site_names))
+        tasks.append(PlanTask(index, plan, cset, options.strict, site_names, options.check_options))
 
     reporter.start(len(tasks) + len(immediate), summary.n_skipped)
     for plan, files, content_key, outcome in immediate:
         outcome["site_names"] = site
+        outcome["check_options"] = check_options
         db.record(run_id, plan, files, content_key, outcome, force=options.force)
         summary.statuses[plan.location_key] = "error"
         summary.n_computed += 1

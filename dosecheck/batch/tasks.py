@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from dosecheck.checking.model import ConstraintSet, Verdict
     from dosecheck.checking.site_names import SiteNames
 
-__all__ = ["DELAY_ENV", "PlanError", "PlanOutcome", "PlanTask", "evaluate_plan"]
+__all__ = ["DELAY_ENV", "CheckOptions", "PlanError", "PlanOutcome", "PlanTask", "evaluate_plan"]
 
 #: Environment variable: seconds each worker sleeps before a plan. A debugging and
 #: testing aid (the resume test uses it to kill a run half-way); never set normally.
@@ -41,6 +41,38 @@ DELAY_ENV = "DOSECHECK_BATCH_DELAY"
 
 
 # --------------------------------------------------------------------------- the task
+@dataclass(frozen=True)
+class CheckOptions:
+    """The options of :func:`~dosecheck.checking.check.check_plan` that change a plan's
+    results, the same for every plan of a run (picklable).
+
+    Each field is a keyword argument of ``check_plan`` with its default there; the
+    options that differ from the defaults are recorded per evaluation
+    (``plans.check_options``) and are part of what makes a recorded evaluation up to
+    date. A new option of the check is one field here (and its command-line option).
+
+    Attributes
+    ----------
+    compare_tps
+        ``--compare-tps``: also evaluate every constraint on the planning system's DVH.
+    """
+
+    compare_tps: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """All the options, as keyword arguments of ``check_plan``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options that differ from the defaults (``{}`` for none): what is
+        recorded, so that a new option with its default leaves old records up to date."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+
+
 @dataclass(frozen=True)
 class PlanTask:
     """One plan to check, as sent to a worker (picklable).
@@ -57,6 +89,8 @@ class PlanTask:
         ``check --strict``.
     site_names
         The clinic's alias file (``--site-names``), the same for every plan.
+    check_options
+        The check's other options (``--compare-tps``), the same for every plan.
     """
 
     index: int
@@ -64,6 +98,7 @@ class PlanTask:
     constraint_set: ConstraintSet
     strict: bool = False
     site_names: SiteNames | None = None
+    check_options: CheckOptions = field(default_factory=CheckOptions)
 
 
 def _worker_name() -> str:
@@ -326,7 +361,11 @@ def evaluate_plan(task: PlanTask) -> dict[str, Any]:
             )
             loaded = load_plan(files)
             report = check_plan(
-                loaded, task.constraint_set, strict=task.strict, site_names=task.site_names
+                loaded,
+                task.constraint_set,
+                strict=task.strict,
+                site_names=task.site_names,
+                **task.check_options.kwargs(),
             )
             outcome = PlanOutcome.from_report(report)
             if back:

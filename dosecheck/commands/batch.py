@@ -10,25 +10,34 @@ unless its input is bad (2).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 import sys
 import time
-import xml.etree.ElementTree as ET
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dosecheck import __version__
+from dosecheck.commands.options import CompareTpsOpt
 from dosecheck.errors import InputError
 
-if TYPE_CHECKING:
-    from rich.console import Console
+# The renderers moved to dosecheck/output/batch_formats.py; re-exported here.
+from dosecheck.output.batch_formats import (
+    PLAN_CSV_COLUMNS,
+    STATUS_STYLE,
+    borderline_text,
+    details,
+    entries_csv,
+    entries_json,
+    entries_junit,
+    not_consistent_text,
+    plan_counts,
+    print_entries_table,
+    render_entries,
+    tps_text,
+)
 
+if TYPE_CHECKING:
     from dosecheck.dicom.discovery import DiscoveredPlan, Discovery
 
 __all__ = [
@@ -62,291 +71,6 @@ class ResultsFormat(StrEnum):
 #: Plans that failed or had errors listed at the end of a batch run (the rest: results).
 _MAX_LISTED = 50
 _EXTENSIONS = {".csv": "csv", ".json": "json", ".xml": "junit", ".junit": "junit"}
-
-#: Plan columns that precede check's CSV columns (one row per constraint; an error
-#: plan has one row with the plan columns only).
-PLAN_CSV_COLUMNS = (
-    "path",
-    "patient_id",
-    "plan_label",
-    "plan_status",
-    "error",
-    "constraint_set",
-    "evaluated_at",
-    "dose_scale",
-    "dose_scale_ratio",
-    "beam_dose_consistent",
-)
-
-#: Columns after check's CSV columns: how the ROI was matched, in words.
-EXTRA_CSV_COLUMNS = ("match_detail",)
-
-#: The dose-scale verdict of a plan whose check recorded none: an error before the dose
-#: was read, or a plan recorded before schema version 3.
-NOT_RECORDED = "not_recorded"
-
-
-# --------------------------------------------------------------------------- renderers
-def _counts(entries: list[dict[str, Any]]) -> dict[str, int]:
-    return {
-        s: sum(e["status"] == s for e in entries) for s in ("pass", "fail", "incomplete", "error")
-    }
-
-
-def dose_scale_verdict(entry: dict[str, Any]) -> str:
-    """The plan's dose-scale verdict (``consistent``, ``not_verified``, ``unexplained``,
-    …), or :data:`NOT_RECORDED`."""
-    record = entry.get("dose_scale")
-    return str(record["verdict"]) if record else NOT_RECORDED
-
-
-def dose_scale_counts(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """Plans per dose-scale verdict (error plans left out: they have no checked dose)."""
-    out: dict[str, int] = {}
-    for e in entries:
-        if e["status"] != "error":
-            verdict = dose_scale_verdict(e)
-            out[verdict] = out.get(verdict, 0) + 1
-    return dict(sorted(out.items()))
-
-
-def not_consistent_text(entries: list[dict[str, Any]]) -> str:
-    """``dose scale not consistent in 2 of 5 evaluated plans (1 not_verified, 1
-    unexplained)``, or ``""`` when every evaluated plan's is consistent."""
-    counts = dose_scale_counts(entries)
-    others = {k: v for k, v in counts.items() if k != "consistent"}
-    if not others:
-        return ""
-    n = sum(others.values())
-    total = sum(counts.values())
-    detail = ", ".join(f"{v} {k}" for k, v in others.items())
-    return f"dose scale not consistent in {n} of {total} evaluated plans ({detail})"
-
-
-def entries_json(entries: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> str:
-    """``{"dosecheck_version", …, "counts", "dose_scale_counts", "plans": [entry, …]}``
-    as JSON text (``dose_scale_counts``: evaluated plans per dose-scale verdict).
-
-    Each entry is ``{"plan": {"path", "patient_id", "plan_label", …}, "status",
-    "error", "results": [the objects of check --format json], …}`` (see
-    :meth:`dosecheck.batch.database.ResultsDB.latest`).
-    """
-    doc: dict[str, Any] = {"dosecheck_version": __version__, **(meta or {})}
-    doc["counts"] = _counts(entries)
-    doc["dose_scale_counts"] = dose_scale_counts(entries)
-    doc["plans"] = entries
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def entries_csv(entries: list[dict[str, Any]]) -> str:
-    """One row per constraint result: :data:`PLAN_CSV_COLUMNS`, check's columns, then
-    :data:`EXTRA_CSV_COLUMNS`. ``dose_scale`` is the verdict (``not_recorded`` when
-    none), ``beam_dose_consistent`` ``true``/``false`` or empty without beam doses."""
-    from dosecheck.output.check_formats import CSV_COLUMNS
-
-    columns = (*CSV_COLUMNS, *EXTRA_CSV_COLUMNS)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*PLAN_CSV_COLUMNS, *columns])
-    for e in entries:
-        plan = e["plan"]
-        scale = e.get("dose_scale") or {}
-        beams = e.get("beam_dose_check")
-        head = [
-            plan["path"],
-            plan["patient_id"],
-            plan["plan_label"],
-            e["status"],
-            e["error"] or "",
-            (e["constraint_set"] or {}).get("name", ""),
-            e["evaluated_at"],
-            dose_scale_verdict(e),
-            "" if scale.get("ratio") is None else scale["ratio"],
-            "" if not beams else str(bool(beams.get("consistent"))).lower(),
-        ]
-        if not e["results"]:
-            w.writerow(head + [""] * len(columns))
-        for rec in e["results"]:
-            w.writerow(head + ["" if rec.get(c) is None else rec.get(c) for c in columns])
-    return buf.getvalue()
-
-
-_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _x(text: Any) -> str:
-    return _XML_BAD.sub("", "" if text is None else str(text))
-
-
-def _package(plan: dict[str, Any]) -> str:
-    parts = [plan.get("patient_id") or "unknown", plan.get("plan_label") or "plan"]
-    return ".".join(re.sub(r"[^A-Za-z0-9_-]+", "_", p) for p in parts)
-
-
-def entries_junit(entries: list[dict[str, Any]]) -> str:
-    """JUnit XML: one ``<testsuite>`` per plan, one ``<testcase>`` per constraint.
-
-    As in ``check --format junit``, a failed constraint has a ``<failure>`` whose
-    ``type`` is its priority and a constraint that could not be evaluated a
-    ``<skipped>``; a plan that could not be evaluated has a single test case with an
-    ``<error>``.
-    """
-    root = ET.Element("testsuites", {"name": "dosecheck batch"})
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for e in entries:
-        plan = e["plan"]
-        pkg = _package(plan)
-        label = plan.get("plan_label") or "(no RTPLAN)"
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {"name": _x(f"{plan.get('patient_id') or '?'} / {label} ({plan['path']})")},
-        )
-        props = ET.SubElement(suite, "properties")
-        cset = e["constraint_set"] or {}
-        scale = e.get("dose_scale") or {}
-        beams = e.get("beam_dose_check")
-        for key, value in (
-            ("path", plan["path"]),
-            ("patient_id", plan.get("patient_id")),
-            ("plan_label", plan.get("plan_label")),
-            ("status", e["status"]),
-            ("summary", e["summary"]),
-            ("constraint_set", cset.get("path")),
-            ("constraint_set_sha256", cset.get("sha256")),
-            ("evaluated_at", e["evaluated_at"]),
-            ("dose_scale", dose_scale_verdict(e)),
-            ("dose_scale_method", scale.get("method")),
-            ("dose_scale_ratio", scale.get("ratio")),
-            (
-                "beam_dose_consistent",
-                None if not beams else ("true" if beams.get("consistent") else "false"),
-            ),
-        ):
-            if value is None and key.startswith(("dose_scale_", "beam_dose")):
-                continue
-            ET.SubElement(props, "property", {"name": key, "value": _x(value)})
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        if e["status"] == "error":
-            case = ET.SubElement(suite, "testcase", {"classname": pkg, "name": "evaluate plan"})
-            err = ET.SubElement(case, "error", {"message": _x(e["error"]), "type": "error"})
-            err.text = _x(e["error"])
-            counts["tests"] += 1
-            counts["errors"] += 1
-        for r in e["results"]:
-            name = f"{r['metric']} {r['comparator']} {r.get('limit_as_written', r.get('limit'))}"
-            if r.get("priority") == "optimal":
-                name += " (optimal)"
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                {"classname": _x(f"{pkg}.{r['structure']}"), "name": _x(name), "time": "0"},
-            )
-            counts["tests"] += 1
-            if r["status"] == "fail":
-                what = "" if r.get("priority") == "mandatory" else "optimal constraint not met: "
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    {"message": _x(what + r["message"]), "type": _x(r.get("priority"))},
-                )
-                failure.text = _x(r["message"])
-                counts["failures"] += 1
-            elif r["status"] == "not_evaluated":
-                ET.SubElement(case, "skipped", {"message": _x(r["message"])})
-                counts["skipped"] += 1
-        for k, v in counts.items():
-            suite.set(k, str(v))
-            totals[k] += v
-        if e["warnings"]:
-            se = ET.SubElement(suite, "system-err")
-            se.text = _x("\n".join(f"warning: {w}" for w in e["warnings"]))
-    for k, v in totals.items():
-        root.set(k, str(v))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _details(e: dict[str, Any], limit: int | None = None) -> str:
-    if e["status"] == "error":
-        text = e["error"] or ""
-        return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
-    failed = [
-        f"{r['structure']} {r['metric']}"
-        for r in e["results"]
-        if r["status"] == "fail" and r.get("priority") == "mandatory"
-    ]
-    if failed:
-        return "failed: " + ", ".join(failed)
-    return e["summary"]
-
-
-_STYLE = {
-    "pass": "bold green",
-    "fail": "bold red",
-    "incomplete": "bold yellow",
-    "error": "bold magenta",
-}
-
-
-def dose_scale_cell(entry: dict[str, Any]) -> str:
-    """The table's dose-scale cell: ``consistent``, ``NOT VERIFIED``, ``UNEXPLAINED
-    ×1.50``, …; ``—`` for an error plan; a beam-dose mismatch is added."""
-    if entry["status"] == "error" and not entry.get("dose_scale"):
-        return "—"
-    verdict = dose_scale_verdict(entry)
-    record = entry.get("dose_scale") or {}
-    if verdict == "consistent":
-        cell = "consistent"
-    else:
-        cell = verdict.replace("_", " ").upper()
-        if record.get("ratio") is not None:
-            cell += f" ×{record['ratio']:.2f}"
-    beams = entry.get("beam_dose_check")
-    if beams and not beams.get("consistent"):
-        cell += f"; BEAM DOSES DIFFER by {beams['max_abs_diff_gy']:.3g} Gy"
-    return cell
-
-
-def print_entries_table(entries: list[dict[str, Any]], console: Console, title: str) -> None:
-    """One row per plan: status, patient, plan, constraint set, dose scale, details,
-    folder; then the counts, and the plans whose dose scale is not consistent."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, title_justify="left")
-    for col in ("Status", "Patient", "Plan", "Constraint set", "Dose scale", "Details", "Folder"):
-        table.add_column(col, overflow="fold")
-    for e in entries:
-        plan = e["plan"]
-        scale = dose_scale_cell(e)
-        table.add_row(
-            Text(e["status"].upper(), style=_STYLE[e["status"]]),
-            Text(plan.get("patient_id") or ""),
-            Text(plan.get("plan_label") or ""),
-            Text((e["constraint_set"] or {}).get("name") or "—"),
-            Text(scale, style="" if scale in ("consistent", "—") else "bold yellow"),
-            Text(_details(e, 200)),
-            Text(plan["path"]),
-        )
-    console.print(table)
-    c = _counts(entries)
-    console.print(
-        f"{len(entries)} plans: {c['pass']} pass, {c['fail']} fail, "
-        f"{c['incomplete']} incomplete, {c['error']} error",
-        highlight=False,
-    )
-    scale_line = not_consistent_text(entries)
-    if scale_line:
-        console.print(scale_line, highlight=False)
-
-
-def _table_text(entries: list[dict[str, Any]], title: str) -> str:
-    from rich.console import Console
-
-    console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
-    print_entries_table(entries, console, title)
-    return console.export_text()
 
 
 # --------------------------------------------------------------------------- progress
@@ -402,7 +126,7 @@ class RichReporter:
             self.counts[status] += 1
             detail = outcome.get("error") if status == "error" else outcome.get("summary")
             self.progress.console.print(
-                f"[{_STYLE[status]}]{status.upper()}[/] {plan.describe()}: {detail}",
+                f"[{STATUS_STYLE[status]}]{status.upper()}[/] {plan.describe()}: {detail}",
                 highlight=False,
                 markup=True,
             )
@@ -490,16 +214,6 @@ def _output_format(output: Path | None, fmt: BatchFormat | None) -> BatchFormat 
     return BatchFormat(kind)
 
 
-def _render(entries: list[dict[str, Any]], fmt: str, meta: dict[str, Any]) -> str:
-    if fmt == "json":
-        return entries_json(entries, meta)
-    if fmt == "csv":
-        return entries_csv(entries)
-    if fmt == "junit":
-        return entries_junit(entries)
-    return _table_text(entries, meta.get("title", "dosecheck results"))
-
-
 ArchivesArg = Annotated[
     list[Path] | None,
     typer.Argument(
@@ -567,6 +281,7 @@ def batch(
             "plan; default $DOSECHECK_SITE_NAMES. A changed file re-checks the plans.",
         ),
     ] = None,
+    compare_tps: CompareTpsOpt = False,
 ) -> None:
     """Check every plan found in folders and .zip archives; keep results in SQLite.
 
@@ -575,6 +290,7 @@ def batch(
     """
     from dosecheck.batch.runner import (
         BatchOptions,
+        CheckOptions,
         ConstraintSelection,
         is_tty,
         make_executor,
@@ -602,6 +318,7 @@ def batch(
         dask=use_dask,
         force=force,
         strict=strict,
+        check_options=CheckOptions(compare_tps=compare_tps),
     )
     selection = ConstraintSelection.from_options(constraints, protocol_map)
     # The alias file (or $DOSECHECK_SITE_NAMES) is read once, before any work: a bad
@@ -632,16 +349,16 @@ def batch(
         f"files: {discovery.n_files} read, skipped {discovery.skipped_text()}",
     ]
     lines.extend(f"unreadable DICOM: {loc}: {msg}" for loc, msg in discovery.unreadable)
-    scale_line = not_consistent_text(entries)
-    if scale_line:
-        lines.append(f"{scale_line}: dosecheck results {db} shows which")
+    for line in (not_consistent_text(entries), tps_text(entries), borderline_text(entries)):
+        if line:
+            lines.append(f"{line}: dosecheck results {db} shows which")
     if names is not None:
         lines.append(f"site alias file: {names.path} (sha256 {names.sha256[:12]}…)")
     not_passed = [e for e in entries if e["status"] != "pass"]
     for e in not_passed[:_MAX_LISTED]:
         p = e["plan"]
         who = f"{p['patient_id'] or '?'} / {p['plan_label'] or '(no RTPLAN)'} ({p['path']})"
-        lines.append(f"{e['status'].upper()} {who}: {_details(e, 300)}")
+        lines.append(f"{e['status'].upper()} {who}: {details(e, 300)}")
     if len(not_passed) > _MAX_LISTED:
         lines.append(
             f"… and {len(not_passed) - _MAX_LISTED} more: dosecheck results {db} --failed-only"
@@ -658,7 +375,7 @@ def batch(
                 {"path": loc, "message": msg} for loc, msg in discovery.unreadable
             ],
         }
-        write_text(_render(entries, out_fmt.value, meta), output)
+        write_text(render_entries(entries, out_fmt.value, meta), output)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
@@ -718,7 +435,7 @@ def results(
 
         data = load_archive_data(db, since=since, failed_only=failed_only)
         write_text(render_archive_report(data), report)
-        c = _counts(entries)
+        c = plan_counts(entries)
         sys.stderr.write(
             f"archive summary of {len(entries)} plans ({c['pass']} pass, {c['fail']} fail, "
             f"{c['incomplete']} incomplete, {c['error']} error) written to {report}\n"
@@ -734,4 +451,4 @@ def results(
     meta = {"database": str(db), "generated_at": _now(), "title": f"dosecheck results — {db}"}
     if fmt is not ResultsFormat.table:
         meta.pop("title")
-    write_text(_render(entries, fmt.value, meta), output)
+    write_text(render_entries(entries, fmt.value, meta), output)

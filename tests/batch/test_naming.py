@@ -265,8 +265,8 @@ def test_results_show_a_dose_scale_that_is_not_consistent(
 
 # --------------------------------------------------------------------------- schema 3
 def _schema_v2() -> str:
-    """The schema as version 2 had it: without the columns marked ``-- v3``."""
-    v2 = "\n".join(line for line in SCHEMA.splitlines() if "-- v3" not in line)
+    """The schema as version 2 had it: without the columns marked ``-- v3`` (or later)."""
+    v2 = "\n".join(line for line in SCHEMA.splitlines() if not re.search(r"-- v\d", line))
     assert "dose_scale" not in v2 and "site_names" not in v2 and "match_detail" not in v2
     return v2
 
@@ -307,7 +307,7 @@ def test_schema_2_database_is_upgraded_in_place(tmp_path: Path) -> None:
     db = tmp_path / "v2.sqlite"
     _v2_database(db)
     with ResultsDB(db, create=False) as rdb:  # `dosecheck results` upgrades too
-        assert rdb.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert rdb.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         cols = {r[1] for r in rdb.conn.execute("PRAGMA table_info(plans)")}
         assert {"site_names_sha256", "dose_scale_verdict", "beam_dose_check"} <= cols
         got = rdb.conn.execute("SELECT matched_by, match_detail FROM constraint_results")
@@ -321,7 +321,7 @@ def test_schema_2_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert entry["dose_scale"] is None and entry["beam_dose_check"] is None
     assert entry["site_names"] is None and entry["results"][0]["matched_by"] == "tg263"
     with ResultsDB(db) as rdb:  # opened again for a run: nothing more to do
-        assert rdb.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert rdb.conn.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_a_failed_upgrade_changes_nothing_and_says_why(tmp_path: Path) -> None:
@@ -339,7 +339,7 @@ def test_a_failed_upgrade_changes_nothing_and_says_why(tmp_path: Path) -> None:
         ResultsDB(db)
     text = str(info.value)
     assert "damaged.sqlite" in text
-    assert "cannot upgrade the results database from schema version 2 to 3" in text
+    assert "cannot upgrade the results database from schema version 2 to 4" in text
     assert "nothing was changed" in text
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
@@ -351,11 +351,11 @@ def test_a_newer_database_is_refused(
 ) -> None:
     db = tmp_path / "new.sqlite"
     conn = sqlite3.connect(db)
-    conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = 4; COMMIT;")
+    conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = 5; COMMIT;")
     conn.close()
     r = run_cli(["results", db], capsys, monkeypatch)
     assert r.code == 2
-    assert "schema version 4; this dosecheck knows up to 3: upgrade dosecheck" in r.stderr
+    assert "schema version 5; this dosecheck knows up to 4: upgrade dosecheck" in r.stderr
 
 
 def test_archive_summary_counts_plans_whose_dose_scale_is_not_consistent(

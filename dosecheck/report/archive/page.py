@@ -13,6 +13,12 @@ from dosecheck import __version__
 from dosecheck.report._html import attr, embedded_json, text
 from dosecheck.report.archive.data import MAX_LISTED_ERRORS as _MAX_LISTED_ERRORS
 from dosecheck.report.archive.data import ArchiveData
+from dosecheck.report.archive.headlines import (
+    assessment_counts,
+    assessment_lines,
+    dose_scale_counts,
+    dose_scale_line,
+)
 from dosecheck.report.archive.histogram import histogram_svg
 from dosecheck.report.archive.stats import BAR_PASS as _BAR_PASS
 from dosecheck.report.archive.stats import COLORS as _COLORS
@@ -36,35 +42,6 @@ def _counts(entries: list[dict[str, Any]]) -> dict[str, int]:
     return {
         s: sum(e["status"] == s for e in entries) for s in ("pass", "fail", "incomplete", "error")
     }
-
-
-def _dose_scale_counts(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """Evaluated plans (not errors) per dose-scale verdict; ``not_recorded`` for plans
-    recorded without one (before schema version 3)."""
-    out: dict[str, int] = {}
-    for e in entries:
-        if e["status"] != "error":
-            record = e.get("dose_scale")
-            verdict = str(record["verdict"]) if record else "not_recorded"
-            out[verdict] = out.get(verdict, 0) + 1
-    return dict(sorted(out.items()))
-
-
-def _dose_scale_line(entries: list[dict[str, Any]]) -> str:
-    """``p#dose-scale-count``: how many evaluated plans have a dose scale that is not
-    ``consistent`` with their RTPLAN (``data-not-consistent``, ``data-evaluated``)."""
-    counts = _dose_scale_counts(entries)
-    total = sum(counts.values())
-    if not total:
-        return ""
-    others = {k: v for k, v in counts.items() if k != "consistent"}
-    n = sum(others.values())
-    detail = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in others.items())
-    return (
-        f'<p class="headline" id="dose-scale-count" data-not-consistent="{n}" '
-        f'data-evaluated="{total}">Dose scale not consistent with the RTPLAN: <b>{n}</b> of '
-        f"<b>{total}</b> evaluated plans{text(f' ({detail})') if detail else ''}.</p>"
-    )
 
 
 def _filters_text(since: str | None, since_utc: str | None, failed_only: bool) -> list[str]:
@@ -110,7 +87,8 @@ def _header(
         '<header class="report-head"><div class="titles">'
         "<h1>Plan archive QA summary</h1>"
         f'<p class="subtitle">Results database <code id="db-path">{text(db)}</code></p>'
-        f'<div class="scope">{scope}.{filt}</div>{headline}{_dose_scale_line(entries)}</div>'
+        f'<div class="scope">{scope}.{filt}</div>{headline}{dose_scale_line(entries)}'
+        f"{assessment_lines(entries)}</div>"
         f'<div id="totals" data-plans="{len(entries)}" data-pass="{c["pass"]}" '
         f'data-fail="{c["fail"]}" data-incomplete="{c["incomplete"]}" '
         f'data-error="{c["error"]}">{"".join(cards)}</div></header>'
@@ -499,7 +477,8 @@ def render_archive_report(data: ArchiveData, *, generated: datetime | None = Non
         "generated_at": when,
         "filters": {"since": since_utc, "failed_only": failed_only},
         "counts": _counts(entries),
-        "dose_scale_counts": _dose_scale_counts(entries),
+        "dose_scale_counts": dose_scale_counts(entries),
+        **assessment_counts(entries),
         "constraints": [r.to_dict() for r in rows],
     }
     csp = (
