@@ -55,9 +55,13 @@ class CheckOptions:
     ----------
     compare_tps
         ``--compare-tps``: also evaluate every constraint on the planning system's DVH.
+    end_caps
+        ``--end-caps``: the end-cap convention (``None``: the constraint set's, else
+        half-slice).
     """
 
     compare_tps: bool = False
+    end_caps: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """All the options, as keyword arguments of ``check_plan``."""

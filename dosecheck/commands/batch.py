@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dosecheck.commands.options import CompareTpsOpt
+from dosecheck.commands.options import CompareTpsOpt, EndCapsOpt
 from dosecheck.errors import InputError
 
 # The renderers moved to dosecheck/output/batch_formats.py; re-exported here.
@@ -282,6 +282,7 @@ def batch(
         ),
     ] = None,
     compare_tps: CompareTpsOpt = False,
+    end_caps: EndCapsOpt = None,
 ) -> None:
     """Check every plan found in folders and .zip archives; keep results in SQLite.
 
@@ -318,7 +319,9 @@ def batch(
         dask=use_dask,
         force=force,
         strict=strict,
-        check_options=CheckOptions(compare_tps=compare_tps),
+        check_options=CheckOptions(
+            compare_tps=compare_tps, end_caps=str(end_caps) if end_caps is not None else None
+        ),
     )
     selection = ConstraintSelection.from_options(constraints, protocol_map)
     # The alias file (or $DOSECHECK_SITE_NAMES) is read once, before any work: a bad

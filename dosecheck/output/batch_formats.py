@@ -228,7 +228,9 @@ def entries_csv(entries: list[dict[str, Any]]) -> str:
     borderline = bool(_assessed(entries))
     plan_extra = (("n_tps_differs",) if tps else ()) + (("n_borderline",) if borderline else ())
     result_extra = (TPS_CSV_COLUMNS if tps else ()) + (BORDERLINE_CSV_COLUMNS if borderline else ())
-    columns = (*CSV_COLUMNS, *EXTRA_CSV_COLUMNS)
+    # check's own borderline columns come with BORDERLINE_CSV_COLUMNS, where assessed.
+    own = tuple(c for c in CSV_COLUMNS if c not in BORDERLINE_CSV_COLUMNS)
+    columns = (*own, *EXTRA_CSV_COLUMNS)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*PLAN_CSV_COLUMNS, *columns, *plan_extra, *result_extra])

@@ -182,8 +182,8 @@ def test_batch_records_the_tps_comparison_and_keys_on_it(
             "ORDER BY patient_id"
         ).fetchall()
         assert plans == [
-            ("T1", '{"compare_tps":true}', 1, None),
-            ("T2", '{"compare_tps":true}', 0, None),
+            ("T1", '{"compare_tps":true}', 1, 1),
+            ("T2", '{"compare_tps":true}', 0, 0),
         ]
         rows = conn.execute(
             "SELECT c.metric, c.value, c.tps_value, c.tps_status, c.tps_verdict_differs, "
@@ -196,7 +196,12 @@ def test_batch_records_the_tps_comparison_and_keys_on_it(
         assert by_metric["V45Gy[cc]"][1] == pytest.approx(51.0, abs=0.5)
         assert by_metric["V45Gy[cc]"][2] == pytest.approx(350.0, abs=1e-6)
         assert by_metric["V45Gy[cc]"][3:5] == ("fail", 1)
-        assert all(r[5:] == (None, None, None) for r in rows)  # no borderline assessment
+        # Borderline: V45Gy is 51 cc (half-slice), 48 cc (none: 51 × 80/85) and 350 cc on
+        # the TPS's DVH, so its limit of 300 cc lies inside the range; V30Gy's 600 does not.
+        v45 = by_metric["V45Gy[cc]"]
+        assert v45[5] == 1 and v45[6] == pytest.approx(48.0, abs=0.5)
+        assert v45[7] == pytest.approx(350.0, abs=1e-6)
+        assert by_metric["V30Gy[cc]"][5] == 0
         # The PTV has no TPS DVH: no value, not a difference.
         ptv = [r for r in rows if r[0] in ("V95%[%]", "D2%[%]")]
         assert len(ptv) == 2 and all(r[2] is None and r[3] is None and r[4] == 0 for r in ptv)
@@ -251,28 +256,34 @@ def test_results_show_the_tps_differences(
     entries = {e["plan"]["patient_id"]: e for e in doc["plans"]}
     assert entries["T1"]["check_options"] == {"compare_tps": True}
     assert entries["T1"]["n_tps_differs"] == 1 and entries["T2"]["n_tps_differs"] == 0
-    assert "n_borderline" not in entries["T1"]
+    assert entries["T1"]["n_borderline"] == 1 and entries["T2"]["n_borderline"] == 0
     assert doc["tps_counts"] == {"compared": 2, "with_tps_dvh": 1, "differ": 1}
-    assert "borderline_counts" not in doc
+    assert doc["borderline_counts"] == {"assessed": 2, "plans": 1, "constraints": 1}
     v45 = next(r for r in entries["T1"]["results"] if r["metric"] == "V45Gy[cc]")
     assert v45["tps_value"] == pytest.approx(350.0) and v45["tps_verdict_differs"] is True
 
     # CSV: the plan count, and the TPS columns of check --format csv --compare-tps.
     out = _results(["results", compared_db, "--format", "csv"], capsys)
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0])[-5:] == [
+    header = list(rows[0])
+    assert header[header.index("n_tps_differs") :] == [
         "n_tps_differs",
+        "n_borderline",
         "tps_value",
         "tps_status",
         "tps_verdict_differs",
         "tps_note",
+        "borderline",
+        "value_low",
+        "value_high",
+        "borderline_reason",
     ]
     v45 = next(r for r in rows if r["patient_id"] == "T1" and r["metric"] == "V45Gy[cc]")
     assert v45["n_tps_differs"] == "1" and float(v45["tps_value"]) == pytest.approx(350.0)
     assert v45["tps_status"] == "fail" and v45["tps_verdict_differs"] == "True"
     t2 = [r for r in rows if r["patient_id"] == "T2"]
     assert {r["n_tps_differs"] for r in t2} == {"0"} and {r["tps_value"] for r in t2} == {""}
-    assert "borderline" not in rows[0]
+    assert v45["borderline"] == "True" and v45["n_borderline"] == "1"
 
     # JUnit: a suite property per plan, test-case properties for the TPS value.
     out_xml = tmp_path / "j.xml"
@@ -285,7 +296,7 @@ def test_results_show_the_tps_differences(
 
     assert props(suites["T1"])["tps_verdict_differs"] == "1"
     assert props(suites["T2"])["tps_verdict_differs"] == "0"
-    assert "borderline" not in props(suites["T1"])
+    assert props(suites["T1"])["borderline"] == "1"
     case = next(c for c in suites["T1"].iter("testcase") if c.get("name", "").startswith("V45Gy"))
     p = props(case)
     assert float(p["tps_value"]) == pytest.approx(350.0) and p["tps_status"] == "fail"
@@ -304,10 +315,20 @@ def test_results_without_tps_are_as_before(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A database whose plans were checked without --compare-tps: no new key, column,
-    property or line in any format."""
+    """A database whose plans were recorded without --compare-tps and before the
+    borderline ranges (as a version-3 database upgraded): no new key, column, property or
+    line in any format."""
+    import sqlite3
+
     db = tmp_path / "plain.sqlite"
     _batch(archive, db, capsys)
+    with sqlite3.connect(db) as conn:  # what an upgraded version-3 database holds
+        conn.execute("UPDATE plans SET n_borderline = NULL")
+        conn.execute(
+            "UPDATE constraint_results SET borderline = NULL, value_low = NULL, "
+            "value_high = NULL, record = json_remove(record, '$.borderline', "
+            "'$.value_range', '$.values_by_source', '$.borderline_reason')"
+        )
     out = _results(["results", db, "--format", "json"], capsys)
     doc = json.loads(out)
     assert "tps_counts" not in doc and "borderline_counts" not in doc
@@ -333,18 +354,18 @@ def test_archive_summary_counts_the_tps_differences(compared_db: Path, tmp_path:
     assert line is not None
     assert 'data-differ="1" data-compared="2"' in line[0]
     assert "<b>1</b> of <b>2</b> plans compared (1 with a TPS DVH)" in line[0]
-    assert 'id="borderline-count"' not in html
+    assert 'id="borderline-count"' in html  # V45Gy of T1: 48–350 cc around 300 cc
     doc = json.loads(
         re.search(r'<script type="application/json" id="archive-json">(.*?)</script>', html, re.S)[
             1
         ]
     )
     assert doc["tps_counts"] == {"compared": 2, "with_tps_dvh": 1, "differ": 1}
-    assert "borderline_counts" not in doc
+    assert doc["borderline_counts"] == {"assessed": 2, "plans": 1, "constraints": 1}
 
 
 # --------------------------------------------------------------------------- borderline
-#: A borderline assessment as the check will record it (issue #9, section 3).
+#: A borderline assessment in the shape the check records it (issue #9, section 3).
 BORDERLINE = {
     "borderline": True,
     "value_range": [296.25, 303.5],
@@ -353,8 +374,8 @@ BORDERLINE = {
 
 
 def test_borderline_results_are_recorded_and_shown(archive: Path, tmp_path: Path) -> None:
-    """Records with the borderline keys (written here into a T1 outcome, since the
-    check does not assess them yet) fill the columns, the plan's count and every
+    """Records with given borderline keys (written here into a T1 outcome, over the
+    check's own) fill the columns, the plan's count and every
     format."""
     from dosecheck.batch.database import ResultsDB
     from dosecheck.batch.tasks import PlanTask, evaluate_plan
