@@ -138,7 +138,7 @@ def dvh(
     if compare_tps:
         from dosecheck.dicom.tps_dvh import reconcile_with_tps
 
-        items, tps_notes = reconcile_with_tps(loaded, items)
+        items, tps_notes = reconcile_with_tps(loaded, items, end_caps=end_caps)
     if plot is not None:
         from dosecheck.report.plots import plot_dvhs_to_file
 

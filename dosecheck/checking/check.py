@@ -691,6 +691,7 @@ def check_plan(
             prescription_gy=rx.dose_gy,
             fractions=rx.fractions,
             naming=naming,
+            end_caps=cache.convention,
         )
         dvhs = tuple(items)
         tps = (tuple(values), tuple(notes), tuple(differences))

@@ -66,6 +66,7 @@ def tps_values(
     prescription_gy: float | None,
     fractions: int | None,
     naming: NamingContext | None,
+    end_caps: str = "half-slice",
 ) -> tuple[list[StructureDVH], list[TpsValue], list[str], list[str]]:
     """Evaluate the constraints on the TPS's DVHs.
 
@@ -78,7 +79,7 @@ def tps_values(
     """
     from dosecheck.dicom.tps_dvh import reconcile_with_tps
 
-    items, notes = reconcile_with_tps(plan, list(dvhs))
+    items, notes = reconcile_with_tps(plan, list(dvhs), end_caps=end_caps)
     tps_dvh: dict[str, DVH] = {}
     why_not: dict[str, str] = {}
     for item in items:

@@ -245,6 +245,7 @@ def compare_with_tps(
     prescription_gy: float | None = None,
     composition: str = "",
     tolerances: TpsTolerances | None = None,
+    end_caps: str = "half-slice",
 ) -> TpsComparison | None:
     """Compare one structure's DVH with the TPS's and explain the differences.
 
@@ -264,6 +265,9 @@ def compare_with_tps(
     composition
         A sentence saying how ``ours`` was composed when the TPS's DVH is of several
         ROIs (e.g. one with another excluded).
+    end_caps
+        The end-cap convention ``ours`` was computed with (the end-cap explanation
+        adds or removes the half-slice caps accordingly; none for ``shape``).
 
     Returns
     -------
@@ -309,7 +313,7 @@ def compare_with_tps(
     accounted: set[str] = set()
     if dv_cc is not None:
         accounted |= _volume_explanations(
-            ours, ref, dv_cc, structure, end_cap_spacing_mm, tol, explanations
+            ours, ref, dv_cc, structure, end_cap_spacing_mm, tol, explanations, end_caps
         )
     if voxel_volume_cc and voxel_volume_cc > 0:
         n_vox = ref.volume_cc / voxel_volume_cc
@@ -400,8 +404,10 @@ def _volume_explanations(
     spacing: float | None,
     tol: TpsTolerances,
     out: list[str],
+    end_caps: str = "half-slice",
 ) -> set[str]:
-    """Explain a volume difference by the dose grid's extent and by end caps."""
+    """Explain a volume difference by the dose grid's extent and by end caps (the end
+    caps ``ours`` was computed with: ``half-slice``, ``none`` or ``shape``)."""
     accounted: set[str] = set()
     limit = max(tol.volume_pct / 100.0 * ref.volume_cc, tol.volume_cc)
     outside = ours.outside_grid_cc
@@ -422,9 +428,12 @@ def _volume_explanations(
         if abs(full - ref.volume_cc) <= limit < abs(dv_cc):
             accounted.add("outside")
     cap = end_cap_volume_cc(structure, spacing) if structure is not None else 0.0
+    if end_caps == "shape":
+        cap = 0.0  # the caps follow the shape: no fixed slab to add or remove
     if cap > 0 and (abs(dv_cc) > limit / 3 or abs(dv_cc) >= 0.5 * cap):
-        without = ours.volume_cc - cap
-        residual = without - ref.volume_cc
+        with_caps = end_caps != "none"
+        other = ours.volume_cc - cap if with_caps else ours.volume_cc + cap
+        residual = other - ref.volume_cc
         verdict = (
             "the end caps account for the volume difference"
             if abs(residual) <= limit and abs(residual) < abs(dv_cc)
@@ -432,12 +441,21 @@ def _volume_explanations(
         )
         if verdict.startswith("the end caps account"):
             accounted.add("end caps")
-        out.append(
-            f"dosecheck's half-slice end caps add {_cc(cap)} cc (half of {spacing:g} mm beyond "
-            f"the first and last contour of each run); without them (end caps `none`) its "
-            f"volume would be {_cc(without)} cc, {100 * residual / ref.volume_cc:+.1f} % "
-            f"from the TPS's {_cc(ref.volume_cc)} cc: {verdict}"
-        )
+        what = f"half of {spacing:g} mm beyond the first and last contour of each run"
+        if with_caps:
+            out.append(
+                f"dosecheck's half-slice end caps add {_cc(cap)} cc ({what}); without them "
+                f"(end caps `none`) its volume would be {_cc(other)} cc, "
+                f"{100 * residual / ref.volume_cc:+.1f} % from the TPS's {_cc(ref.volume_cc)} cc: "
+                f"{verdict}"
+            )
+        else:
+            out.append(
+                f"dosecheck's volume has no end caps here (end caps `none`); half-slice end caps "
+                f"would add {_cc(cap)} cc ({what}), giving {_cc(other)} cc, "
+                f"{100 * residual / ref.volume_cc:+.1f} % from the TPS's {_cc(ref.volume_cc)} cc: "
+                f"{verdict}"
+            )
     return accounted
 
 

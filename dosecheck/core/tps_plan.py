@@ -95,6 +95,7 @@ def reconcile_plan(
     *,
     unavailable: str = "",
     settings: object | None = None,
+    end_caps: str = "half-slice",
 ) -> tuple[list[StructureDVH], list[str]]:
     """Attach the TPS's DVH and the comparison to each structure.
 
@@ -111,6 +112,8 @@ def reconcile_plan(
         structure then gets that note.
     settings
         Engine settings for any DVH of an EXCLUDED ROI not among ``items``.
+    end_caps
+        The end-cap convention of ``items`` (for the end-cap explanation).
 
     Returns
     -------
@@ -203,6 +206,7 @@ def reconcile_plan(
                 voxel_volume_cc=voxel,
                 prescription_gy=rx,
                 composition=composition,
+                end_caps=end_caps,
             )
         if comparison is not None and curve.dvh is not None:
             alt = _wider_bins_reading(t, ours, comparison, rx)

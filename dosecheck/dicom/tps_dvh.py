@@ -133,7 +133,11 @@ def plan_tps_dvhs(plan: Plan) -> tuple[list[TpsDVH], str]:
 
 
 def reconcile_with_tps(
-    plan: Plan, items: Sequence[StructureDVH], *, settings: object | None = None
+    plan: Plan,
+    items: Sequence[StructureDVH],
+    *,
+    settings: object | None = None,
+    end_caps: str | None = None,
 ) -> tuple[list[StructureDVH], list[str]]:
     """Read a loaded plan's TPS DVHs and attach each structure's comparison.
 
@@ -149,7 +153,14 @@ def reconcile_with_tps(
 
     dvhs, unavailable = plan_tps_dvhs(plan)
     notes = [] if dvhs or unavailable else ["the RTDOSE has no DVHSequence: no TPS DVH to compare"]
-    out, more = reconcile_plan(plan, items, dvhs, unavailable=unavailable, settings=settings)
+    out, more = reconcile_plan(
+        plan,
+        items,
+        dvhs,
+        unavailable=unavailable,
+        settings=settings,
+        end_caps=str(end_caps or "half-slice"),
+    )
     if unavailable:
         notes.append(f"--compare-tps: {unavailable}")
     return out, notes + more

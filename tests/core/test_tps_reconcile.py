@@ -119,6 +119,38 @@ def test_end_caps_that_do_not_account(box_and_dvh: tuple[Structure, DVH]) -> Non
     assert "volume +11.1 %" in not_explained(c.explanations)
 
 
+def test_end_caps_none_adds_the_caps_it_left_out(box_and_dvh: tuple[Structure, DVH]) -> None:
+    # dosecheck computed without end caps (8 cc); the TPS's 10 cc has half-slice caps.
+    s, _ = box_and_dvh
+    ours = spread((8.0, 10.0, 10.0))
+    c = compare_with_tps(
+        ours,
+        as_tps(spread((10.0, 10.0, 10.0))),
+        structure=s,
+        end_cap_spacing_mm=5.0,
+        end_caps="none",
+    )
+    assert c is not None and c.volume_cc == pytest.approx(-2.0, abs=1e-9)
+    assert has(c.explanations, "no end caps here", "would add 2 cc", "giving 10 cc", "+0.0 %")
+    assert has(c.explanations, "the end caps account for the volume difference")
+    assert not has(c.explanations, "would be 6 cc")  # not the caps removed a second time
+    assert not not_explained(c.explanations)
+
+
+def test_end_caps_shape_says_nothing_about_slabs(box_and_dvh: tuple[Structure, DVH]) -> None:
+    s, ours = box_and_dvh
+    c = compare_with_tps(
+        ours,
+        as_tps(spread((8.0, 10.0, 10.0))),
+        structure=s,
+        end_cap_spacing_mm=5.0,
+        end_caps="shape",
+    )
+    assert c is not None
+    assert not has(c.explanations, "end caps add") and not has(c.explanations, "would add")
+    assert "volume +25.0 %" in not_explained(c.explanations)
+
+
 def test_no_end_cap_sentence_without_the_structure(box_and_dvh: tuple[Structure, DVH]) -> None:
     _, ours = box_and_dvh
     c = compare_with_tps(ours, as_tps(spread((8.0, 10.0, 10.0))))
