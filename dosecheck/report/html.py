@@ -305,6 +305,7 @@ def _identity(report: CheckReport) -> str:
         ("constraint_set_prescription", "Set written for", text(set_rx)),
         ("constraint_set_file", "Constraint set file", _file_cell(c.path, c.sha256)),
         ("constraint_set_source", "Constraint source", text(c.source)),
+        ("end_caps", "End caps", text(report.end_caps)),
         ("plan_path", "Plan folder", _mono(p.get("path"))),
         ("rtstruct", "RTSTRUCT", _file_cell(p.get("rtstruct"), sha.get("rtstruct"))),
         ("rtdose", "RTDOSE", dose_cells or "—"),
