@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dosecheck import __version__
-from dosecheck.batch.rows import entry_of, insert_evaluation, options_key
+from dosecheck.batch.rows import entry_of, evaluation_key, insert_evaluation, options_key
 from dosecheck.batch.schema import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -336,12 +336,7 @@ class ResultsDB:
         int or None
             The new ``plans.id``, or ``None`` when it was already recorded.
         """
-        cset = outcome.get("constraint_set") or {}
-        strict = bool(outcome.get("strict"))
-        cset_sha = str(cset.get("sha256") or "")
-        site = outcome.get("site_names") or {}
-        site_sha = str(site.get("sha256") or "")
-        options = options_key(outcome.get("check_options"))
+        cset_sha, strict, site_sha, options = evaluation_key(outcome)
         now = utc_now()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")

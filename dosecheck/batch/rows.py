@@ -36,6 +36,19 @@ def options_key(options: dict[str, Any] | None) -> str:
     return json.dumps(options or {}, sort_keys=True, separators=(",", ":"))
 
 
+def evaluation_key(outcome: dict[str, Any]) -> tuple[str, bool, str, str]:
+    """What, besides the plan's files, makes a recorded evaluation up to date:
+    ``(constraint set sha256, strict, site names sha256, check options key)``."""
+    cset = outcome.get("constraint_set") or {}
+    site = outcome.get("site_names") or {}
+    return (
+        str(cset.get("sha256") or ""),
+        bool(outcome.get("strict")),
+        str(site.get("sha256") or ""),
+        options_key(outcome.get("check_options")),
+    )
+
+
 def _flag(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
@@ -67,11 +80,8 @@ def insert_evaluation(
     the caller's transaction; return the new ``plans.id``."""
     cset = outcome.get("constraint_set") or {}
     rx = outcome.get("prescription") or {}
-    strict = bool(outcome.get("strict"))
-    cset_sha = str(cset.get("sha256") or "")
     site = outcome.get("site_names") or {}
-    site_sha = str(site.get("sha256") or "")
-    options = options_key(outcome.get("check_options"))
+    cset_sha, strict, site_sha, options = evaluation_key(outcome)
     scale = outcome.get("dose_scale")
     beams = outcome.get("beam_dose_check")
     results = list(outcome.get("results") or [])
