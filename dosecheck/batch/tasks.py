@@ -58,10 +58,13 @@ class CheckOptions:
     end_caps
         ``--end-caps``: the end-cap convention (``None``: the constraint set's, else
         half-slice).
+    shape_range
+        ``--shape-range``: end caps ``shape`` in the borderline ranges near a limit.
     """
 
     compare_tps: bool = False
     end_caps: str | None = None
+    shape_range: bool = False
 
     def kwargs(self) -> dict[str, Any]:
         """All the options, as keyword arguments of ``check_plan``."""

@@ -61,12 +61,25 @@ class ValueRange:
         }
 
 
-def _g(x: float) -> str:
-    return f"{x:.4g}"
+def _passes(value: float, comparator: str, limit: float | None) -> bool:
+    """Whether ``value`` meets ``comparator limit`` (``True`` without a limit)."""
+    if limit is None:
+        return True
+    return {
+        "<": value < limit,
+        "<=": value <= limit,
+        ">": value > limit,
+        ">=": value >= limit,
+    }.get(comparator, True)
 
 
-def _num(x: float, unit: str) -> str:
-    return f"{_g(x)} {unit}".strip()
+def _digits_apart(values: list[float], start: int = 4, most: int = 12) -> int:
+    """Significant digits enough to print distinct values distinctly."""
+    distinct = {float(v) for v in values}
+    for digits in range(start, most + 1):
+        if len({f"{v:.{digits}g}" for v in distinct}) == len(distinct):
+            return digits
+    return most
 
 
 def _shape_available() -> bool:
@@ -88,6 +101,7 @@ def value_ranges(
     alternates: dict[str, dict[str, DVH]],
     evaluate: Callable[[Callable[[str], DVH]], list[ConstraintResult]],
     tps_values: Sequence[float | None] = (),
+    with_shape: bool = False,
 ) -> list[ValueRange]:
     """The value range of each result (same order as ``results``).
 
@@ -106,6 +120,10 @@ def value_ranges(
         ``results`` (the check's own matching, prescription and fractions).
     tps_values
         The value of each result on the TPS's DVH (``None`` where there is none).
+    with_shape
+        Also compute ``shape`` for the ROIs near a limit (``--shape-range``): a pass of
+        its own (about 3× the half-slice pass), so not by default. When the check itself
+        uses ``shape``, half-slice and none are computed for the range in any case.
     """
     rois = {r.roi for r in results if r.roi is not None}
     evaluated = [
@@ -117,11 +135,18 @@ def value_ranges(
     by_source: dict[str, list[ConstraintResult]] = {}
     others = [c for c in CONVENTIONS if c != convention]
     cheap = [c for c in others if all(c in alternates.get(roi, {}) for roi in rois)]
+    if convention == "shape":  # the range needs the slab conventions: one pass for both
+        cheap = [c for c in others]
+        for c in cheap:
+            by_source[c] = evaluate(lambda roi, c=c: in_convention(roi, c))
     for c in cheap:
-        by_source[c] = evaluate(lambda roi, c=c: alternates[roi][c])
+        if c not in by_source:
+            by_source[c] = evaluate(lambda roi, c=c: alternates[roi][c])
     # `shape` (a pass of its own) only for ROIs whose constraints are near their limit.
     note = ""
-    if "shape" in others and "shape" not in cheap:
+    if "shape" in others and not with_shape:
+        shape_rois: set[str] = set()
+    elif "shape" in others:
         near: set[str] = set()
         for i, r in enumerate(results):
             if not evaluated[i] or r.limit is None:
@@ -168,26 +193,35 @@ def value_ranges(
         if tps is not None and math.isfinite(tps):
             values["tps"] = float(tps)
         ordered = {k: values[k] for k in (*CONVENTIONS, "tps") if k in values}
-        low, high = min(ordered.values()), max(ordered.values())
+        caps = [v for k, v in ordered.items() if k != "tps"]
+        # The range is dosecheck's (its conventions); the TPS's value stays its own.
+        low, high = min(caps), max(caps)
         limit = r.limit
-        borderline = limit is not None and low < high and low <= limit <= high
+        passes = {k: _passes(v, r.comparator, limit) for k, v in ordered.items()}
+        borderline = limit is not None and len(set(passes.values())) > 1
         reason = ""
         if borderline:
+            assert limit is not None
+            digits = _digits_apart([r.value, limit, *ordered.values()])  # type: ignore[list-item]
+
+            def g(x: float, digits: int = digits) -> str:
+                return f"{x:.{digits}g}"
+
             parts = ", ".join(
-                f"{'TPS DVH' if k == 'tps' else k} {_g(v)}" for k, v in ordered.items()
+                f"{'TPS DVH' if k == 'tps' else k} {g(v)}" for k, v in ordered.items()
             )
-            across = "end-cap conventions" + (" and the TPS's DVH" if "tps" in ordered else "")
-            caps = [v for k, v in ordered.items() if k != "tps"]
-            by_caps = min(caps) <= limit <= max(caps) and min(caps) < max(caps)
+            by_caps = len({passes[k] for k in ordered if k != "tps"}) > 1
             why = (
                 "how the structure's ends are modelled"
                 if by_caps
                 else "which engine computes the DVH (dosecheck's conventions agree)"
             )
+            unit = f" {r.unit}"
+            across = "end-cap conventions" + (" and the TPS's DVH" if "tps" in ordered else "")
             reason = (
-                f"{r.metric} = {_num(r.value, r.unit)}, limit {r.comparator} "  # type: ignore[arg-type]
-                f"{_num(limit, r.unit)}; {_g(low)}–{_num(high, r.unit)} across "
-                f"{across} ({parts}): the verdict depends on {why}"
+                f"{r.metric} = {g(r.value)}{unit}, limit {r.comparator} {g(limit)}{unit}; "  # type: ignore[arg-type]
+                f"{g(min(ordered.values()))}–{g(max(ordered.values()))}{unit} across {across} "
+                f"({parts}): the verdict depends on {why}"
             )
         out.append(
             ValueRange(

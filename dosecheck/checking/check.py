@@ -255,6 +255,7 @@ def check_plan(
     roi_map: Mapping[str, str] | None = None,
     compare_tps: bool = False,
     end_caps: str | None = None,
+    shape_range: bool = False,
 ) -> CheckReport:
     """Check ``plan`` against ``constraint_set``.
 
@@ -286,6 +287,9 @@ def check_plan(
     end_caps
         End-cap convention (``"half-slice"``, ``"none"``, ``"shape"``); overrides the
         constraint set's ``end_caps``, which overrides ``settings.end_caps``.
+    shape_range
+        Add the ``shape`` convention to the borderline ranges of ROIs near a limit
+        (:func:`dosecheck.checking.borderline.value_ranges`; needs SciPy; costly).
 
     Returns
     -------
@@ -389,6 +393,7 @@ def check_plan(
             fractions=rx.fractions,
             naming=naming,
             end_caps=cache.convention,
+            settings=cache.settings,
         )
         dvhs = tuple(items)
         tps = (tuple(values), tuple(notes), tuple(differences))
@@ -410,6 +415,7 @@ def check_plan(
             naming=naming,
         ),
         tps_values=[t.value for t in tps[0]],
+        with_shape=shape_range,
     )
     borderline = [v.reason for v in ranges if v.borderline]
     dvh_warnings = [w for item in dvhs for w in item.dvh.warnings]

@@ -67,6 +67,7 @@ def tps_values(
     fractions: int | None,
     naming: NamingContext | None,
     end_caps: str = "half-slice",
+    settings: object | None = None,
 ) -> tuple[list[StructureDVH], list[TpsValue], list[str], list[str]]:
     """Evaluate the constraints on the TPS's DVHs.
 
@@ -79,7 +80,7 @@ def tps_values(
     """
     from dosecheck.dicom.tps_dvh import reconcile_with_tps
 
-    items, notes = reconcile_with_tps(plan, list(dvhs), end_caps=end_caps)
+    items, notes = reconcile_with_tps(plan, list(dvhs), end_caps=end_caps, settings=settings)
     tps_dvh: dict[str, DVH] = {}
     why_not: dict[str, str] = {}
     for item in items:

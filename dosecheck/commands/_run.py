@@ -52,6 +52,7 @@ def run_check(
     plan_sum: bool,
     compare_tps: bool = False,
     end_caps: str | None = None,
+    shape_range: bool = False,
 ) -> CheckReport:
     """The check of ``dosecheck check``/``report`` from their options (the prescription
     already passed :func:`validate_prescription`).
@@ -86,6 +87,7 @@ def run_check(
         strict=strict,
         compare_tps=compare_tps,
         end_caps=end_caps,
+        shape_range=shape_range,
         **naming,
     )
 

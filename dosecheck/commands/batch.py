@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dosecheck.commands.options import CompareTpsOpt, EndCapsOpt
+from dosecheck.commands.options import CompareTpsOpt, EndCapsOpt, ShapeRangeOpt
 from dosecheck.errors import InputError
 
 # The renderers moved to dosecheck/output/batch_formats.py; re-exported here.
@@ -283,6 +283,7 @@ def batch(
     ] = None,
     compare_tps: CompareTpsOpt = False,
     end_caps: EndCapsOpt = None,
+    shape_range: ShapeRangeOpt = False,
 ) -> None:
     """Check every plan found in folders and .zip archives; keep results in SQLite.
 
@@ -320,7 +321,9 @@ def batch(
         force=force,
         strict=strict,
         check_options=CheckOptions(
-            compare_tps=compare_tps, end_caps=str(end_caps) if end_caps is not None else None
+            compare_tps=compare_tps,
+            end_caps=str(end_caps) if end_caps is not None else None,
+            shape_range=shape_range,
         ),
     )
     selection = ConstraintSelection.from_options(constraints, protocol_map)

@@ -29,6 +29,7 @@ from dosecheck.commands.options import (
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
+    ShapeRangeOpt,
     SiteNamesOpt,
     StrictOpt,
 )
@@ -100,6 +101,7 @@ def check(
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
     end_caps: EndCapsOpt = None,
+    shape_range: ShapeRangeOpt = False,
 ) -> None:
     """Check a plan against dose-volume constraints.
 
@@ -128,6 +130,7 @@ def check(
         plan_sum=plan_sum,
         compare_tps=compare_tps,
         end_caps=end_caps,
+        shape_range=shape_range,
     )
     if report_file is not None:
         from dosecheck.report import write_report

@@ -90,6 +90,16 @@ PlanSumOpt = Annotated[
         ),
     ),
 ]
+ShapeRangeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--shape-range",
+        help=(
+            "Add end caps 'shape' to the borderline ranges of the ROIs near a limit "
+            "(a pass of its own, about 3x the default one; needs dosecheck\\[shape])."
+        ),
+    ),
+]
 CompareTpsOpt = Annotated[
     bool,
     typer.Option(

@@ -28,6 +28,7 @@ from dosecheck.commands.options import (
     RtdoseOpt,
     RtplanOpt,
     RtstructOpt,
+    ShapeRangeOpt,
     SiteNamesOpt,
     StrictOpt,
 )
@@ -61,6 +62,7 @@ def report(
     plan_sum: PlanSumOpt = False,
     compare_tps: CompareTpsOpt = False,
     end_caps: EndCapsOpt = None,
+    shape_range: ShapeRangeOpt = False,
 ) -> None:
     """Check a plan and write a self-contained HTML report with DVH plots.
 
@@ -93,6 +95,7 @@ def report(
         plan_sum=plan_sum,
         compare_tps=compare_tps,
         end_caps=end_caps,
+        shape_range=shape_range,
     )
     write_report(result, output)
     err = Console(stderr=True, highlight=False)

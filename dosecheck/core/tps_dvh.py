@@ -71,6 +71,9 @@ class TpsDVH:
         Whether DVHData held an odd number of values (the last one is dropped).
     source
         The RTDOSE file.
+    structure_set_uid
+        The RTDOSE's ReferencedStructureSetSequence (300C,0060) UID: the structure set
+        whose ROI numbers the DVHs refer to (``""`` when absent).
     course_factor
         What the loader multiplied the dose grid by (the fraction count of a dose read
         per fraction); the TPS's DVH is of the file's values and is scaled alike.
@@ -93,6 +96,7 @@ class TpsDVH:
     odd_data_length: bool = False
     source: str = ""
     course_factor: float = 1.0
+    structure_set_uid: str = ""
 
     @property
     def included(self) -> tuple[int, ...]:
@@ -139,7 +143,11 @@ class TpsCurve:
 def _dose_factor(
     tps: TpsDVH, prescription_gy: float | None, findings: list[str]
 ) -> tuple[float | None, str]:
-    """Gy per unit of the item's dose axis, or (None, why not)."""
+    """Gy per unit of the item's dose axis, or (None, why not).
+
+    The second value is ``"course"`` when the factor already gives course doses (per
+    cent of the prescription), so the fraction count must not be applied again.
+    """
     units = tps.dose_units.upper()
     if units == "GY":
         return 1.0, ""
@@ -161,7 +169,9 @@ def _dose_factor(
                 "the DVH's doses are RELATIVE and the RTDOSE has no DVHNormalizationDoseValue "
                 f"(3004,0042): read as per cent of the prescription, {prescription_gy:g} Gy"
             )
-            return prescription_gy / 100.0, ""
+            # Per cent of the course prescription is already a course dose: not to be
+            # scaled by the fraction count like the file's own doses.
+            return prescription_gy / 100.0, "course"
         return None, (
             "its doses are RELATIVE with neither DVHNormalizationDoseValue (3004,0042) nor "
             "a prescription to scale them"
@@ -180,6 +190,11 @@ def _check_data(tps: TpsDVH, findings: list[str]) -> str:
         return "its DVHData (3004,0058) has negative bin widths"
     if not (tps.widths > 0).any():
         return "its DVHData (3004,0058) bin widths are all zero"
+    if not (np.isfinite(tps.dose_scaling) and tps.dose_scaling > 0):
+        return (
+            f"its DVHDoseScaling (3004,0052) is {tps.dose_scaling:g}; a dose scaling must be "
+            "a positive number"
+        )
     if tps.odd_data_length:
         findings.append(
             f"DVHData (3004,0058) holds an odd number of values ({2 * n + 1}); the last is "
@@ -206,6 +221,20 @@ def _cumulative(tps: TpsDVH, findings: list[str]) -> tuple[np.ndarray, str]:
     kind = tps.dvh_type.upper()
     values = tps.values.astype(np.float64)
     if kind == "CUMULATIVE":
+        negative = values < -_NOISE_CC * max(1.0, float(np.abs(values).max(initial=0.0)))
+        if negative.all():
+            return values, "its CUMULATIVE DVH has only negative volumes"
+        if negative.any():
+            findings.append(
+                f"the CUMULATIVE DVH has {int(negative.sum())} negative volume(s) (down to "
+                f"{float(values.min()):.4g}); a volume cannot be negative: each was read as the "
+                "volume of the bin before it, and the curve is a weak reference"
+            )
+            idx = np.where(~negative, np.arange(values.size), 0)
+            np.maximum.accumulate(idx, out=idx)
+            values = np.where(negative, values[idx], values)
+            if negative[0]:
+                values[: int(np.argmax(~negative))] = values[int(np.argmax(~negative))]
         rises = np.diff(values)
         big = rises > _NOISE_CC * max(1.0, float(np.abs(values).max(initial=0.0)))
         if big.any():
@@ -328,7 +357,8 @@ def tps_curve(
     findings: list[str] = []
     reason = _check_data(tps, findings)
     factor, why = (None, "") if reason else _dose_factor(tps, prescription_gy, findings)
-    reason = reason or why
+    already_course = why == "course"
+    reason = reason or ("" if already_course else why)
     if not reason:
         cumulative, reason = _cumulative(tps, findings)
     if reason:
@@ -356,7 +386,7 @@ def tps_curve(
             unreadable=f"DVHVolumeUnits (3004,0054) {tps.volume_units!r} is not CM3 or PERCENT",
         )
     cumulative = np.clip(cumulative, 0.0, None)
-    if tps.course_factor != 1.0:
+    if tps.course_factor != 1.0 and not already_course:
         findings.append(
             f"the dose grid was used as {tps.course_factor:g} × the file's values (a dose per "
             "fraction); the TPS's DVH, written from the same values, was scaled alike"
@@ -398,7 +428,8 @@ def tps_curve(
     return TpsCurve(
         dvh=curve,
         volume_known=volume_known,
-        bin_width_gy=float(widths_gy.max(initial=0.0)),
+        # The widest bin that holds volume: an empty wide bin says nothing about doses.
+        bin_width_gy=float(widths_gy[occupied].max(initial=0.0)),
         findings=tuple(findings),
         truncated_at_gy=float(edges[-1]) if truncated else None,
     )

@@ -69,6 +69,8 @@ def read_tps_dvhs(path: str | Path) -> list[TpsDVH]:
     """
     ds = read_dataset(path, modality="RTDOSE", stop_before_pixels=True)
     norm = _float(ds, "DVHNormalizationDoseValue")
+    refs = ds.get("ReferencedStructureSetSequence", None) or []
+    ss_uid = str(refs[0].get("ReferencedSOPInstanceUID", "") or "").strip() if refs else ""
     out: list[TpsDVH] = []
     for index, item in enumerate(ds.get("DVHSequence", None) or [], start=1):
         rois = tuple(
@@ -92,7 +94,7 @@ def read_tps_dvhs(path: str | Path) -> list[TpsDVH]:
                 dose_units=str(item.get("DoseUnits", "") or "").strip().upper(),
                 dose_type=str(item.get("DoseType", "") or "").strip().upper(),
                 volume_units=str(item.get("DVHVolumeUnits", "") or "").strip().upper(),
-                dose_scaling=scaling if scaling and scaling > 0 else 1.0,
+                dose_scaling=1.0 if scaling is None else scaling,
                 declared_bins=int(bins) if bins not in (None, "") else None,
                 widths=data[0::2].copy(),
                 values=data[1::2].copy(),
@@ -102,6 +104,7 @@ def read_tps_dvhs(path: str | Path) -> list[TpsDVH]:
                 normalization_dose=norm,
                 odd_data_length=odd,
                 source=str(path),
+                structure_set_uid=ss_uid,
             )
         )
     return out
@@ -126,6 +129,15 @@ def plan_tps_dvhs(plan: Plan) -> tuple[list[TpsDVH], str]:
         n = len(plan.files.rtdose)
         return [], f"the dose is the sum of {n} RTDOSE files; their TPS DVHs are not of the sum"
     dvhs = read_tps_dvhs(plan.files.rtdose[0])
+    loaded = plan.structure_set.sop_instance_uid
+    theirs = next((t.structure_set_uid for t in dvhs if t.structure_set_uid), "")
+    if dvhs and theirs and loaded and theirs != loaded:
+        # ROI numbers mean nothing across structure sets: never match them.
+        return [], (
+            f"the RTDOSE's DVHs are of structure set {theirs} (ReferencedStructureSetSequence, "
+            f"300C,0060), not of the RTSTRUCT loaded ({loaded}): their ROI numbers may name "
+            "other ROIs, so they are not compared"
+        )
     check = plan.dose_scale
     if check is not None and check.basis == "fraction" and check.fractions:
         dvhs = [dataclasses.replace(t, course_factor=float(check.fractions)) for t in dvhs]

@@ -210,6 +210,8 @@ def _csv_value(rec: dict[str, Any], column: str) -> Any:
         value = low_high[column == "value_high"] if low_high else None
     else:
         value = rec.get(column)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else value
 
 

@@ -323,6 +323,15 @@ def check_json(report: CheckReport) -> str:
 
 
 # --- CSV -------------------------------------------------------------------------------------
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for ``None``, ``true``/``false`` for booleans (as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def check_csv(report: CheckReport) -> str:
     """One row per constraint with the columns :data:`CSV_COLUMNS`."""
     buf = io.StringIO()
@@ -332,8 +341,8 @@ def check_csv(report: CheckReport) -> str:
     for rec in report.result_records():
         rng = rec.get("value_range") or [None, None]
         rec = {**rec, "value_low": rng[0], "value_high": rng[1]}
-        rec["borderline"] = "true" if rec.get("borderline") else "false"
-        w.writerow(["" if rec.get(c) is None else rec[c] for c in columns])
+        rec["borderline"] = bool(rec.get("borderline"))
+        w.writerow([_csv_cell(rec.get(c)) for c in columns])
     return buf.getvalue()
 
 

@@ -197,10 +197,11 @@ def test_batch_records_the_tps_comparison_and_keys_on_it(
         assert by_metric["V45Gy[cc]"][2] == pytest.approx(350.0, abs=1e-6)
         assert by_metric["V45Gy[cc]"][3:5] == ("fail", 1)
         # Borderline: V45Gy is 51 cc (half-slice), 48 cc (none: 51 × 80/85) and 350 cc on
-        # the TPS's DVH, so its limit of 300 cc lies inside the range; V30Gy's 600 does not.
+        # the TPS's DVH, so its limit of 300 cc is passed by one and failed by the other;
+        # V30Gy's 600 is passed by all. The range columns are dosecheck's: 48–51 cc.
         v45 = by_metric["V45Gy[cc]"]
         assert v45[5] == 1 and v45[6] == pytest.approx(48.0, abs=0.5)
-        assert v45[7] == pytest.approx(350.0, abs=1e-6)
+        assert v45[7] == pytest.approx(51.0, abs=0.5)
         assert by_metric["V30Gy[cc]"][5] == 0
         # The PTV has no TPS DVH: no value, not a difference.
         ptv = [r for r in rows if r[0] in ("V95%[%]", "D2%[%]")]
@@ -280,10 +281,10 @@ def test_results_show_the_tps_differences(
     ]
     v45 = next(r for r in rows if r["patient_id"] == "T1" and r["metric"] == "V45Gy[cc]")
     assert v45["n_tps_differs"] == "1" and float(v45["tps_value"]) == pytest.approx(350.0)
-    assert v45["tps_status"] == "fail" and v45["tps_verdict_differs"] == "True"
+    assert v45["tps_status"] == "fail" and v45["tps_verdict_differs"] == "true"
     t2 = [r for r in rows if r["patient_id"] == "T2"]
     assert {r["n_tps_differs"] for r in t2} == {"0"} and {r["tps_value"] for r in t2} == {""}
-    assert v45["borderline"] == "True" and v45["n_borderline"] == "1"
+    assert v45["borderline"] == "true" and v45["n_borderline"] == "1"
 
     # JUnit: a suite property per plan, test-case properties for the TPS value.
     out_xml = tmp_path / "j.xml"
@@ -424,7 +425,7 @@ def test_borderline_results_are_recorded_and_shown(archive: Path, tmp_path: Path
         "borderline_reason",
     ]
     v45 = next(r for r in rows if r["metric"] == "V45Gy[cc]")
-    assert (v45["n_borderline"], v45["borderline"]) == ("1", "True")
+    assert (v45["n_borderline"], v45["borderline"]) == ("1", "true")
     assert (float(v45["value_low"]), float(v45["value_high"])) == (296.25, 303.5)
     assert v45["borderline_reason"] == BORDERLINE["borderline_reason"]
 

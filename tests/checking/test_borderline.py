@@ -55,11 +55,11 @@ def test_range_is_the_closed_form_of_each_convention(tmp_path: Path) -> None:
 
 
 def test_limit_inside_the_range_is_borderline_status_unchanged(tmp_path: Path) -> None:
-    report = _check(tmp_path, 300)
+    report = _check(tmp_path, 300, shape_range=True)
     r, v = report.results[0], report.ranges[0]
     assert r.status == "fail"  # 306 cc ≥ 300 cc, as without ranges
     assert v.borderline
-    # Near the limit the shape convention is computed too: a prism keeps its caps.
+    # With --shape-range, near the limit shape is computed too: a prism keeps its caps.
     assert v.values["shape"] == pytest.approx(HALF, abs=TOL)
     assert "V30Gy[cc] = 306.1 cc, limit < 300 cc" in v.reason
     assert "288.1–306.1 cc across end-cap conventions" in v.reason
@@ -84,7 +84,7 @@ def test_the_check_in_none_is_ranged_against_half_slice(tmp_path: Path) -> None:
 
 
 def test_every_format_shows_it(tmp_path: Path) -> None:
-    report = _check(tmp_path, 300)
+    report = _check(tmp_path, 300, shape_range=True)
     rec = json.loads(cf.check_json(report))["results"][0]
     assert rec["borderline"] is True
     assert rec["value_range"] == [pytest.approx(NONE, abs=TOL), pytest.approx(HALF, abs=TOL)]
@@ -115,8 +115,27 @@ def test_without_scipy_the_range_says_shape_is_missing(
     import dosecheck.checking.borderline as borderline
 
     monkeypatch.setattr(borderline, "_shape_available", lambda: False)
-    report = _check(tmp_path, 300)
+    report = _check(tmp_path, 300, shape_range=True)
     v = report.ranges[0]
     assert set(v.values) == {"half-slice", "none"} and v.borderline
     assert "SciPy is not installed" in v.note
     assert any("SciPy is not installed" in w for w in report.warnings)
+
+
+def test_shape_only_with_shape_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Near the limit but without --shape-range: no shape pass (its cost is not paid).
+    import dosecheck.core.engine as engine
+
+    calls: list[str] = []
+    real = engine.compute_dvh
+
+    def spy(structure, *args, **kwargs):
+        calls.append(str(kwargs["settings"].end_caps))
+        return real(structure, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "compute_dvh", spy)
+    v = _check(tmp_path, 300).ranges[0]
+    assert v.borderline and set(v.values) == {"half-slice", "none"}
+    assert calls == []
+    v = _check(tmp_path, 300, shape_range=True).ranges[0]
+    assert "shape" in v.values and calls == ["shape"]
