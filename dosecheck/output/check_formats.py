@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dosecheck.checking.check import result_margin
 from dosecheck.checking.model import ShownStatus
 from dosecheck.metrics import format_number
+from dosecheck.output.csv_safe import safe_row
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -324,7 +325,8 @@ def check_json(report: CheckReport) -> str:
 
 # --- CSV -------------------------------------------------------------------------------------
 def check_csv(report: CheckReport) -> str:
-    """One row per constraint with the columns :data:`CSV_COLUMNS`."""
+    """One row per constraint with the columns :data:`CSV_COLUMNS` (text cells that a
+    spreadsheet would run as formulas are quoted, :mod:`dosecheck.output.csv_safe`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     columns = CSV_COLUMNS + (TPS_CSV_COLUMNS if report.compare_tps else ())
@@ -333,7 +335,7 @@ def check_csv(report: CheckReport) -> str:
         rng = rec.get("value_range") or [None, None]
         rec = {**rec, "value_low": rng[0], "value_high": rng[1]}
         rec["borderline"] = "true" if rec.get("borderline") else "false"
-        w.writerow(["" if rec.get(c) is None else rec[c] for c in columns])
+        w.writerow(safe_row(rec.get(c) for c in columns))
     return buf.getvalue()
 
 

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Final
 
-from dosecheck.checking.templates import eclipse_xml, proknow, raystation, varian_csv
+import dosecheck.checking.templates.eclipse_xml as eclipse_xml
+import dosecheck.checking.templates.proknow as proknow
+import dosecheck.checking.templates.raystation as raystation
+import dosecheck.checking.templates.varian_csv as varian_csv
 from dosecheck.checking.templates._common import (
     TemplateImport,
     decode_text,

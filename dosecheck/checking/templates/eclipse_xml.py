@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from dosecheck.checking.templates import eclipse_codes as codes
+import dosecheck.checking.templates.eclipse_codes as codes
 from dosecheck.checking.templates._common import (
     Goal,
     NotImported,
