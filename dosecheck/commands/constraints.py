@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -154,7 +155,7 @@ def import_template(
     imported = read_constraint_file(template)
     text = to_yaml(imported, prescription_gy=prescription, fractions=fractions)
     if output:
-        write_text(text, output)
+        write_text(text, Path(output))
     else:
         typer.echo(text, nl=False)
     c = imported.constraint_set
@@ -208,7 +209,10 @@ def diff(
                 Text(f"EQUAL: {a} and {b} hold the same {len(set_a.constraints)} constraints")
             )
         else:
-            table = Table(title=f"A = {a}, B = {b}: {len(rows)} differences")
+            console.print(
+                Text(f"DIFFER: {len(rows)} differences (A = {a}, B = {b})"), soft_wrap=True
+            )
+            table = Table()
             for col in ("Structure", "Metric", "Difference", "A", "B"):
                 table.add_column(col)
             label = {

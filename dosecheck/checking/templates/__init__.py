@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
+_TEMPLATE_SUFFIXES = (".csv", ".xml", ".json")
 
 
 def constraint_file_format(path: str | Path) -> str:
@@ -56,6 +57,8 @@ def read_constraint_file(path: str | Path) -> TemplateImport:
     p = Path(path)
     if p.suffix.lower() in _YAML_SUFFIXES and not _sniff_template(p):
         return TemplateImport(load_constraint_set(p), YAML)
+    if p.is_file() and p.suffix.lower() in _TEMPLATE_SUFFIXES:
+        return read_template(p)  # says what a template must look like
     if not p.is_file() or detect(p, read_bytes(p)[0]) == YAML:
         return TemplateImport(load_constraint_set(p), YAML)
     return read_template(p)
