@@ -1,7 +1,8 @@
 """Optional extras, imported on first use through one helper.
 
-The extras of ``pyproject.toml`` (``plot``: matplotlib, ``dask``: dask.distributed,
-``reference``: dicompyler-core) are imported only by the feature that needs them, and
+The extras of ``pyproject.toml`` (``dask``: dask.distributed, ``reference``:
+dicompyler-core, ``shape``: SciPy; and matplotlib, a core dependency whose ``plot`` extra
+is kept as an alias) are imported only by the feature that needs them, and
 always through :func:`require`, so a missing one is one kind of error with one message:
 what is missing, which feature needs it, and the ``pip install`` line that adds it.
 """

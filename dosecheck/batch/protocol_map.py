@@ -235,14 +235,14 @@ class _Reader:
 
 
 def _load_set(spec: str, base: Path, reader: _Reader, node: Node) -> ConstraintSet | None:
-    from dosecheck.checking.loader import load_constraint_set
     from dosecheck.checking.sets import resolve_constraint_set
+    from dosecheck.checking.templates import load_constraint_file
 
     if spec.strip().lower() == AUTO:
         return None
     candidate = Path(spec).expanduser()
     if not candidate.is_absolute() and (base / candidate).is_file():
-        return load_constraint_set(base / candidate)
+        return load_constraint_file(base / candidate)
     try:
         return resolve_constraint_set(spec)
     except ConstraintFileError:

@@ -128,7 +128,9 @@ def shipped_sets() -> list[ShippedSet]:
 
 
 def resolve_constraint_set(spec: str | Path) -> ConstraintSet:
-    """Load the set named by ``--constraints``: a YAML file path or a shipped set's name.
+    """Load the set named by ``--constraints``: a file (a YAML set or a planning-system
+    template, :func:`~dosecheck.checking.templates.load_constraint_file`) or a shipped
+    set's name.
 
     An existing file is always loaded as a file. Otherwise text with a path separator
     or ending in ``.yaml``/``.yml`` is taken as a (missing) file, anything else as the
@@ -140,15 +142,17 @@ def resolve_constraint_set(spec: str | Path) -> ConstraintSet:
         For a missing or malformed file (with file and line) or an unknown name (the
         message lists the shipped sets).
     """
+    from dosecheck.checking.templates import load_constraint_file
+
     if isinstance(spec, Path):
-        return load_constraint_set(spec)
+        return load_constraint_file(spec)
     text = spec.strip()
     if not text:
         raise InputError("--constraints needs a shipped set's name or a YAML file")
     path = Path(text).expanduser()
     looks_like_path = "/" in text or "\\" in text or text.lower().endswith(_SUFFIXES)
     if path.exists():
-        return load_constraint_set(path)
+        return load_constraint_file(path)
     if looks_like_path:
         if text.lower().endswith(_SUFFIXES) and _stem(text) in shipped_set_names():
             return load_shipped_set(text)

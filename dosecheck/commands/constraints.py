@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,13 +13,22 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="constraints",
-    help="List, show and validate constraint sets (YAML; format in docs/constraints.md).",
+    help=(
+        "List, show, validate, import and compare constraint sets (YAML, or planning-system "
+        "templates; formats in docs/constraints.md)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-SetArg = Annotated[str, typer.Argument(help="Shipped set name or YAML file.", show_default=False)]
+SetArg = Annotated[
+    str,
+    typer.Argument(
+        help="Shipped set name, YAML file or planning-system template (CSV, XML, JSON).",
+        show_default=False,
+    ),
+]
 
 
 def _prescription(cset: ConstraintSet) -> str:
@@ -115,3 +126,105 @@ def validate(constraint_set: SetArg) -> None:
     typer.echo(
         f"OK: {n_s} structure{'s' if n_s != 1 else ''}, {n_c} constraint{'s' if n_c != 1 else ''}"
     )
+
+
+@app.command("import")
+def import_template(
+    template: Annotated[
+        str, typer.Argument(help="A planning-system template (CSV, XML, JSON).", show_default=False)
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Write the YAML set here (default: stdout)."),
+    ] = None,
+    prescription: Annotated[
+        float | None,
+        typer.Option("--prescription", help="Prescription dose (Gy), when the template has none."),
+    ] = None,
+    fractions: Annotated[
+        int | None,
+        typer.Option("--fractions", help="Number of fractions, when the template has none."),
+    ] = None,
+) -> None:
+    """Convert a template into a dosecheck YAML set; what cannot be imported is listed on
+    stderr (and in the YAML's comments)."""
+    from dosecheck.checking.templates import read_constraint_file
+    from dosecheck.checking.templates.export import to_yaml
+    from dosecheck.output.write import write_text
+
+    imported = read_constraint_file(template)
+    text = to_yaml(imported, prescription_gy=prescription, fractions=fractions)
+    if output:
+        write_text(text, Path(output))
+    else:
+        typer.echo(text, nl=False)
+    c = imported.constraint_set
+    typer.echo(
+        f"{imported.format}: {len(c.structures)} structures, {len(c.constraints)} constraints"
+        + (f" written to {output}" if output else ""),
+        err=True,
+    )
+    for n in imported.not_imported:
+        typer.echo(f"not imported: {n.describe()}", err=True)
+
+
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command("diff")
+def diff(
+    a: Annotated[str, typer.Argument(help="Set A (any format).", show_default=False)],
+    b: Annotated[str, typer.Argument(help="Set B (any format).", show_default=False)],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        DiffFormat.table
+    ),
+) -> None:
+    """Compare two sets per structure and metric: exit 0 when they hold the same
+    constraints, 1 when they differ."""
+    import json
+
+    from dosecheck.checking.sets import resolve_constraint_set
+    from dosecheck.checking.templates.diff import diff_sets
+
+    set_a, set_b = resolve_constraint_set(a), resolve_constraint_set(b)
+    rows = diff_sets(set_a, set_b)
+    if fmt is DiffFormat.json:
+        doc = {
+            "a": {"path": set_a.path, "sha256": set_a.sha256, "name": set_a.name},
+            "b": {"path": set_b.path, "sha256": set_b.sha256, "name": set_b.name},
+            "equal": not rows,
+            "differences": [r.to_dict() for r in rows],
+        }
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        if not rows:
+            console.print(
+                Text(f"EQUAL: {a} and {b} hold the same {len(set_a.constraints)} constraints")
+            )
+        else:
+            console.print(
+                Text(f"DIFFER: {len(rows)} differences (A = {a}, B = {b})"), soft_wrap=True
+            )
+            table = Table()
+            for col in ("Structure", "Metric", "Difference", "A", "B"):
+                table.add_column(col)
+            label = {
+                "only_a": "only in A",
+                "only_b": "only in B",
+                "limit": "limit differs",
+                "priority": "priority differs",
+            }
+            for r in rows:
+                table.add_row(
+                    Text(r.structure), Text(r.metric), Text(label[r.kind]), Text(r.a), Text(r.b)
+                )
+            console.print(table)
+    if rows:
+        raise typer.Exit(1)

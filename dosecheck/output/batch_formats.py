@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from dosecheck import __version__
+from dosecheck.output.csv_safe import safe_row
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -254,13 +255,15 @@ def entries_csv(entries: list[dict[str, Any]]) -> str:
         ]
         counts = ["" if e.get(c) is None else e[c] for c in plan_extra]
         if not e["results"]:
-            w.writerow(head + [""] * len(columns) + counts + [""] * len(result_extra))
+            w.writerow(safe_row(head + [""] * len(columns) + counts + [""] * len(result_extra)))
         for rec in e["results"]:
             w.writerow(
-                head
-                + ["" if rec.get(c) is None else rec.get(c) for c in columns]
-                + counts
-                + [_csv_value(rec, c) for c in result_extra]
+                safe_row(
+                    head
+                    + ["" if rec.get(c) is None else rec.get(c) for c in columns]
+                    + counts
+                    + [_csv_value(rec, c) for c in result_extra]
+                )
             )
     return buf.getvalue()
 

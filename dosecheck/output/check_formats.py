@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dosecheck.checking.check import result_margin
 from dosecheck.checking.model import ShownStatus
 from dosecheck.metrics import format_number
+from dosecheck.output.csv_safe import safe_row
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -323,17 +324,9 @@ def check_json(report: CheckReport) -> str:
 
 
 # --- CSV -------------------------------------------------------------------------------------
-def _csv_cell(value: Any) -> Any:
-    """A CSV cell: empty for ``None``, ``true``/``false`` for booleans (as JSON)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
 def check_csv(report: CheckReport) -> str:
-    """One row per constraint with the columns :data:`CSV_COLUMNS`."""
+    """One row per constraint with the columns :data:`CSV_COLUMNS` (text cells that a
+    spreadsheet would run as formulas are quoted, :mod:`dosecheck.output.csv_safe`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     columns = CSV_COLUMNS + (TPS_CSV_COLUMNS if report.compare_tps else ())
@@ -342,7 +335,7 @@ def check_csv(report: CheckReport) -> str:
         rng = rec.get("value_range") or [None, None]
         rec = {**rec, "value_low": rng[0], "value_high": rng[1]}
         rec["borderline"] = bool(rec.get("borderline"))
-        w.writerow([_csv_cell(rec.get(c)) for c in columns])
+        w.writerow(safe_row(rec.get(c) for c in columns))
     return buf.getvalue()
 
 

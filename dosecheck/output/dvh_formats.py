@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dosecheck.output.csv_safe import safe_row
 from dosecheck.output.tps_formats import (
     TPS_CSV_COLUMNS,
     curve_record,
@@ -77,10 +78,7 @@ def dvh_csv(items: Sequence[StructureDVH], *, compare_tps: bool = False) -> str:
     for i in items:
         r = dvh_record(i)
         extra = tps_csv_cells(i) if compare_tps else []
-        w.writerow(
-            ["" if r[c] is None else r[c] for c in STAT_COLUMNS]
-            + ["" if x is None else x for x in extra]
-        )
+        w.writerow(safe_row([*(r[c] for c in STAT_COLUMNS), *extra]))
     return buf.getvalue()
 
 

@@ -1,0 +1,207 @@
+"""The Varian-style DVH-objective CSV of ESAPI plan-check scripts.
+
+Header (columns in any order; ``Structure IDs``, ``DVH Objective`` and ``Evaluation
+Point`` are required)::
+
+    Structure IDs,Structure Codes,IDAliases,CodeAliases,DVH Objective,Evaluation Point,
+    Variation,Priority,Met,Achieved          (one line)
+
+One row per objective; rows that share a structure ID form one structure. ``IDAliases``
+are separated by ``|``. ``DVH Objective`` is a TG-263 metric (``V95%[%]``,
+``D20cc[cGy]``, ``CV2200cGy[cc]``, ``Max[cGy]``); doses in cGy are converted to Gy
+exactly (``V3000cGy[cc]`` is ``V30Gy[cc]``, ``Max[cGy] <= 6500`` is
+``Max[Gy] <= 65``). ``Evaluation Point`` is a comparator and a number (``<=6500``,
+``>=95``). Plan-quality indices (``CN95%[%]``, ``GI50%[%]``) and variation limits are
+listed as not imported; ``Structure Codes``, ``CodeAliases``, ``Met`` and ``Achieved``
+(codes, and the results of an earlier evaluation) are not used.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+
+from dosecheck.checking.templates._common import (
+    INDEX_RE,
+    Goal,
+    NotImported,
+    TemplateImport,
+    build,
+    decimal,
+    decode_text,
+    fail,
+    gy_from_cgy,
+    priority_of,
+    to_gy,
+)
+
+__all__ = ["FORMAT", "HEADER", "looks_like", "read"]
+
+FORMAT: Final = "varian-csv"
+HEADER: Final = (
+    "Structure IDs",
+    "Structure Codes",
+    "IDAliases",
+    "CodeAliases",
+    "DVH Objective",
+    "Evaluation Point",
+    "Variation",
+    "Priority",
+    "Met",
+    "Achieved",
+)
+_REQUIRED: Final = ("Structure IDs", "DVH Objective", "Evaluation Point")
+_POINT_RE: Final = re.compile(
+    r"\s*(?P<op><=|>=|<|>)\s*(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>%|cGy|Gy|cc)?\s*"
+)
+
+
+def looks_like(text: str) -> bool:
+    """True when the first non-blank line is a header with the required columns."""
+    for raw in text.splitlines():
+        if raw.strip():
+            cells = [c.strip().strip('"') for c in raw.split(",")]
+            return all(r in cells for r in _REQUIRED)
+    return False
+
+
+def read(path: Path, data: bytes, sha256: str) -> TemplateImport:
+    """Read the CSV into a constraint set (see the module docstring)."""
+    text = decode_text(path, data)
+    if "\x00" in text:
+        fail(path, "the CSV holds NUL characters; save it as plain UTF-8 text")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        fail(path, "the file is empty; expected the header " + ",".join(HEADER), line=1)
+    except csv.Error as e:
+        fail(path, f"invalid CSV: {e}", line=reader.line_num)
+    cols = {c.strip(): i for i, c in enumerate(header)}
+    missing = [r for r in _REQUIRED if r not in cols]
+    if missing:
+        fail(
+            path,
+            f"the header lacks the column {missing[0]!r}; expected the header " + ",".join(HEADER),
+            line=1,
+        )
+    goals: list[Goal] = []
+    skipped: list[NotImported] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in row):
+                continue
+            _row(path, row, cols, line, goals, skipped)
+    except csv.Error as e:
+        fail(path, f"invalid CSV: {e}", line=reader.line_num)
+    return build(path, sha256, fmt=FORMAT, name=path.stem, goals=goals, not_imported=skipped)
+
+
+def _cell(row: list[str], cols: dict[str, int], name: str) -> str:
+    i = cols.get(name)
+    return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def _row(
+    path: Path,
+    row: list[str],
+    cols: dict[str, int],
+    line: int,
+    goals: list[Goal],
+    skipped: list[NotImported],
+) -> None:
+    where = f"line {line}"
+    ids = [s.strip() for s in _cell(row, cols, "Structure IDs").split("|") if s.strip()]
+    if not ids:
+        fail(path, "the row has no Structure IDs; every row names its structure", line=line)
+    structure, more = ids[0], ids[1:]
+    aliases = tuple(more) + tuple(
+        a.strip() for a in _cell(row, cols, "IDAliases").split("|") if a.strip()
+    )
+    objective = _cell(row, cols, "DVH Objective")
+    point = _cell(row, cols, "Evaluation Point")
+    variation = _cell(row, cols, "Variation") or None
+    if not objective:
+        fail(path, f"structure {structure!r} has an empty DVH Objective", line=line)
+    if INDEX_RE.match(objective):
+        skipped.append(
+            NotImported(
+                structure,
+                f"{objective} {point}".strip(),
+                "a plan-quality index; not in dosecheck's metrics yet (issue #10, section 3)",
+                where,
+            )
+        )
+        return
+    m = _POINT_RE.fullmatch(point)
+    if m is None:
+        fail(
+            path,
+            f"Evaluation Point {point!r} of {structure} {objective}: expected a comparator "
+            "and a number, e.g. <=6500 or >=95",
+            line=line,
+        )
+    metric, result_cgy = to_gy(objective)
+    limit = decimal(path, m["num"], "the Evaluation Point", where, line=line)
+    limit, percent_rx = _limit_unit(path, metric, result_cgy, limit, m["unit"], point, line)
+    priority, note = priority_of(path, _cell(row, cols, "Priority"), where, line=line)
+    goals.append(
+        Goal(
+            structure=structure,
+            metric=metric,
+            comparator=m["op"],
+            limit=limit,
+            where=where,
+            aliases=aliases,
+            limit_percent_rx=percent_rx,
+            priority=priority,
+            note=note,
+            variation=variation,
+            line=line,
+        )
+    )
+    if variation:
+        skipped.append(
+            NotImported(
+                structure,
+                f"{objective} variation {variation}",
+                "variation limits are kept as data, not evaluated (issue #10, section 2)",
+                where,
+            )
+        )
+
+
+def _limit_unit(
+    path: Path,
+    metric: str,
+    result_cgy: bool,
+    limit: Decimal,
+    unit: str | None,
+    point: str,
+    line: int,
+) -> tuple[Decimal, bool]:
+    """``(limit in the metric's unit, limit in % of prescription)``."""
+    out_m = re.search(r"\[\s*(\S+?)\s*\]\s*$", metric)
+    out = out_m[1] if out_m else ""
+    if unit is None:
+        return (gy_from_cgy(limit) if result_cgy else limit), False
+    if unit == "%":
+        if out == "%":
+            return limit, False
+        if out == "Gy":
+            return limit, True
+    elif unit in ("Gy", "cGy") and out == "Gy":
+        return (gy_from_cgy(limit) if unit == "cGy" else limit), False
+    elif unit == "cc" and out == "cc":
+        return limit, False
+    fail(
+        path,
+        f"Evaluation Point {point!r} is in {unit} but {metric} gives "
+        f"{'cGy' if result_cgy else out}; write the number in the objective's unit",
+        line=line,
+    )
