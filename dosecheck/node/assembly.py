@@ -145,7 +145,7 @@ class PlanAssembler:
     def ready(
         self, now: float, quiet_s: float, open_associations: Iterable[int], *, flush: bool = False
     ) -> list[ReadyPlan]:
-        """The plans to check now (each version once; mark them with :meth:`handed_out`).
+        """The plans to check now: each version of a plan is returned once.
 
         Parameters
         ----------
@@ -177,13 +177,10 @@ class PlanAssembler:
                 last = max(a.when for a in arrivals)
                 senders = {a.association for a in arrivals} - {None}
                 if flush or not (senders & open_now) or now - last >= quiet_s:
+                    self._handed_out.add(fingerprint)
                     out.append(ReadyPlan(plan, fingerprint, last))
                 else:
                     still_waiting = True
             if not still_waiting:
                 self._touched.discard(patient)
         return out
-
-    def handed_out(self, ready: ReadyPlan) -> None:
-        """Do not hand this version of the plan out again."""
-        self._handed_out.add(ready.fingerprint)

@@ -452,7 +452,6 @@ class Listener:
         log.info("plan %s: %s (%s)", plan.describe(), detail, timing)
 
     def _dispatch(self, db: ResultsDB, run_id: int, ready: ReadyPlan) -> None:
-        self.assembler.handed_out(ready)
         plan = ready.plan
         strict = self.options.strict
         try:
@@ -482,6 +481,7 @@ class Listener:
             log.info("plan %s: unchanged, already recorded (%s)", plan.describe(), done.upper())
             return
         self._index += 1
+        log.info("plan %s: complete, checking (%d object(s))", plan.describe(), len(files))
         task = PlanTask(
             self._index, plan, cset, strict, self.site_names, self.options.check_options
         )

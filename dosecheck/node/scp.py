@@ -268,28 +268,34 @@ class StorageSCP:
         self._record(event)
 
     def _on_rejected(self, event: Any) -> None:
-        self._record(event).outcome = "rejected"
+        self._record(event)
+        self._finish(id(event.assoc), "rejected")
 
     def _on_released(self, event: Any) -> None:
-        rec = self._record(event)
-        if rec.outcome == "open":
-            rec.outcome = "released"
+        self._finish(id(event.assoc), "released")
 
     def _on_aborted(self, event: Any) -> None:
-        rec = self._record(event)
-        if rec.outcome == "open":
-            rec.outcome = "aborted"
+        self._finish(id(event.assoc), "aborted")
 
     def _on_closed(self, event: Any) -> None:
+        # An abort is signalled after the connection closed: wait a moment for it.
         key = id(event.assoc)
+        with self._lock:
+            if key not in self._records:
+                return
+        timer = threading.Timer(1.0, self._finish, (key, "closed"))
+        timer.daemon = True
+        timer.start()
+
+    def _finish(self, key: int, outcome: str) -> None:
+        """Log the association's line and tell the listener, once."""
         with self._lock:
             rec = self._records.pop(key, None)
         if rec is None:
             return
-        if rec.outcome == "open":
-            rec.outcome = "closed"
+        rec.outcome = outcome
         rec.ended = time.monotonic()
-        if rec.outcome == "rejected":
+        if outcome == "rejected":
             log.warning(
                 "association %d from %s (%s) rejected: calling AE title not allowed",
                 rec.number,

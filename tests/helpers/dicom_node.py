@@ -26,8 +26,9 @@ def client(ae_title: str = "TPS") -> Any:
 
     ae = AE(ae_title=ae_title)
     ae.add_requested_context(Verification)
-    for uid in SEND_CLASSES:
-        ae.add_requested_context(uid)
+    for uid in SEND_CLASSES:  # one context per transfer syntax: files are sent as they are
+        for syntax in ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2"):
+            ae.add_requested_context(uid, syntax)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
     return ae
 
