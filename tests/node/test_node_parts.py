@@ -86,3 +86,15 @@ def test_objects_from_the_store_at_start_are_ready_at_once(tmp_path: Path) -> No
     [ready] = assembler.ready(0.0, 3600.0, [])
     assert ready.last_arrival == -math.inf
     assert assembler.waiting() == 0
+
+
+def test_listen_without_pynetdicom_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dc: object
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pynetdicom", None)  # import fails as if absent
+    code, _, err = dc("listen", "--store", tmp_path / "store", "--db", tmp_path / "r.sqlite")  # type: ignore[operator]
+    assert code == 2
+    assert "pynetdicom is not installed" in err and "pip install 'dosecheck[net]'" in err
+    assert not (tmp_path / "store").exists()  # nothing done before the check
