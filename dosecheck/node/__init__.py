@@ -6,7 +6,6 @@
   associations, C-ECHO, C-STORE and its status codes.
 * :mod:`dosecheck.node.assembly` — which stored objects form a plan (the discovery of
   :mod:`dosecheck.dicom.discovery`) and when a plan is ready to check.
-* :mod:`dosecheck.node.options` — :class:`ListenOptions`, :class:`RecordedPlan`.
 * :mod:`dosecheck.node.options` — :class:`ListenOptions` (what ``listen`` is asked),
   :class:`RecordedPlan` (what it recorded for a plan).
 * :mod:`dosecheck.node.listener` — :class:`Listener`: the service, the assembly, the
