@@ -189,13 +189,17 @@ def dvh(
 from dosecheck.commands import batch as _batch_cmd  # noqa: E402
 from dosecheck.commands import check as _check_cmd  # noqa: E402
 from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
+from dosecheck.commands import listen as _listen_cmd  # noqa: E402
 from dosecheck.commands import report as _report_cmd  # noqa: E402
+from dosecheck.commands import verify as _verify_cmd  # noqa: E402
 
 app.command("check")(_check_cmd.check)
 app.command("batch")(_batch_cmd.batch)
 app.command("results")(_batch_cmd.results)
 app.add_typer(_constraints_cmd.app, name="constraints")
 app.command("report")(_report_cmd.report)
+app.command("listen")(_listen_cmd.listen)
+app.command("verify")(_verify_cmd.verify)
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

@@ -18,6 +18,7 @@ checking ``checking/``: constraint sets, matching, evaluation, ``check_plan``
 output   ``output/``: text for terminals and machines
 report   ``report/``: HTML and plots for people (the only user of matplotlib)
 batch    ``batch/``: many plans into SQLite (the only user of dask)
+node     ``node/``: the DICOM node of ``listen`` (the only user of pynetdicom)
 top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face), ``engines``
          (the DVH engines by name) and the tools ``reference_engine`` (dicompyler-core),
          ``validation/``, ``synthetic/``
@@ -52,6 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dosecheck.output",),
     ("dosecheck.report",),
     ("dosecheck.batch",),
+    ("dosecheck.node",),
     (
         "dosecheck.commands",
         "dosecheck.cli",
@@ -85,6 +87,7 @@ HEAVY_ALLOWED = {
     "dask": ("dosecheck.batch.executors",),
     "distributed": ("dosecheck.batch.executors",),
     "dicompylercore": ("dosecheck.reference_engine",),
+    "pynetdicom": ("dosecheck.node",),
 }
 
 
@@ -340,7 +343,16 @@ def test_the_tests_check_sees_an_import_of_a_test_module(tmp_path: Path) -> None
 
 
 # --- start-up ------------------------------------------------------------------------------
-HEAVY = ("numpy", "pydicom", "matplotlib", "ruamel", "dask", "distributed", "dicompylercore")
+HEAVY = (
+    "numpy",
+    "pydicom",
+    "matplotlib",
+    "ruamel",
+    "dask",
+    "distributed",
+    "dicompylercore",
+    "pynetdicom",
+)
 
 
 def _loaded_after(statement: str) -> list[str]:

@@ -30,7 +30,14 @@ from dosecheck._optional import require
 from dosecheck.batch.tasks import PlanOutcome, PlanTask, evaluate_plan
 from dosecheck.errors import InputError
 
-__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "OnResult", "import_distributed"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "OnResult",
+    "import_distributed",
+    "process_pool",
+]
 
 #: How long to wait for a dask scheduler to answer.
 SCHEDULER_TIMEOUT = "20s"
@@ -102,6 +109,12 @@ def _pool(jobs: int, ctx: Any) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
     )
+
+
+def process_pool(jobs: int) -> cf.ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes as :class:`LocalExecutor` uses (forkserver
+    with the check's modules preloaded; workers exit when this process is gone)."""
+    return _pool(jobs, _mp_context())
 
 
 @dataclass

@@ -49,6 +49,7 @@ __all__ = [
     "Reporter",
     "evaluate_plan",
     "exit_code_for",
+    "plan_content_key",
     "run_batch",
     "site_record",
 ]
@@ -245,7 +246,9 @@ def site_record(site_names: SiteNames | None) -> dict[str, str] | None:
     return {"path": site_names.path, "sha256": site_names.sha256, "source": site_names.source}
 
 
-def _content_key(files: Sequence[tuple[str, str, str]]) -> str:
+def plan_content_key(files: Sequence[tuple[str, str, str]]) -> str:
+    """SHA-256 over the ``(role, location, sha256)`` files' roles and hashes: what makes
+    two evaluations of one plan the same content."""
     text = "\n".join(f"{role}={sha}" for role, _, sha in files)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -416,7 +419,7 @@ def _prepare(
                 outcome = PlanOutcome.failed(
                     str(exc), stage="constraint set", strict=options.strict
                 ).to_record()
-        content_key = _content_key(files)
+        content_key = plan_content_key(files)
         cset_sha = cset.sha256 if cset is not None else ""
         if not options.force:
             done = db.lookup(

@@ -19,7 +19,7 @@ import tempfile
 import time
 import traceback
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -330,10 +330,21 @@ def _restore_in(value: Any, back: dict[str, str]) -> Any:
     return value
 
 
-def evaluate_plan(task: PlanTask) -> dict[str, Any]:
+def evaluate_plan(
+    task: PlanTask, on_report: Callable[[CheckReport], None] | None = None
+) -> dict[str, Any]:
     """Load and check one plan; never raises (errors become an ``error`` outcome).
 
     Runs in a worker process (or in a dask worker).
+
+    Parameters
+    ----------
+    task
+        The plan and how to check it.
+    on_report
+        Called in the worker with the completed check's report, before the outcome
+        is returned (``dosecheck listen --reports`` writes the HTML report there). It
+        should not raise: an exception from it makes the plan an ``error``.
 
     Returns
     -------
@@ -375,6 +386,8 @@ def evaluate_plan(task: PlanTask) -> dict[str, Any]:
                 **task.check_options.kwargs(),
             )
             outcome = PlanOutcome.from_report(report)
+            if on_report is not None:
+                on_report(report)
             if back:
                 outcome = dataclasses.replace(
                     outcome,
