@@ -17,7 +17,9 @@ Model (the one the published analytical data sets assume):
   cut at every dose plane it crosses; on each piece the dose is linear in z, so the
   piece's volume is spread uniformly over its dose range
   (:mod:`dosecheck.core.histogram`): dose gradients along z are integrated exactly,
-  whatever the contour and dose-plane spacings.
+  whatever the contour and dose-plane spacings. The interpolation and the segments
+  along z are in :mod:`dosecheck.core.dose_field`; the passes for ``none`` and
+  ``shape`` in :mod:`dosecheck.core.end_cap_pass`.
 * **Grid extent.** The dose grid covers its voxel centres ± half a voxel (constant
   extrapolation in that margin). Any part of the structure beyond is reported as
   ``outside_grid_cc`` with a warning and kept out of the histogram.
@@ -32,23 +34,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dosecheck.core.dose_field import (
+    MAX_DOSE_GY,
+    Axis,
+    DoseField,
+    Slabs,
+    axis_domain,
+    axis_from_coords,
+    axis_from_samples,
+    nearest_index,
+    segments,
+    vertex_extremes,
+)
 from dosecheck.core.dvh import DVH
+from dosecheck.core.end_cap_pass import Caps, add_caps, prepare_shape, shape_vertex_extremes
 from dosecheck.core.end_caps import EndCaps, ShapeExtents, cap_faces, run_ends
-from dosecheck.core.histogram import SegmentHistogram
+from dosecheck.core.histogram import SegmentHistogram, Totals
 from dosecheck.core.rasterise import (
+    ContoursByPlane,
     SampleGrid,
     Samples,
-    contour_edges,
     even_odd_areas,
-    expand_ranges,
     plane_outline,
     rasterise,
 )
 from dosecheck.model import DoseGrid, Structure
 
+__all__ = [
+    "MAX_COORDINATE_MM",
+    "MAX_DOSE_GY",
+    "DoseField",
+    "EngineSettings",
+    "compute_dvh",
+    "compute_dvh_variants",
+    "contour_spacing",
+]
+
 MM3_PER_CC = 1000.0
-#: Highest dose the engine accepts (Gy); the histogram has one 0.01 Gy bin per step.
-MAX_DOSE_GY = 10_000.0
 #: Largest contour coordinate the engine accepts (mm), as the RTSTRUCT reader does.
 MAX_COORDINATE_MM = 1e5
 
@@ -91,13 +113,6 @@ class EngineSettings:
     end_caps: EndCaps = EndCaps.HALF_SLICE
 
 
-@dataclass(frozen=True)
-class _Slabs:
-    z: np.ndarray  # plane coordinates, ascending
-    lo: np.ndarray  # slab lower faces
-    hi: np.ndarray  # slab upper faces
-
-
 def contour_spacing(z_planes: np.ndarray) -> float | None:
     """Typical spacing of a structure's contour planes (median difference), or None."""
     if z_planes.size < 2:
@@ -105,12 +120,12 @@ def contour_spacing(z_planes: np.ndarray) -> float | None:
     return float(np.median(np.diff(z_planes)))
 
 
-def _slabs(z_planes: np.ndarray, spacing: float, gap_factor: float) -> _Slabs:
+def _slabs(z_planes: np.ndarray, spacing: float, gap_factor: float) -> Slabs:
     gaps = np.diff(z_planes)
     half = np.where(gaps <= gap_factor * spacing, gaps, spacing) / 2.0
     lo = z_planes - np.concatenate([[spacing / 2.0], half])
     hi = z_planes + np.concatenate([half, [spacing / 2.0]])
-    return _Slabs(z=z_planes, lo=lo, hi=hi)
+    return Slabs(z=z_planes, lo=lo, hi=hi)
 
 
 def _sampling(
@@ -135,297 +150,6 @@ def _sampling(
     # An even k keeps sample centres off the voxel centres and voxel boundaries, where
     # contour edges often lie (a sample exactly on an edge is counted on one side only).
     return 1, (k if k == 1 else k - k % 2)
-
-
-def _axis_domain(c: np.ndarray) -> tuple[float, float]:
-    """Extent of a voxel-centre axis: first/last centre ± half the end spacing."""
-    if c.size == 1:
-        # A single plane has no spacing; it covers only itself.
-        return float(c[0]), float(c[0])
-    return float(c[0] - (c[1] - c[0]) / 2), float(c[-1] + (c[-1] - c[-2]) / 2)
-
-
-def _nearest_index(coord: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """Index of the nearest voxel centre along an ascending axis."""
-    if axis.size == 1:
-        return np.zeros(coord.shape, dtype=np.int64)
-    u = np.interp(coord, axis, np.arange(axis.size, dtype=np.float64))
-    return np.rint(u).astype(np.int64)
-
-
-def _frac_index(coord: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower voxel index and weight of the upper voxel for linear interpolation.
-
-    Coordinates beyond the end centres are clamped (constant extrapolation).
-    """
-    n = axis.size
-    if n == 1:
-        return np.zeros(coord.shape, dtype=np.int64), np.zeros(coord.shape)
-    u = np.interp(coord, axis, np.arange(n, dtype=np.float64))
-    # Snap round-off so that points on a voxel centre get a weight of exactly 0.
-    r = np.round(u)
-    u = np.where(np.abs(u - r) < 1e-9, r, u)
-    i0 = np.minimum(np.floor(u).astype(np.int64), n - 2)
-    return i0, u - i0
-
-
-@dataclass(frozen=True)
-class _Axis:
-    """Where points fall along one in-plane axis of the dose grid.
-
-    ``i0``/``w``: lower voxel index and upper weight for linear interpolation (clamped
-    beyond the end centres); ``nearest``: nearest voxel; ``core``: between the first and
-    last voxel centres (where the dose varies); ``inside``: within the grid's extent.
-    """
-
-    i0: np.ndarray
-    w: np.ndarray
-    nearest: np.ndarray
-    core: np.ndarray
-    inside: np.ndarray
-
-    def take(self, mask: np.ndarray) -> _Axis:
-        return _Axis(
-            self.i0[mask], self.w[mask], self.nearest[mask], self.core[mask], self.inside[mask]
-        )
-
-    @staticmethod
-    def concat(a: _Axis, b: _Axis) -> _Axis:
-        return _Axis(
-            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in _Axis.__dataclass_fields__)
-        )
-
-
-def _axis_from_u(u: np.ndarray, n: int) -> _Axis:
-    """Axis placement from fractional voxel indices ``u``."""
-    inside = (u >= -0.5) & (u <= n - 0.5)
-    if n == 1:
-        zero = np.zeros(u.shape, dtype=np.int64)
-        return _Axis(zero, np.zeros(u.shape), zero, np.zeros(u.shape, bool), inside)
-    r = np.rint(u)
-    u = np.where(np.abs(u - r) < 1e-9, r, u)  # points on a centre get a weight of exactly 0
-    core = (u >= 0) & (u <= n - 1)
-    uc = np.clip(u, 0, n - 1)
-    i0 = np.minimum(np.floor(uc).astype(np.int64), n - 2)
-    nearest = np.clip(r, 0, n - 1).astype(np.int64)
-    return _Axis(i0, uc - i0, nearest, core, inside)
-
-
-def _axis_from_samples(m: np.ndarray, num: int, den: int, n: int) -> _Axis:
-    """Axis placement of sample-grid indices ``m`` (sample spacing ``num / den`` voxels).
-
-    Sample ``m`` lies at fractional voxel index ``(m + 0.5) * num / den - 0.5``; the
-    placement is computed once per distinct ``m`` and looked up.
-    """
-    if m.size == 0:
-        return _axis_from_u(np.zeros(0), n)
-    m0 = int(m.min())
-    table = _axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) * num / den - 0.5, n)
-    j = m - m0
-    return _Axis(table.i0[j], table.w[j], table.nearest[j], table.core[j], table.inside[j])
-
-
-def _axis_from_coords(c: np.ndarray, axis: np.ndarray) -> _Axis:
-    """Axis placement of coordinates ``c`` (mm) on an ascending voxel-centre axis."""
-    n = axis.size
-    if n == 1:
-        return _axis_from_u(np.full(c.shape, -1.0), 1)
-    idx = np.arange(n, dtype=np.float64)
-    u = np.interp(c, axis, idx, left=np.nan, right=np.nan)
-    lo_step, hi_step = axis[1] - axis[0], axis[-1] - axis[-2]
-    u = np.where(c < axis[0], (c - axis[0]) / lo_step, u)
-    u = np.where(c > axis[-1], n - 1 + (c - axis[-1]) / hi_step, u)
-    return _axis_from_u(u, n)
-
-
-class DoseField:
-    """A dose grid prepared for interpolation; build once per plan, reuse per structure.
-
-    Parameters
-    ----------
-    grid
-        The dose grid.
-    """
-
-    def __init__(self, grid: DoseGrid) -> None:
-        self.grid = grid
-        self.flat = grid.dose_gy.reshape(-1)
-        nz, ny, nx = grid.dose_gy.shape
-        self.nx, self.ny, self.nz = nx, ny, nz
-        self.stride_z = ny * nx
-        self._gradients: tuple[np.ndarray, np.ndarray] | None = None
-        self.max_gy = float(self.flat.max()) if self.flat.size else 0.0
-        if not np.isfinite(self.max_gy) or self.max_gy > MAX_DOSE_GY:
-            raise ValueError(
-                f"dose grid maximum {self.max_gy:g} Gy is not a plausible dose "
-                f"(limit {MAX_DOSE_GY:g} Gy); check DoseGridScaling and DoseUnits"
-            )
-
-    def inplane_gradients(self) -> tuple[np.ndarray, np.ndarray]:
-        """Flat ``|dD/dx|`` and ``|dD/dy|`` (Gy/mm) at the voxel centres (computed once)."""
-        if self._gradients is None:
-            d = self.grid.dose_gy
-            gx = np.zeros_like(d)
-            gy = np.zeros_like(d)
-            if self.nx > 1:
-                gx = np.abs(np.gradient(d, float(self.grid.x[1] - self.grid.x[0]), axis=2))
-            if self.ny > 1:
-                gy = np.abs(np.gradient(d, float(self.grid.y[1] - self.grid.y[0]), axis=1))
-            self._gradients = (gx.reshape(-1), gy.reshape(-1))
-        return self._gradients
-
-    def inplane_spread(
-        self, ax: _Axis, ay: _Axis, iz: np.ndarray, sx: float, sy: float
-    ) -> np.ndarray:
-        """Dose spread (Gy) across an ``sx`` × ``sy`` sample cell centred at each point.
-
-        The width of the uniform distribution with the same variance as the linear dose
-        across the cell: ``sqrt((sx * dD/dx)² + (sy * dD/dy)²)``, from the gradient at
-        the nearest voxel (``iz``: dose-plane index per point). Beyond the outermost
-        voxel centres the dose is held constant, so there is no spread along that axis.
-        """
-        gx, gy = self.inplane_gradients()
-        flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
-        fx = np.where(ax.core, sx * gx[flat], 0.0)
-        fy = np.where(ay.core, sy * gy[flat], 0.0)
-        return np.sqrt(fx * fx + fy * fy)
-
-    def inplane(self, ax: _Axis, ay: _Axis) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Bilinear corners of each point: ``[(flat in-plane offset, weight), ...]``.
-
-        Corners whose weight is zero for every point are left out, so samples at voxel
-        centres cost one look-up per dose plane instead of four.
-        """
-        base = ay.i0 * self.nx + ax.i0
-        wx, wy = ax.w, ay.w
-        corners = []
-        for oy, fy in ((0, 1 - wy), (self.nx, wy)):
-            if not fy.any():
-                continue
-            for ox, fx in ((0, 1 - wx), (1, wx)):
-                if fx.any():
-                    corners.append((base + (oy + ox), fx * fy))
-        return corners
-
-    def on_frame(
-        self, corners: list[tuple[np.ndarray, np.ndarray]], frame: np.ndarray
-    ) -> np.ndarray:
-        """Bilinear dose of each sample on dose plane ``frame`` (per sample)."""
-        shift = frame * self.stride_z
-        out = None
-        for offs, w in corners:
-            v = self.flat[offs + shift] * w
-            out = v if out is None else out + v
-        assert out is not None
-        return out
-
-
-def _plane_breaks(
-    slabs: _Slabs, z_range: tuple[float, float], frames: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Where each slab, clipped to the grid, is cut: its faces and the dose planes inside.
-
-    Returns
-    -------
-    zb
-        ``(n_planes, n_breaks_max)`` break heights, padded by repeating the last.
-    n_breaks
-        ``(n_planes,)`` number of real breaks (0 when the slab is outside the grid).
-    ib, tb
-        Lower dose-plane index and interpolation weight of each break.
-    """
-    lo = np.clip(slabs.lo, *z_range)
-    hi = np.clip(slabs.hi, *z_range)
-    first = np.searchsorted(frames, lo, side="right")
-    stop = np.searchsorted(frames, hi, side="left")
-    n_inner = np.maximum(stop - first, 0)
-    n_breaks = np.where(hi > lo, n_inner + 2, 0)
-    width = max(int(n_breaks.max(initial=0)), 2)
-    j = np.arange(width)[None, :]
-    inner_idx = np.clip(first[:, None] + j - 1, 0, frames.size - 1)
-    zb = np.where(j == 0, lo[:, None], frames[inner_idx])
-    is_last = j >= (n_inner + 1)[:, None]
-    zb = np.where(is_last, hi[:, None], zb)
-    ib, tb = _frac_index(zb, frames)
-    return zb, n_breaks, ib, tb
-
-
-def _segments(
-    ax: _Axis,
-    ay: _Axis,
-    pplane: np.ndarray,
-    slabs: _Slabs,
-    z_range: tuple[float, float],
-    interp: DoseField,
-    *,
-    with_z: bool = False,
-) -> tuple[np.ndarray, ...]:
-    """Linear-in-z dose segments of every point over its plane's slab.
-
-    Parameters
-    ----------
-    ax, ay, pplane
-        In-plane placement and plane index of each point.
-
-    Returns
-    -------
-    point, d_start, d_end, length
-        For every segment: its point, the dose at its two ends and its height (mm);
-        with ``with_z``, also the height of its lower end (mm).
-    """
-    frames = interp.grid.z
-    zb, n_breaks, ib, tb = _plane_breaks(slabs, z_range, frames)
-    nz = frames.size
-    fa = ib[:, 0]  # first dose plane each slab needs
-    rel = ib - fa[:, None]  # break's lower plane, relative to fa
-    n_frames = rel.max(axis=1) + 2
-    n = pplane.size
-    if n == 0:
-        empty = np.zeros(0)
-        return (np.zeros(0, dtype=np.int64), empty, empty, empty) + ((empty,) if with_z else ())
-    corners = interp.inplane(ax, ay)
-    # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
-    fa_p = fa[pplane]
-    p = np.empty((int(n_frames.max(initial=2)), n))
-    for j in range(p.shape[0]):
-        p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
-    cols = np.arange(n)
-    flat_p = p.reshape(-1)
-    last_row = (p.shape[0] - 1) * n
-    d_prev = None
-    out_pt, out_a, out_b, out_len, out_z = [], [], [], [], []
-    for b in range(zb.shape[1]):
-        lower = rel[:, b][pplane] * n + cols
-        d_b = flat_p[lower]
-        if tb[:, b].any():
-            t = tb[:, b][pplane]
-            d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
-        if d_prev is not None:
-            length = zb[:, b] - zb[:, b - 1]
-            plane_ok = (b < n_breaks) & (length > 0)
-            if plane_ok.all():
-                out_pt.append(cols)
-                out_a.append(d_prev)
-                out_b.append(d_b)
-                out_len.append(length[pplane])
-                if with_z:
-                    out_z.append(zb[:, b - 1][pplane])
-            else:
-                valid = plane_ok[pplane]
-                out_pt.append(cols[valid])
-                out_a.append(d_prev[valid])
-                out_b.append(d_b[valid])
-                out_len.append(length[pplane][valid])
-                if with_z:
-                    out_z.append(zb[:, b - 1][pplane][valid])
-        d_prev = d_b
-    out = (
-        np.concatenate(out_pt),
-        np.concatenate(out_a),
-        np.concatenate(out_b),
-        np.concatenate(out_len),
-    )
-    return (*out, np.concatenate(out_z)) if with_z else out
 
 
 def compute_dvh(
@@ -549,8 +273,8 @@ def _run(
         sy=dy * num / den,
     )
     cell_area = sgrid.sx * sgrid.sy
-    z_range = _axis_domain(grid.z)
-    frame_mid = _nearest_index(np.clip((slabs.lo + slabs.hi) / 2, *z_range), grid.z)
+    z_range = axis_domain(grid.z)
+    frame_mid = nearest_index(np.clip((slabs.lo + slabs.hi) / 2, *z_range), grid.z)
     hist = SegmentHistogram(bw, field.max_gy)
     runs = run_ends(planes, spacing, settings.gap_factor)
     shape = caps = None
@@ -558,21 +282,21 @@ def _run(
         shape = ShapeExtents(planes, runs, spacing, sgrid.sx, sgrid.sy)
         vmin, vmax = np.inf, -np.inf  # per chunk, from the shape's vertex extents
     else:
-        vmin, vmax = _vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
-    acc = _Totals(vertex_min=vmin, vertex_max=vmax)
+        vmin, vmax = vertex_extremes(structure, contour_plane, slabs, grid, field, z_range)
+    acc = Totals(vertex_min=vmin, vertex_max=vmax)
     if end_caps is EndCaps.NONE:
         cap_lo, cap_hi = cap_faces(planes, slabs.lo, slabs.hi, runs)
-        core = _Slabs(
+        core = Slabs(
             z=planes,
             lo=np.where(cap_lo < planes, planes, slabs.lo),
             hi=np.where(cap_hi > planes, planes, slabs.hi),
         )
-        cmin, cmax = _vertex_extremes(structure, contour_plane, core, grid, field, z_range)
-        caps = _Caps(
+        cmin, cmax = vertex_extremes(structure, contour_plane, core, grid, field, z_range)
+        caps = Caps(
             lo=cap_lo,
             hi=cap_hi,
             hist=SegmentHistogram(bw, field.max_gy),
-            acc=_Totals(vertex_min=cmin, vertex_max=cmax),
+            acc=Totals(vertex_min=cmin, vertex_max=cmax),
         )
 
     # Only samples inside the grid's extent are made (plus the plane's fallback sample).
@@ -580,17 +304,17 @@ def _run(
     row_window = (0, -(-field.ny * den // num))
     # Planes are processed in chunks of about CHUNK_SAMPLES samples: memory stays
     # bounded and NumPy's temporaries stay small enough to be reused, not page-faulted.
-    by_plane = _ContoursByPlane(structure, contour_plane)
+    by_plane = ContoursByPlane(structure, contour_plane)
     expected = np.abs(plane_area) / cell_area + 1.0
     for p0, p1 in _chunks(expected, settings.chunk_samples):
         xy, offsets, cplane = by_plane.planes(p0, p1)
         if shape is None:
             samples = rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)
         else:
-            samples = _prepare_shape(
+            samples = prepare_shape(
                 shape, by_plane, p0, p1, n_planes, sgrid, (col_window, row_window)
             )
-            _shape_vertex_extremes(shape, xy, offsets, cplane, sgrid, grid, field, z_range, acc)
+            shape_vertex_extremes(shape, xy, offsets, cplane, sgrid, grid, field, z_range, acc)
         _process_chunk(
             samples,
             xy,
@@ -638,7 +362,7 @@ def _run(
     return out
 
 
-def _finish(name: str, acc: _Totals, below: np.ndarray, bw: float, warnings: list[str]) -> DVH:
+def _finish(name: str, acc: Totals, below: np.ndarray, bw: float, warnings: list[str]) -> DVH:
     """The DVH from a structure's totals and its histogram's ``below`` array."""
     warnings = list(warnings)
     outside_cc = max(acc.total_cc - acc.inside_cc, 0.0)
@@ -673,69 +397,6 @@ def _finish(name: str, acc: _Totals, below: np.ndarray, bw: float, warnings: lis
     )
 
 
-@dataclass
-class _Totals:
-    """Running totals over the chunks of one structure."""
-
-    total_cc: float = 0.0
-    inside_cc: float = 0.0
-    dose_volume: float = 0.0  # sum of volume × mean dose (Gy·cc)
-    dmin: float = np.inf
-    dmax: float = -np.inf
-    vertex_min: float = np.inf
-    vertex_max: float = -np.inf
-    crossing_planes: int = 0
-
-
-@dataclass
-class _Caps:
-    """The end-cap half-slabs of a half-slice pass, accumulated apart (for ``none``).
-
-    ``lo``/``hi``: each plane's cap (empty for planes that do not end a run). ``acc``
-    holds the caps' own totals, except its ``dmin``/``dmax``/``vertex_*``, which are
-    those of the rest (the structure without caps).
-    """
-
-    lo: np.ndarray
-    hi: np.ndarray
-    hist: SegmentHistogram
-    acc: _Totals
-
-    def core_totals(self, full: _Totals) -> _Totals:
-        """Totals of the structure without its caps: ``full`` less the caps."""
-        c = self.acc
-        return _Totals(
-            total_cc=full.total_cc - c.total_cc,
-            inside_cc=full.inside_cc - c.inside_cc,
-            dose_volume=full.dose_volume - c.dose_volume,
-            dmin=c.dmin,
-            dmax=c.dmax,
-            vertex_min=c.vertex_min,
-            vertex_max=c.vertex_max,
-            crossing_planes=full.crossing_planes,
-        )
-
-
-class _ContoursByPlane:
-    """A structure's contours reordered by plane, so a run of planes is one slice."""
-
-    def __init__(self, structure: Structure, contour_plane: np.ndarray) -> None:
-        order = np.argsort(contour_plane, kind="stable")
-        lengths = np.diff(structure.offsets)[order]
-        starts = structure.offsets[:-1][order]
-        owner, within = expand_ranges(lengths)
-        idx = starts[owner] + within
-        self.xy = structure.xy[idx]
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        self.plane = contour_plane[order]
-
-    def planes(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Contours of planes ``p0 <= plane < p1``: ``(xy, offsets, plane)``."""
-        c0, c1 = np.searchsorted(self.plane, [p0, p1])
-        o = self.offsets[c0 : c1 + 1]
-        return self.xy[o[0] : o[-1]], o - o[0], self.plane[c0:c1]
-
-
 def _chunks(weights: np.ndarray, limit: int) -> list[tuple[int, int]]:
     """Consecutive index ranges whose summed weight stays near ``limit``."""
     out: list[tuple[int, int]] = []
@@ -761,15 +422,15 @@ def _process_chunk(
     sgrid: SampleGrid,
     plane_area: np.ndarray,
     thickness: np.ndarray,
-    slabs: _Slabs,
+    slabs: Slabs,
     frame_mid: np.ndarray,
     z_range: tuple[float, float],
     field: DoseField,
     hist: SegmentHistogram,
-    acc: _Totals,
+    acc: Totals,
     *,
     shape: ShapeExtents | None = None,
-    caps: _Caps | None = None,
+    caps: Caps | None = None,
 ) -> None:
     """Sample, interpolate and histogram the planes of one chunk.
 
@@ -778,8 +439,8 @@ def _process_chunk(
     """
     grid = field.grid
     n_all = plane_area.size
-    ax = _axis_from_samples(samples.col, num, den, field.nx)
-    ay = _axis_from_samples(samples.row, num, den, field.ny)
+    ax = axis_from_samples(samples.col, num, den, field.nx)
+    ay = axis_from_samples(samples.row, num, den, field.ny)
     pplane = samples.plane
     pcol, prow = samples.col, samples.row
     cell_area = sgrid.sx * sgrid.sy
@@ -792,8 +453,8 @@ def _process_chunk(
         n_v = np.bincount(vplane, minlength=n_all)[missing]
         mx = np.bincount(vplane, weights=xy[:, 0], minlength=n_all)[missing] / n_v
         my = np.bincount(vplane, weights=xy[:, 1], minlength=n_all)[missing] / n_v
-        ax = _Axis.concat(ax, _axis_from_coords(mx, grid.x))
-        ay = _Axis.concat(ay, _axis_from_coords(my, grid.y))
+        ax = Axis.concat(ax, axis_from_coords(mx, grid.x))
+        ay = Axis.concat(ay, axis_from_coords(my, grid.y))
         pplane = np.concatenate([pplane, missing])
         count[missing] = 1
         if shape is not None:
@@ -807,8 +468,8 @@ def _process_chunk(
     # their own area and the rest of the polygon area is outside the grid.
     sampled_area = count * cell_area
     perimeter, bb_lo, bb_hi = plane_outline(xy, offsets, cplane, n_all)
-    x_lo, x_hi = _axis_domain(grid.x) if grid.x.size > 1 else (-np.inf, np.inf)
-    y_lo, y_hi = _axis_domain(grid.y) if grid.y.size > 1 else (-np.inf, np.inf)
+    x_lo, x_hi = axis_domain(grid.x) if grid.x.size > 1 else (-np.inf, np.inf)
+    y_lo, y_hi = axis_domain(grid.y) if grid.y.size > 1 else (-np.inf, np.inf)
     clipped = (
         (bb_lo[:, 0] < x_lo) | (bb_lo[:, 1] < y_lo) | (bb_hi[:, 0] > x_hi) | (bb_hi[:, 1] > y_hi)
     )
@@ -841,12 +502,12 @@ def _process_chunk(
         if shape is not None:
             s_lo, s_hi = s_lo[inside], s_hi[inside]
     if shape is not None:
-        own = _Slabs(z=s_lo, lo=s_lo, hi=s_hi)
-        pt, da, db, length = _segments(ax, ay, np.arange(pplane.size), own, z_range, field)
+        own = Slabs(z=s_lo, lo=s_lo, hi=s_hi)
+        pt, da, db, length = segments(ax, ay, np.arange(pplane.size), own, z_range, field)
     elif caps is not None:
-        pt, da, db, length, z0 = _segments(ax, ay, pplane, slabs, z_range, field, with_z=True)
+        pt, da, db, length, z0 = segments(ax, ay, pplane, slabs, z_range, field, with_z=True)
     else:
-        pt, da, db, length = _segments(ax, ay, pplane, slabs, z_range, field)
+        pt, da, db, length = segments(ax, ay, pplane, slabs, z_range, field)
     if pt.size == 0:
         return
     vol = length * weight_per_mm[pplane[pt]]
@@ -869,148 +530,4 @@ def _process_chunk(
         hi = np.minimum(mid + half, max(acc.vertex_max, float(hi.max())))
     hist.add(lo, hi, vol)
     if caps is not None:
-        _add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)
-
-
-def _add_caps(
-    caps: _Caps,
-    plane: np.ndarray,
-    z0: np.ndarray,
-    length: np.ndarray,
-    da: np.ndarray,
-    db: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    vol: np.ndarray,
-) -> None:
-    """Accumulate the part of each segment inside its plane's end cap, and the rest's extremes.
-
-    A segment runs from ``z0`` to ``z0 + length`` with dose ``da`` to ``db`` and was
-    added to the histogram spread uniformly over ``[lo, hi]``; its part at fractions
-    ``[a, b]`` of its height is the matching part of ``[lo, hi]`` (in the direction of
-    the dose), so the caps' histogram is exactly a share of the full one.
-    """
-    a = np.clip((caps.lo[plane] - z0) / length, 0.0, 1.0)
-    b = np.clip((caps.hi[plane] - z0) / length, 0.0, 1.0)
-    # Extremes of the rest: the parts [0, a] and [b, 1] of each segment.
-    dd = db - da
-    d_a, d_b = da + dd * a, da + dd * b
-    below, above = a > 0, b < 1
-    rest_lo = np.minimum(
-        np.where(below, np.minimum(da, d_a), np.inf), np.where(above, np.minimum(d_b, db), np.inf)
-    )
-    rest_hi = np.maximum(
-        np.where(below, np.maximum(da, d_a), -np.inf), np.where(above, np.maximum(d_b, db), -np.inf)
-    )
-    c = caps.acc
-    c.dmin = min(c.dmin, max(float(rest_lo.min()), 0.0))
-    c.dmax = max(c.dmax, max(float(rest_hi.max()), 0.0))
-    part = b > a
-    if not part.any():
-        return
-    a, b, w = a[part], b[part], vol[part] * (b[part] - a[part])
-    c.inside_cc += float(w.sum())
-    c.dose_volume += float((w * (d_a[part] + d_b[part])).sum()) / 2
-    up = dd[part] >= 0
-    lo_p, width = lo[part], hi[part] - lo[part]
-    f0 = np.where(up, a, 1.0 - b)
-    f1 = np.where(up, b, 1.0 - a)
-    caps.hist.add(lo_p + width * f0, lo_p + width * f1, w)
-
-
-def _prepare_shape(
-    shape: ShapeExtents,
-    by_plane: _ContoursByPlane,
-    p0: int,
-    p1: int,
-    n_planes: int,
-    sgrid: SampleGrid,
-    windows: tuple[tuple[int, int], tuple[int, int]],
-) -> Samples:
-    """Rasterise planes ``p0 - 1 .. p1`` for ``shape``; return the samples of ``p0 .. p1 - 1``."""
-    q0, q1 = max(p0 - 1, 0), min(p1 + 1, n_planes)
-    xy, offsets, cplane = by_plane.planes(q0, q1)
-    cols, rows = windows
-    block = rasterise(xy, offsets, cplane, sgrid, cols=cols, rows=rows)
-    # A plane without an inside sample (tiny or degenerate contours) is marked along
-    # its contours' edges and at the mean of its vertices (where its fallback sample
-    # goes), so that its neighbours see where and how long it is.
-    has = np.zeros(n_planes, dtype=bool)
-    has[block.plane] = True
-    vplane = np.repeat(cplane, np.diff(offsets))
-    bare = np.zeros(n_planes, dtype=bool)
-    bare[cplane] = True
-    bare[has] = False
-    marks = (np.zeros(0, dtype=np.int64),) * 3
-    if bare.any():
-        start, end, contour = contour_edges(xy, offsets)
-        on = bare[cplane[contour]]
-        start, end, eplane = start[on], end[on], cplane[contour[on]]
-        step = 0.5 * min(sgrid.sx, sgrid.sy)
-        n_pts = np.ceil(np.hypot(*(end - start).T) / step).astype(np.int64) + 1
-        edge, k = expand_ranges(n_pts)
-        f = (k / np.maximum(n_pts[edge] - 1, 1))[:, None]
-        pts = start[edge] + (end[edge] - start[edge]) * f
-        planes_b = np.flatnonzero(bare)
-        n_v = np.bincount(vplane, minlength=n_planes)[planes_b]
-        mx = np.bincount(vplane, weights=xy[:, 0], minlength=n_planes)[planes_b] / n_v
-        my = np.bincount(vplane, weights=xy[:, 1], minlength=n_planes)[planes_b] / n_v
-        px = np.concatenate([pts[:, 0], mx])
-        py = np.concatenate([pts[:, 1], my])
-        marks = (
-            np.concatenate([eplane[edge], planes_b]),
-            np.floor((px - sgrid.x0) / sgrid.sx).astype(np.int64),
-            np.floor((py - sgrid.y0) / sgrid.sy).astype(np.int64),
-        )
-    shape.prepare(q0, block.plane, block.col, block.row, marks)
-    keep = (block.plane >= p0) & (block.plane < p1)
-    return Samples(plane=block.plane[keep], col=block.col[keep], row=block.row[keep])
-
-
-def _shape_vertex_extremes(
-    shape: ShapeExtents,
-    xy: np.ndarray,
-    offsets: np.ndarray,
-    cplane: np.ndarray,
-    sgrid: SampleGrid,
-    grid: DoseGrid,
-    interp: DoseField,
-    z_range: tuple[float, float],
-    acc: _Totals,
-) -> None:
-    """Fold the dose extremes of a chunk's vertices over their shape extents into ``acc``."""
-    ax = _axis_from_coords(xy[:, 0], grid.x)
-    ay = _axis_from_coords(xy[:, 1], grid.y)
-    ok = ax.inside & ay.inside
-    if not ok.any():
-        return
-    vplane = np.repeat(cplane, np.diff(offsets))[ok]
-    lo, hi = shape.vertex_extents(vplane, xy[ok, 0], xy[ok, 1], sgrid.x0, sgrid.y0)
-    lo = np.minimum(lo, hi - 1e-6)  # a vertex that spans no height still has its dose
-    own = _Slabs(z=lo, lo=lo, hi=hi)
-    _, da, db, _ = _segments(ax.take(ok), ay.take(ok), np.arange(lo.size), own, z_range, interp)
-    if da.size:
-        acc.vertex_min = min(acc.vertex_min, float(max(min(da.min(), db.min()), 0.0)))
-        acc.vertex_max = max(acc.vertex_max, float(max(da.max(), db.max())))
-
-
-def _vertex_extremes(
-    structure: Structure,
-    contour_plane: np.ndarray,
-    slabs: _Slabs,
-    grid: DoseGrid,
-    interp: DoseField,
-    z_range: tuple[float, float],
-) -> tuple[float, float]:
-    """Min and max dose over contour vertices at their slab faces and inner dose planes."""
-    xy = structure.xy
-    ax = _axis_from_coords(xy[:, 0], grid.x)
-    ay = _axis_from_coords(xy[:, 1], grid.y)
-    ok = ax.inside & ay.inside
-    if not ok.any():
-        return np.inf, -np.inf
-    vplane = np.repeat(contour_plane, np.diff(structure.offsets))[ok]
-    _, da, db, _ = _segments(ax.take(ok), ay.take(ok), vplane, slabs, z_range, interp)
-    if da.size == 0:
-        return np.inf, -np.inf
-    return float(max(min(da.min(), db.min()), 0.0)), float(max(da.max(), db.max()))
+        add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)

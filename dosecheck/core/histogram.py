@@ -12,6 +12,8 @@ edges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -97,3 +99,17 @@ def accumulate_segments(
     if f.size < n_edges:
         f = np.concatenate([f, np.full(n_edges - f.size, f[-1] if f.size else 0.0)])
     return f[:n_edges]
+
+
+@dataclass
+class Totals:
+    """Running totals over the chunks of one structure."""
+
+    total_cc: float = 0.0
+    inside_cc: float = 0.0
+    dose_volume: float = 0.0  # sum of volume × mean dose (Gy·cc)
+    dmin: float = np.inf
+    dmax: float = -np.inf
+    vertex_min: float = np.inf
+    vertex_max: float = -np.inf
+    crossing_planes: int = 0

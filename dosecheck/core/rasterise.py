@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dosecheck.model import Structure
+
 
 @dataclass(frozen=True)
 class SampleGrid:
@@ -266,3 +268,23 @@ def plane_outline(
         first = np.unique(c_plane[order], return_index=True)
         hi[first[0], d] = c_hi[order[first[1]], d]
     return perimeter, lo, hi
+
+
+class ContoursByPlane:
+    """A structure's contours reordered by plane, so a run of planes is one slice."""
+
+    def __init__(self, structure: Structure, contour_plane: np.ndarray) -> None:
+        order = np.argsort(contour_plane, kind="stable")
+        lengths = np.diff(structure.offsets)[order]
+        starts = structure.offsets[:-1][order]
+        owner, within = expand_ranges(lengths)
+        idx = starts[owner] + within
+        self.xy = structure.xy[idx]
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self.plane = contour_plane[order]
+
+    def planes(self, p0: int, p1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Contours of planes ``p0 <= plane < p1``: ``(xy, offsets, plane)``."""
+        c0, c1 = np.searchsorted(self.plane, [p0, p1])
+        o = self.offsets[c0 : c1 + 1]
+        return self.xy[o[0] : o[-1]], o - o[0], self.plane[c0:c1]

@@ -15,6 +15,7 @@ Run ``python -m dosecheck.validation.nelms PATH`` for the table.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,24 @@ def run(folder: str | Path, end_caps: str = "half-slice") -> list[NelmsRow]:
             )
         )
     return rows
+
+
+def with_metrics_from(
+    rows: list[NelmsRow], other: list[NelmsRow], metrics: tuple[str, ...]
+) -> list[NelmsRow]:
+    """``rows`` with the computed ``metrics`` taken from ``other`` (the same rows, in order).
+
+    For scoring one convention's volumes and D metrics against another's extremes, e.g.
+    ``shape`` with the half-slice Dmin/Dmax that the analytical table assumes.
+    """
+    take = [METRICS.index(m) for m in metrics]
+    out = []
+    for r, o in zip(rows, other, strict=True):
+        if (r.structure, r.dose_voxel_mm, r.gradient) != (o.structure, o.dose_voxel_mm, o.gradient):
+            raise ValueError(f"rows differ: {r.structure} vs {o.structure}")
+        computed = tuple(o.computed[i] if i in take else v for i, v in enumerate(r.computed))
+        out.append(dataclasses.replace(r, computed=computed))
+    return out
 
 
 def summary(rows: list[NelmsRow]) -> dict[str, object]:

@@ -50,3 +50,19 @@ def test_si_cylinder_extremes_widen_with_end_caps(nelms_rows) -> None:
     assert r1.computed[2] == pytest.approx(28.5, abs=0.02)
     assert r3.computed[1] == pytest.approx(2.5, abs=0.02)
     assert r3.computed[2] == pytest.approx(29.5, abs=0.02)
+
+
+def test_with_metrics_from_takes_only_the_named_metrics() -> None:
+    from dosecheck.validation.nelms import NelmsRow, summary, with_metrics_from
+
+    analytical = (10.0, 1.0, 5.0, 3.0, 1.5, 2.0, 4.0, 4.5, 4.8)
+    off = (10.0, 1.5, 6.0, 3.0, 1.5, 2.0, 4.0, 4.5, 4.8)  # Dmin +50 %, Dmax +20 %
+    good = (11.0, 1.0, 5.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0)
+    row = NelmsRow("Sphere_30_0", "3mm", 3, "SI", analytical, off)
+    other = NelmsRow("Sphere_30_0", "3mm", 3, "SI", analytical, good)
+    (mixed,) = with_metrics_from([row], [other], ("Dmin", "Dmax"))
+    assert mixed.computed == (10.0, 1.0, 5.0, 3.0, 1.5, 2.0, 4.0, 4.5, 4.8)
+    assert summary([row])["over_3_percent"] == 2
+    assert summary([mixed])["over_3_percent"] == 0
+    with pytest.raises(ValueError, match="rows differ"):
+        with_metrics_from([row], [NelmsRow("Cone_30_0", "3mm", 3, "SI", analytical, good)], ())

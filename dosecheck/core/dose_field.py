@@ -1,0 +1,345 @@
+"""A dose grid prepared for interpolation, and the dose along z through a structure's slabs.
+
+* :class:`DoseField`: trilinear interpolation of a :class:`~dosecheck.model.DoseGrid`,
+  built once per plan. The grid covers its voxel centres ± half a voxel; beyond the end
+  centres the dose is held constant.
+* :class:`Axis` and the ``axis_*`` helpers: where points fall along one in-plane axis.
+* :func:`segments`: the linear-in-z dose segments of points over their slabs
+  (:class:`Slabs`), cut at every dose plane; :func:`vertex_extremes`: the dose extremes
+  of contour vertices over them.
+
+Used by :mod:`dosecheck.core.engine` and :mod:`dosecheck.core.end_cap_pass`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dosecheck.model import DoseGrid, Structure
+
+#: Highest dose the engine accepts (Gy); the histogram has one 0.01 Gy bin per step.
+MAX_DOSE_GY = 10_000.0
+
+
+@dataclass(frozen=True)
+class Slabs:
+    """Each point's extent along z: plane height ``z`` and faces ``lo``/``hi`` (mm)."""
+
+    z: np.ndarray  # plane coordinates, ascending
+    lo: np.ndarray  # slab lower faces
+    hi: np.ndarray  # slab upper faces
+
+
+def axis_domain(c: np.ndarray) -> tuple[float, float]:
+    """Extent of a voxel-centre axis: first/last centre ± half the end spacing."""
+    if c.size == 1:
+        # A single plane has no spacing; it covers only itself.
+        return float(c[0]), float(c[0])
+    return float(c[0] - (c[1] - c[0]) / 2), float(c[-1] + (c[-1] - c[-2]) / 2)
+
+
+def nearest_index(coord: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Index of the nearest voxel centre along an ascending axis."""
+    if axis.size == 1:
+        return np.zeros(coord.shape, dtype=np.int64)
+    u = np.interp(coord, axis, np.arange(axis.size, dtype=np.float64))
+    return np.rint(u).astype(np.int64)
+
+
+def frac_index(coord: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower voxel index and weight of the upper voxel for linear interpolation.
+
+    Coordinates beyond the end centres are clamped (constant extrapolation).
+    """
+    n = axis.size
+    if n == 1:
+        return np.zeros(coord.shape, dtype=np.int64), np.zeros(coord.shape)
+    u = np.interp(coord, axis, np.arange(n, dtype=np.float64))
+    # Snap round-off so that points on a voxel centre get a weight of exactly 0.
+    r = np.round(u)
+    u = np.where(np.abs(u - r) < 1e-9, r, u)
+    i0 = np.minimum(np.floor(u).astype(np.int64), n - 2)
+    return i0, u - i0
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Where points fall along one in-plane axis of the dose grid.
+
+    ``i0``/``w``: lower voxel index and upper weight for linear interpolation (clamped
+    beyond the end centres); ``nearest``: nearest voxel; ``core``: between the first and
+    last voxel centres (where the dose varies); ``inside``: within the grid's extent.
+    """
+
+    i0: np.ndarray
+    w: np.ndarray
+    nearest: np.ndarray
+    core: np.ndarray
+    inside: np.ndarray
+
+    def take(self, mask: np.ndarray) -> Axis:
+        return Axis(
+            self.i0[mask], self.w[mask], self.nearest[mask], self.core[mask], self.inside[mask]
+        )
+
+    @staticmethod
+    def concat(a: Axis, b: Axis) -> Axis:
+        return Axis(
+            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Axis.__dataclass_fields__)
+        )
+
+
+def axis_from_u(u: np.ndarray, n: int) -> Axis:
+    """Axis placement from fractional voxel indices ``u``."""
+    inside = (u >= -0.5) & (u <= n - 0.5)
+    if n == 1:
+        zero = np.zeros(u.shape, dtype=np.int64)
+        return Axis(zero, np.zeros(u.shape), zero, np.zeros(u.shape, bool), inside)
+    r = np.rint(u)
+    u = np.where(np.abs(u - r) < 1e-9, r, u)  # points on a centre get a weight of exactly 0
+    core = (u >= 0) & (u <= n - 1)
+    uc = np.clip(u, 0, n - 1)
+    i0 = np.minimum(np.floor(uc).astype(np.int64), n - 2)
+    nearest = np.clip(r, 0, n - 1).astype(np.int64)
+    return Axis(i0, uc - i0, nearest, core, inside)
+
+
+def axis_from_samples(m: np.ndarray, num: int, den: int, n: int) -> Axis:
+    """Axis placement of sample-grid indices ``m`` (sample spacing ``num / den`` voxels).
+
+    Sample ``m`` lies at fractional voxel index ``(m + 0.5) * num / den - 0.5``; the
+    placement is computed once per distinct ``m`` and looked up.
+    """
+    if m.size == 0:
+        return axis_from_u(np.zeros(0), n)
+    m0 = int(m.min())
+    table = axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) * num / den - 0.5, n)
+    j = m - m0
+    return Axis(table.i0[j], table.w[j], table.nearest[j], table.core[j], table.inside[j])
+
+
+def axis_from_coords(c: np.ndarray, axis: np.ndarray) -> Axis:
+    """Axis placement of coordinates ``c`` (mm) on an ascending voxel-centre axis."""
+    n = axis.size
+    if n == 1:
+        return axis_from_u(np.full(c.shape, -1.0), 1)
+    idx = np.arange(n, dtype=np.float64)
+    u = np.interp(c, axis, idx, left=np.nan, right=np.nan)
+    lo_step, hi_step = axis[1] - axis[0], axis[-1] - axis[-2]
+    u = np.where(c < axis[0], (c - axis[0]) / lo_step, u)
+    u = np.where(c > axis[-1], n - 1 + (c - axis[-1]) / hi_step, u)
+    return axis_from_u(u, n)
+
+
+class DoseField:
+    """A dose grid prepared for interpolation; build once per plan, reuse per structure.
+
+    Parameters
+    ----------
+    grid
+        The dose grid.
+    """
+
+    def __init__(self, grid: DoseGrid) -> None:
+        self.grid = grid
+        self.flat = grid.dose_gy.reshape(-1)
+        nz, ny, nx = grid.dose_gy.shape
+        self.nx, self.ny, self.nz = nx, ny, nz
+        self.stride_z = ny * nx
+        self._gradients: tuple[np.ndarray, np.ndarray] | None = None
+        self.max_gy = float(self.flat.max()) if self.flat.size else 0.0
+        if not np.isfinite(self.max_gy) or self.max_gy > MAX_DOSE_GY:
+            raise ValueError(
+                f"dose grid maximum {self.max_gy:g} Gy is not a plausible dose "
+                f"(limit {MAX_DOSE_GY:g} Gy); check DoseGridScaling and DoseUnits"
+            )
+
+    def inplane_gradients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat ``|dD/dx|`` and ``|dD/dy|`` (Gy/mm) at the voxel centres (computed once)."""
+        if self._gradients is None:
+            d = self.grid.dose_gy
+            gx = np.zeros_like(d)
+            gy = np.zeros_like(d)
+            if self.nx > 1:
+                gx = np.abs(np.gradient(d, float(self.grid.x[1] - self.grid.x[0]), axis=2))
+            if self.ny > 1:
+                gy = np.abs(np.gradient(d, float(self.grid.y[1] - self.grid.y[0]), axis=1))
+            self._gradients = (gx.reshape(-1), gy.reshape(-1))
+        return self._gradients
+
+    def inplane_spread(
+        self, ax: Axis, ay: Axis, iz: np.ndarray, sx: float, sy: float
+    ) -> np.ndarray:
+        """Dose spread (Gy) across an ``sx`` × ``sy`` sample cell centred at each point.
+
+        The width of the uniform distribution with the same variance as the linear dose
+        across the cell: ``sqrt((sx * dD/dx)² + (sy * dD/dy)²)``, from the gradient at
+        the nearest voxel (``iz``: dose-plane index per point). Beyond the outermost
+        voxel centres the dose is held constant, so there is no spread along that axis.
+        """
+        gx, gy = self.inplane_gradients()
+        flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
+        fx = np.where(ax.core, sx * gx[flat], 0.0)
+        fy = np.where(ay.core, sy * gy[flat], 0.0)
+        return np.sqrt(fx * fx + fy * fy)
+
+    def inplane(self, ax: Axis, ay: Axis) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Bilinear corners of each point: ``[(flat in-plane offset, weight), ...]``.
+
+        Corners whose weight is zero for every point are left out, so samples at voxel
+        centres cost one look-up per dose plane instead of four.
+        """
+        base = ay.i0 * self.nx + ax.i0
+        wx, wy = ax.w, ay.w
+        corners = []
+        for oy, fy in ((0, 1 - wy), (self.nx, wy)):
+            if not fy.any():
+                continue
+            for ox, fx in ((0, 1 - wx), (1, wx)):
+                if fx.any():
+                    corners.append((base + (oy + ox), fx * fy))
+        return corners
+
+    def on_frame(
+        self, corners: list[tuple[np.ndarray, np.ndarray]], frame: np.ndarray
+    ) -> np.ndarray:
+        """Bilinear dose of each sample on dose plane ``frame`` (per sample)."""
+        shift = frame * self.stride_z
+        out = None
+        for offs, w in corners:
+            v = self.flat[offs + shift] * w
+            out = v if out is None else out + v
+        assert out is not None
+        return out
+
+
+def plane_breaks(
+    slabs: Slabs, z_range: tuple[float, float], frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each slab, clipped to the grid, is cut: its faces and the dose planes inside.
+
+    Returns
+    -------
+    zb
+        ``(n_planes, n_breaks_max)`` break heights, padded by repeating the last.
+    n_breaks
+        ``(n_planes,)`` number of real breaks (0 when the slab is outside the grid).
+    ib, tb
+        Lower dose-plane index and interpolation weight of each break.
+    """
+    lo = np.clip(slabs.lo, *z_range)
+    hi = np.clip(slabs.hi, *z_range)
+    first = np.searchsorted(frames, lo, side="right")
+    stop = np.searchsorted(frames, hi, side="left")
+    n_inner = np.maximum(stop - first, 0)
+    n_breaks = np.where(hi > lo, n_inner + 2, 0)
+    width = max(int(n_breaks.max(initial=0)), 2)
+    j = np.arange(width)[None, :]
+    inner_idx = np.clip(first[:, None] + j - 1, 0, frames.size - 1)
+    zb = np.where(j == 0, lo[:, None], frames[inner_idx])
+    is_last = j >= (n_inner + 1)[:, None]
+    zb = np.where(is_last, hi[:, None], zb)
+    ib, tb = frac_index(zb, frames)
+    return zb, n_breaks, ib, tb
+
+
+def segments(
+    ax: Axis,
+    ay: Axis,
+    pplane: np.ndarray,
+    slabs: Slabs,
+    z_range: tuple[float, float],
+    interp: DoseField,
+    *,
+    with_z: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Linear-in-z dose segments of every point over its plane's slab.
+
+    Parameters
+    ----------
+    ax, ay, pplane
+        In-plane placement and plane index of each point.
+
+    Returns
+    -------
+    point, d_start, d_end, length
+        For every segment: its point, the dose at its two ends and its height (mm);
+        with ``with_z``, also the height of its lower end (mm).
+    """
+    frames = interp.grid.z
+    zb, n_breaks, ib, tb = plane_breaks(slabs, z_range, frames)
+    nz = frames.size
+    fa = ib[:, 0]  # first dose plane each slab needs
+    rel = ib - fa[:, None]  # break's lower plane, relative to fa
+    n_frames = rel.max(axis=1) + 2
+    n = pplane.size
+    if n == 0:
+        empty = np.zeros(0)
+        return (np.zeros(0, dtype=np.int64), empty, empty, empty) + ((empty,) if with_z else ())
+    corners = interp.inplane(ax, ay)
+    # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
+    fa_p = fa[pplane]
+    p = np.empty((int(n_frames.max(initial=2)), n))
+    for j in range(p.shape[0]):
+        p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
+    cols = np.arange(n)
+    flat_p = p.reshape(-1)
+    last_row = (p.shape[0] - 1) * n
+    d_prev = None
+    out_pt, out_a, out_b, out_len, out_z = [], [], [], [], []
+    for b in range(zb.shape[1]):
+        lower = rel[:, b][pplane] * n + cols
+        d_b = flat_p[lower]
+        if tb[:, b].any():
+            t = tb[:, b][pplane]
+            d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
+        if d_prev is not None:
+            length = zb[:, b] - zb[:, b - 1]
+            plane_ok = (b < n_breaks) & (length > 0)
+            if plane_ok.all():
+                out_pt.append(cols)
+                out_a.append(d_prev)
+                out_b.append(d_b)
+                out_len.append(length[pplane])
+                if with_z:
+                    out_z.append(zb[:, b - 1][pplane])
+            else:
+                valid = plane_ok[pplane]
+                out_pt.append(cols[valid])
+                out_a.append(d_prev[valid])
+                out_b.append(d_b[valid])
+                out_len.append(length[pplane][valid])
+                if with_z:
+                    out_z.append(zb[:, b - 1][pplane][valid])
+        d_prev = d_b
+    out = (
+        np.concatenate(out_pt),
+        np.concatenate(out_a),
+        np.concatenate(out_b),
+        np.concatenate(out_len),
+    )
+    return (*out, np.concatenate(out_z)) if with_z else out
+
+
+def vertex_extremes(
+    structure: Structure,
+    contour_plane: np.ndarray,
+    slabs: Slabs,
+    grid: DoseGrid,
+    interp: DoseField,
+    z_range: tuple[float, float],
+) -> tuple[float, float]:
+    """Min and max dose over contour vertices at their slab faces and inner dose planes."""
+    xy = structure.xy
+    ax = axis_from_coords(xy[:, 0], grid.x)
+    ay = axis_from_coords(xy[:, 1], grid.y)
+    ok = ax.inside & ay.inside
+    if not ok.any():
+        return np.inf, -np.inf
+    vplane = np.repeat(contour_plane, np.diff(structure.offsets))[ok]
+    _, da, db, _ = segments(ax.take(ok), ay.take(ok), vplane, slabs, z_range, interp)
+    if da.size == 0:
+        return np.inf, -np.inf
+    return float(max(min(da.min(), db.min()), 0.0)), float(max(da.max(), db.max()))
