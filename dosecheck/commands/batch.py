@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dosecheck.commands.options import CompareTpsOpt, EndCapsOpt, ShapeRangeOpt
+from dosecheck.commands.options import (
+    CompareTpsOpt,
+    EndCapsOpt,
+    RunConstraintsOpt,
+    RunStrictOpt,
+    ShapeRangeOpt,
+)
 from dosecheck.errors import InputError
 
 # The renderers moved to dosecheck/output/batch_formats.py; re-exported here.
@@ -224,15 +230,7 @@ ArchivesArg = Annotated[
 
 def batch(
     archives: ArchivesArg = None,
-    constraints: Annotated[
-        str | None,
-        typer.Option(
-            "--constraints",
-            "-c",
-            help="Shipped set name or YAML file for every plan. Default: the shipped set "
-            "written for each RTPLAN's prescription.",
-        ),
-    ] = None,
+    constraints: RunConstraintsOpt = None,
     protocol_map: Annotated[
         Path | None,
         typer.Option(
@@ -259,9 +257,7 @@ def batch(
     force: Annotated[
         bool, typer.Option("--force", help="Recompute plans already in the database.")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail constraints that cannot be evaluated.")
-    ] = False,
+    strict: RunStrictOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the plans found; compute nothing.")
     ] = False,

@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from dosecheck.commands.options import CompareTpsOpt, EndCapsOpt
+from dosecheck.commands.options import (
+    CompareTpsOpt,
+    EndCapsOpt,
+    ProtocolMapOpt,
+    RunConstraintsOpt,
+    RunSiteNamesOpt,
+    RunStrictOpt,
+    ShapeRangeOpt,
+)
 
 
 def listen(
@@ -49,19 +57,8 @@ def listen(
         Path | None,
         typer.Option("--reports", help="Folder for one HTML report per plan checked."),
     ] = None,
-    constraints: Annotated[
-        str | None,
-        typer.Option(
-            "--constraints",
-            "-c",
-            help="Shipped set name or YAML file for every plan. Default: the shipped set "
-            "written for each RTPLAN's prescription.",
-        ),
-    ] = None,
-    protocol_map: Annotated[
-        Path | None,
-        typer.Option("--protocol-map", help="YAML rules choosing each plan's set."),
-    ] = None,
+    constraints: RunConstraintsOpt = None,
+    protocol_map: ProtocolMapOpt = None,
     quiet_seconds: Annotated[
         float,
         typer.Option(
@@ -75,18 +72,11 @@ def listen(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Worker processes (default: CPUs - 1, 1-4)."),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail constraints that cannot be evaluated.")
-    ] = False,
-    site_names: Annotated[
-        Path | None,
-        typer.Option(
-            "--site-names",
-            help="The clinic's alias file for every plan; default $DOSECHECK_SITE_NAMES.",
-        ),
-    ] = None,
+    strict: RunStrictOpt = False,
+    site_names: RunSiteNamesOpt = None,
     compare_tps: CompareTpsOpt = False,
     end_caps: EndCapsOpt = None,
+    shape_range: ShapeRangeOpt = False,
     stop_grace: Annotated[
         float,
         typer.Option(
@@ -136,7 +126,9 @@ def listen(
         jobs=jobs or default_jobs(),
         strict=strict,
         check_options=CheckOptions(
-            compare_tps=compare_tps, end_caps=str(end_caps) if end_caps is not None else None
+            compare_tps=compare_tps,
+            end_caps=str(end_caps) if end_caps is not None else None,
+            shape_range=shape_range,
         ),
         stop_grace_seconds=stop_grace,
     )

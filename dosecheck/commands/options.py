@@ -100,6 +100,30 @@ ShapeRangeOpt = Annotated[
         ),
     ),
 ]
+# --- options of the commands that check many plans (batch, listen) ------------------------
+RunConstraintsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--constraints",
+        "-c",
+        help="Shipped set name or YAML file for every plan. Default: the shipped set "
+        "written for each RTPLAN's prescription.",
+    ),
+]
+ProtocolMapOpt = Annotated[
+    Path | None,
+    typer.Option("--protocol-map", help="YAML rules choosing each plan's set."),
+]
+RunStrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Fail constraints that cannot be evaluated.")
+]
+RunSiteNamesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--site-names",
+        help="The clinic's alias file for every plan; default $DOSECHECK_SITE_NAMES.",
+    ),
+]
 CompareTpsOpt = Annotated[
     bool,
     typer.Option(
