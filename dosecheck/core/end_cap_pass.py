@@ -77,6 +77,17 @@ def add_caps(
     ``[a, b]`` of its height is the matching part of ``[lo, hi]`` (in the direction of
     the dose), so the caps' histogram is exactly a share of the full one.
     """
+    capped = caps.lo[plane] < caps.hi[plane]
+    c = caps.acc
+    if not capped.all():
+        # Segments of planes without a cap are all "rest": their extremes are their ends.
+        free = ~capped
+        c.dmin = min(c.dmin, max(float(np.minimum(da[free], db[free]).min()), 0.0))
+        c.dmax = max(c.dmax, max(float(np.maximum(da[free], db[free]).max()), 0.0))
+        if not capped.any():
+            return
+        plane, z0, length = plane[capped], z0[capped], length[capped]
+        da, db, lo, hi, vol = da[capped], db[capped], lo[capped], hi[capped], vol[capped]
     a = np.clip((caps.lo[plane] - z0) / length, 0.0, 1.0)
     b = np.clip((caps.hi[plane] - z0) / length, 0.0, 1.0)
     # Extremes of the rest: the parts [0, a] and [b, 1] of each segment.
@@ -89,7 +100,6 @@ def add_caps(
     rest_hi = np.maximum(
         np.where(below, np.maximum(da, d_a), -np.inf), np.where(above, np.maximum(d_b, db), -np.inf)
     )
-    c = caps.acc
     c.dmin = min(c.dmin, max(float(rest_lo.min()), 0.0))
     c.dmax = max(c.dmax, max(float(rest_hi.max()), 0.0))
     part = b > a
