@@ -17,7 +17,9 @@
 * ``/archive``: the archive summary of ``dosecheck results --report``.
 
 Nothing is writable: only GET and HEAD are answered (anything else 405), and the
-database is opened read-only (SQLite ``mode=ro``) for each request. Every value from
+database is opened read-only (SQLite ``mode=ro``) for each request. Without a token
+(loopback), a request whose ``Host`` is not a loopback name is refused (403: DNS
+rebinding). Every value from
 the database is escaped. Every page has the reports' Content-Security-Policy (no
 script, no remote resource), except that the list allows its own filter form
 (``form-action 'self'``). With a token (:attr:`WebConfig.token`) every request must
@@ -31,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import html
+import ipaddress
 import logging
 import os
 import re
@@ -166,6 +169,22 @@ def _failed(results: Iterable[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _loopback_host(host: str) -> bool:
+    """Whether a request's ``Host`` header names this machine (``localhost``, a
+    loopback address, with or without a port), or is absent. Without a token only these
+    are answered: a web site whose name an attacker points at 127.0.0.1 (DNS rebinding)
+    cannot read the page through the visitor's browser."""
+    if not host:
+        return True
+    name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.split(":")[0]
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
@@ -183,6 +202,10 @@ class _App:
         if method not in ("GET", "HEAD"):
             status, headers, body = self._error("405 Method Not Allowed", "read-only: GET only")
             headers.append(("Allow", "GET, HEAD"))
+        elif self.config.token is None and not _loopback_host(environ.get("HTTP_HOST", "")):
+            status, headers, body = self._error(
+                "403 Forbidden", "without a token this page answers loopback host names only"
+            )
         elif not self._authorised(environ, query):
             status, headers, body = self._error(
                 "401 Unauthorized", "this page needs its access token (see dosecheck serve)"

@@ -196,6 +196,21 @@ def test_an_open_run_makes_the_list_reload(recorded: dict[str, Any], tmp_path: P
     assert '<meta http-equiv="refresh" content="7">' in body
 
 
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8080", "200 OK"),
+        ("localhost:8080", "200 OK"),
+        ("[::1]:8080", "200 OK"),
+        ("127.0.0.1", "200 OK"),
+        ("evil.example:8080", "403 Forbidden"),  # a rebound name: refused without a token
+        ("10.0.0.5:8080", "403 Forbidden"),
+    ],
+)
+def test_without_a_token_only_loopback_host_names(call: Call, host: str, status: str) -> None:
+    assert call("/", HTTP_HOST=host)[0] == status
+
+
 def test_a_token_is_required_when_configured(recorded: dict[str, Any]) -> None:
     token = "s3cret-token-0123456789"
     call = caller(make_app(WebConfig(db=recorded["db"], token=token)))
@@ -203,6 +218,7 @@ def test_a_token_is_required_when_configured(recorded: dict[str, Any]) -> None:
     assert call("/", "token=wrong-token-0123456789")[0] == "401 Unauthorized"
     assert call("/archive", HTTP_COOKIE=f"dosecheck_token={token[:-1]}")[0] == "401 Unauthorized"
     assert call("/", HTTP_X_DOSECHECK_TOKEN=token)[0] == "200 OK"
+    assert call("/", HTTP_X_DOSECHECK_TOKEN=token, HTTP_HOST="node.clinic:80")[0] == "200 OK"
     assert call("/", HTTP_AUTHORIZATION=f"Bearer {token}")[0] == "200 OK"
     assert call("/", HTTP_COOKIE=f"other=1; dosecheck_token={token}")[0] == "200 OK"
     status, headers, body = call("/", f"verdict=fail&token={token}")
