@@ -251,6 +251,24 @@ def test_loopback_hosts() -> None:
     assert [is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.org")] == [False] * 4
 
 
+def test_an_older_database_is_refused_not_upgraded(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    from dosecheck.batch.schema import SCHEMA_VERSION
+    from dosecheck.errors import InputError
+
+    db = tmp_path / "older.sqlite"
+    shutil.copy(recorded["db"], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    with pytest.raises(InputError, match="opened read-only: run 'dosecheck results' on it"):
+        make_app(WebConfig(db=db))
+    with sqlite3.connect(db) as conn:  # untouched
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION - 1
+
+
 # --- a real server in a real browser ------------------------------------------------------
 @pytest.fixture(scope="module")
 def chromium() -> str:
