@@ -21,7 +21,7 @@ from dosecheck.batch.database import ResultsDB
 from dosecheck.node.web import REPORT_CSP, WebConfig, make_app
 from dosecheck.node.worker import report_relpath
 from tests.helpers.batch_plans import make_archive
-from tests.helpers.browser import CANDIDATES, find_chromium, run_chromium
+from tests.helpers.browser import CANDIDATES, console_lines, find_chromium, run_chromium
 
 EVIL_ID = "B2<b>x</b>"
 EVIL_LABEL = "L&C"
@@ -300,12 +300,42 @@ def serving() -> Iterator[Callable[..., str]]:
         server.close()
 
 
-def dump_dom(binary: str, tmp: Path, url: str) -> str:
-    # The helper maps every host name to nothing; loopback is let through (last flag wins).
-    rules = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-    done = run_chromium(binary, tmp, rules, "--dump-dom", url)
+#: The helper maps every host name to nothing; loopback is let through (last flag wins).
+LOOPBACK_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+
+
+def dump_dom(binary: str, tmp: Path, url: str, *, quiet: bool = True) -> str:
+    """The page's DOM after loading; ``quiet``: nothing on the console (no CSP violation,
+    no script error)."""
+    done = run_chromium(binary, tmp, LOOPBACK_ONLY, "--dump-dom", url)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
+    if quiet:
+        assert console_lines(done.stderr) == []
     return done.stdout.decode("utf-8")
+
+
+def assert_screenshot_not_blank(binary: str, tmp: Path, url: str) -> None:
+    """A screenshot of ``url`` that is not blank, with the FAIL colour (#a31515) in it."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    shot = tmp / "page.png"
+    done = run_chromium(
+        binary,
+        tmp,
+        LOOPBACK_ONLY,
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        "--window-size=1200,800",
+        url,
+    )
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-2000:]
+    img = mpimg.imread(shot)[..., :3]
+    assert img.shape[:2] == (800, 1200)
+    non_white = (img < 0.95).any(axis=-1).mean()
+    assert non_white > 0.01, f"only {non_white:.2%} of the screenshot is not white"
+    red = np.array([0xA3, 0x15, 0x15]) / 255.0
+    assert (np.abs(img - red).max(axis=-1) < 0.08).sum() > 20  # the FAIL cell's text
 
 
 def test_a_plan_sent_over_dicom_in_the_browser(
@@ -330,6 +360,7 @@ def test_a_plan_sent_over_dicom_in_the_browser(
     page = dump_dom(chromium, tmp_path, base + "/")
     assert "WEB1" in page and "WEB2" in page
     assert '<meta http-equiv="refresh" content="10">' in page  # the listener's run is open
+    assert_screenshot_not_blank(chromium, tmp_path, base + "/")
     page = dump_dom(chromium, tmp_path, base + "/?verdict=fail&since=&q=")
     assert "WEB2" in page and "WEB1" not in page
     page = dump_dom(chromium, tmp_path, base + "/?q=web1")
@@ -345,7 +376,7 @@ def test_a_token_in_the_browser(
 ) -> None:
     token = "browser-token-0123456789"
     base = serving(WebConfig(db=recorded["db"], token=token))
-    refused = dump_dom(chromium, tmp_path, base + "/")
+    refused = dump_dom(chromium, tmp_path, base + "/", quiet=False)
     assert "401 Unauthorized" in refused and "A1" not in refused
     page = dump_dom(chromium, tmp_path, f"{base}/?token={token}")  # redirect, cookie set
     assert "A1" in page and "dosecheck: plans checked" in page
