@@ -191,6 +191,7 @@ from dosecheck.commands import check as _check_cmd  # noqa: E402
 from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
 from dosecheck.commands import listen as _listen_cmd  # noqa: E402
 from dosecheck.commands import report as _report_cmd  # noqa: E402
+from dosecheck.commands import serve as _serve_cmd  # noqa: E402
 from dosecheck.commands import verify as _verify_cmd  # noqa: E402
 
 app.command("check")(_check_cmd.check)
@@ -199,6 +200,7 @@ app.command("results")(_batch_cmd.results)
 app.add_typer(_constraints_cmd.app, name="constraints")
 app.command("report")(_report_cmd.report)
 app.command("listen")(_listen_cmd.listen)
+app.command("serve")(_serve_cmd.serve)
 app.command("verify")(_verify_cmd.verify)
 
 

@@ -15,7 +15,11 @@ __all__ = ["ArchiveData", "load_archive_data"]
 
 
 def load_archive_data(
-    db_path: str | Path, *, since: str | None = None, failed_only: bool = False
+    db_path: str | Path,
+    *,
+    since: str | None = None,
+    failed_only: bool = False,
+    read_only: bool = False,
 ) -> ArchiveData:
     """Read the latest evaluation of the selected plans, the runs and the errors.
 
@@ -28,6 +32,9 @@ def load_archive_data(
         or an ISO 8601 date-time, local time unless it has an offset).
     failed_only
         Only plans that fail or could not be evaluated.
+    read_only
+        Open the database read-only (``dosecheck serve``; see
+        :class:`~dosecheck.batch.database.ResultsDB`).
 
     Raises
     ------
@@ -36,7 +43,7 @@ def load_archive_data(
     """
     since_utc = parse_since(since) if since is not None else None
     db = Path(db_path)
-    with ResultsDB(db, create=False) as rdb:
+    with ResultsDB(db, create=False, read_only=read_only) as rdb:
         entries = rdb.latest(since=since_utc, failed_only=failed_only)
         conn = rdb.conn
         total_evaluations = rdb.count_plans()

@@ -99,16 +99,27 @@ class ResultsDB:
     create
         Create the file and schema when missing; when False a missing file raises
         :class:`InputError` (``dosecheck results``).
+    read_only
+        Open the file read-only (SQLite ``mode=ro``; ``dosecheck serve``): nothing can
+        be written through this connection, and a database of an older schema version
+        is refused (it is not upgraded) with a line saying how to upgrade it. Implies
+        ``create=False``.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        create = create and not read_only
         if not create and not self.path.is_file():
             raise InputError("no such results database", path=self.path)
         if create and not self.path.parent.is_dir():
             raise InputError("the folder of the database does not exist", path=self.path)
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+            if read_only:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA busy_timeout = 60000")
             self.conn.execute("PRAGMA foreign_keys = ON")
@@ -193,6 +204,13 @@ class ResultsDB:
     def _check_schema(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         self._refuse_newer(version)
+        if 0 < version < SCHEMA_VERSION and self.read_only:
+            raise InputError(
+                f"the database has schema version {version}, older than this dosecheck's "
+                f"{SCHEMA_VERSION}, and is opened read-only: run 'dosecheck results' on it "
+                "once to upgrade it",
+                path=self.path,
+            )
         if 0 < version < SCHEMA_VERSION:
             self._upgrade(version)
             version = SCHEMA_VERSION

@@ -19,16 +19,20 @@ if TYPE_CHECKING:
     from dosecheck.checking.check import CheckReport
     from dosecheck.dicom.discovery import DiscoveredPlan
 
-__all__ = ["check_stored", "report_path"]
+__all__ = ["check_stored", "report_path", "report_relpath"]
+
+
+def report_relpath(patient_id: str, plan_label: str, location_key: str) -> Path:
+    """``<patient>/<plan label>_<12 hex of the location key>.html`` (each part made a
+    safe file name by :func:`~dosecheck.node.store.safe_name`)."""
+    return Path(safe_name(patient_id, "no-patient-id")) / (
+        f"{safe_name(plan_label, 'no-label')}_{location_key[:12]}.html"
+    )
 
 
 def report_path(reports: str | Path, plan: DiscoveredPlan) -> Path:
     """``REPORTS/<patient>/<plan label>_<12 hex of the plan's location key>.html``."""
-    return (
-        Path(reports)
-        / safe_name(plan.patient_id, "no-patient-id")
-        / f"{safe_name(plan.plan_label, 'no-label')}_{plan.location_key[:12]}.html"
-    )
+    return Path(reports) / report_relpath(plan.patient_id, plan.plan_label, plan.location_key)
 
 
 def check_stored(task: PlanTask, reports: str | None = None) -> dict[str, Any]:
