@@ -91,8 +91,18 @@ def load_result(path: str | Path) -> Any:
         raise InputError(f"is not a check's JSON ({exc})", path=p) from exc
 
 
-def verify_plan(result: Any, plan: str | Path, where: str | Path = "") -> Verification:
+def verify_plan(
+    result: Any,
+    plan: str | Path,
+    where: str | Path = "",
+    *,
+    objects: list[tuple[str, str, str]] | None = None,
+) -> Verification:
     """Compare the objects a check recorded with the files under ``plan``.
+
+    ``objects`` (e.g. :func:`dosecheck.batch.verify_records.recorded_objects_in_db`)
+    replaces ``result``'s; an object
+    recorded without a UID is found by its bytes among the files of its modality.
 
     Raises
     ------
@@ -101,13 +111,24 @@ def verify_plan(result: Any, plan: str | Path, where: str | Path = "") -> Verifi
     """
     from dosecheck.dicom.discovery import discover
 
-    wanted = recorded_objects(result, where)
+    wanted = objects if objects is not None else recorded_objects(result, where)
     if not Path(plan).exists():
         raise InputError("not found; give the plan's folder or files", path=plan)
     found = discover([plan])
     by_uid = {h.uid: h for h in found.headers}
     out = Verification()
     for role, uid, sha in wanted:
+        if not uid:
+            match = next(
+                (h for h in found.headers if h.modality == role and h.file.sha256() == sha), None
+            )
+            if match is None:
+                out.changed.append(
+                    f"{role} (recorded sha256 {sha[:16]}…): no {role} in {plan} has these bytes"
+                )
+            else:
+                out.same.append((role, match.uid, match.file.location))
+            continue
         header = by_uid.get(uid)
         if header is None:
             out.changed.append(f"{role} {uid}: not found in {plan}")

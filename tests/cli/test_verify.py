@@ -64,3 +64,35 @@ def test_bad_input_exits_2(tmp_path: Path, dc: Any) -> None:
     assert code == 2 and "plan.sha256" in err
     code, _, err = dc("verify", result, tmp_path / "nowhere")
     assert code == 2 and "nowhere" in err
+
+
+def _recorded(tmp_path: Path, dc: Any) -> tuple[Any, Path, int]:
+    plan = write_box_plan(tmp_path / "archive" / "plan", outcome="pass")
+    db = tmp_path / "r.sqlite"
+    code, _, _ = dc(
+        "batch", tmp_path / "archive", "--db", db, "-j", "1", "-c", "rectum-long-course"
+    )
+    assert code == 0
+    code, out, _ = dc("results", db, "--format", "json")
+    assert code == 0
+    return plan, db, int(json.loads(out)["plans"][0]["evaluation_id"])
+
+
+def test_a_database_entry_verifies(tmp_path: Path, dc: Any) -> None:
+    plan, db, plan_id = _recorded(tmp_path, dc)
+    code, out, _ = dc("verify", db, plan.folder, "--id", plan_id)
+    assert code == 0 and "same: the 3 object(s)" in out
+
+
+def test_a_database_entry_names_a_changed_dose_by_its_bytes(tmp_path: Path, dc: Any) -> None:
+    import pydicom
+
+    plan, db, plan_id = _recorded(tmp_path, dc)
+    ds = pydicom.dcmread(plan.rtdose[0])
+    ds.DoseGridScaling = float(ds.DoseGridScaling) * 1.001
+    ds.save_as(plan.rtdose[0])
+    code, _, err = dc("verify", db, plan.folder, "--id", plan_id)
+    assert code == 1
+    assert "changed: RTDOSE (recorded sha256" in err and "has these bytes" in err
+    code, _, err = dc("verify", db, plan.folder, "--id", plan_id + 99)
+    assert code == 2 and f"no evaluation with id {plan_id + 99}" in err
