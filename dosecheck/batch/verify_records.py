@@ -11,9 +11,9 @@ __all__ = ["recorded_objects_in_db"]
 
 def recorded_objects_in_db(db: str | Path, plan_id: int) -> list[tuple[str, str, str]]:
     """``(role, SOP Instance UID or "", sha256)`` of each object of one evaluation in a
-    results database (``dosecheck batch``/``listen``; the id is ``results --format json``'s
-    ``evaluation_id``). The database records the RTSTRUCT's and RTPLAN's UIDs, not the doses':
-    an RTDOSE is found again by its bytes.
+    results database (``dosecheck batch``/``listen``; the id is the ``evaluation_id`` of
+    ``results --format json``). The database records the RTSTRUCT's and RTPLAN's UIDs, not
+    the doses': an RTDOSE is found again by its bytes.
 
     Raises
     ------

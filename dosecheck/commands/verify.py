@@ -22,7 +22,8 @@ def verify(
     plan_id: Annotated[
         int | None,
         typer.Option(
-            "--id", help="With a results database: the evaluation's id (evaluation_id in results --format json)."
+            "--id",
+            help="With a results database: the evaluation's id (evaluation_id in results --format json).",
         ),
     ] = None,
 ) -> None:
