@@ -23,7 +23,8 @@ def verify(
         int | None,
         typer.Option(
             "--id",
-            help="With a results database: the evaluation's id (evaluation_id in results --format json).",
+            help="With a results database: the evaluation's id "
+            "(evaluation_id in results --format json).",
         ),
     ] = None,
 ) -> None:
