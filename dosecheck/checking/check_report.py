@@ -293,7 +293,14 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as a JSON-ready dictionary."""
-        counts = {s: sum(r.status is s for r in self.results) for s in Status}
+        # ``variation`` is counted when the set has a variation limit (a set without
+        # any keeps the counts it always had).
+        has_variation = any(c.variation is not None for c in self.constraints)
+        counts = {
+            s: sum(r.status is s for r in self.results)
+            for s in Status
+            if s is not Status.VARIATION or has_variation
+        }
         return {
             "dosecheck_version": self.dosecheck_version,
             "verdict": self.verdict,

@@ -75,6 +75,7 @@ CSV_COLUMNS = (
     "borderline",
     "value_low",
     "value_high",
+    "variation_limit",
 )
 
 _DASH = "—"
@@ -100,13 +101,24 @@ def format_value(x: float | None, unit: str = "", *, signed: bool = False) -> st
 
 
 def status_label(result: ConstraintResult) -> str:
-    """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
+    """``PASS``, ``FAIL``, ``NOT MET (optimal)``, ``VARIATION`` or ``NOT EVALUATED``."""
     return ShownStatus.of(result.status, result.priority).label
 
 
 def limit_cell(report: CheckReport, i: int) -> str:
     """The limit as the tables show it (with the converted value for EQD2 limits)."""
     r, c = report.results[i], report.constraints[i]
+    cell = _limit_cell(r, c)
+    if c.variation is None:
+        return cell
+    if r.variation_limit is None or not c.limit_unit_is_percent_rx:
+        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        unit = "" if c.limit_unit_is_percent_rx else r.unit
+        return f"{cell} (variation {r.comparator} {c.variation_text}{sep}{unit})"
+    return f"{cell} (variation {r.comparator} {format_value(r.variation_limit, r.unit)})"
+
+
+def _limit_cell(r: ConstraintResult, c: Constraint) -> str:
     if c.is_converted:
         return _converted_limit_cell(r, c)
     if r.limit is None or not c.limit_unit_is_percent_rx:
@@ -230,6 +242,7 @@ _STATUS_STYLE = {
     ShownStatus.PASS: "bold green",
     ShownStatus.FAIL: "bold red",
     ShownStatus.NOT_MET: "yellow",
+    ShownStatus.VARIATION: "bold dark_orange",
     ShownStatus.NOT_EVALUATED: "magenta",
 }
 
@@ -355,6 +368,9 @@ def check_junit(report: CheckReport) -> str:
     and limit (`` (optimal)`` appended for optimal constraints). A failed constraint
     has a ``<failure>`` (``type`` is its priority: an optimal miss does not fail the
     plan or the exit code), a constraint that could not be evaluated a ``<skipped>``.
+    A constraint within its variation limit only is no failure: its testcase has the
+    property ``status=variation`` (with ``fails_plan=true`` when ``--strict`` makes it
+    fail the plan) and a ``<system-out>`` saying so.
     """
     results = report.results
     n_fail = sum(r.status == "fail" for r in results)
@@ -384,6 +400,7 @@ def check_junit(report: CheckReport) -> str:
         ("constraint_set", report.constraint_set.path),
         ("constraint_set_sha256", report.constraint_set.sha256),
         ("strict", str(report.strict).lower()),
+        ("variations", sum(r.status == "variation" for r in results)),
         ("end_caps", report.end_caps),
         ("dosecheck_version", report.dosecheck_version),
     ):
@@ -425,7 +442,20 @@ def check_junit(report: CheckReport) -> str:
                     else value
                 )
                 ET.SubElement(cprops, "property", {"name": key, "value": _x(text)})
-        if r.status == "fail":
+        if r.status == "variation":
+            vprops = ET.SubElement(case, "properties")
+            ET.SubElement(vprops, "property", {"name": "status", "value": "variation"})
+            if report.strict and r.priority == "mandatory":
+                ET.SubElement(vprops, "property", {"name": "fails_plan", "value": "true"})
+            if r.variation_limit is not None:
+                ET.SubElement(
+                    vprops,
+                    "property",
+                    {"name": "variation_limit", "value": _x(f"{r.variation_limit:.6g}")},
+                )
+            out = ET.SubElement(case, "system-out")
+            out.text = _x("VARIATION: goal missed, variation limit met\n" + _case_detail(report, i))
+        elif r.status == "fail":
             what = "" if r.priority == "mandatory" else "optimal constraint not met: "
             failure = ET.SubElement(
                 case, "failure", {"message": _x(what + r.message), "type": r.priority}

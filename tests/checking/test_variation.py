@@ -47,9 +47,7 @@ def test_three_states_closed_form() -> None:
 
 
 def test_variation_passes_the_plan_strict_fails_it() -> None:
-    text = SET.replace(
-        '      - {metric: "V45Gy[cc]", op: "<", limit: 40, variation: 45}\n', ""
-    )
+    text = SET.replace('      - {metric: "V45Gy[cc]", op: "<", limit: 40, variation: 45}\n', "")
     report = _check(text)
     assert [r.status for r in report.results] == [Status.VARIATION, Status.PASS]
     assert report.verdict is Verdict.PASS and report.exit_code == 0
@@ -96,13 +94,18 @@ def test_lower_limit_variation() -> None:
 @pytest.mark.parametrize(
     ("constraint", "message"),
     [
-        ("V45Gy[cc] < 50 (variation 45)", r":6: .*not looser than the goal: for '<' it must be "
-         r"larger \(> 50\)"),
+        (
+            "V45Gy[cc] < 50 (variation 45)",
+            r":6: .*not looser than the goal: for '<' it must be "
+            r"larger \(> 50\)",
+        ),
         ("V45Gy[cc] < 50 (variation 50)", r":6: .*not looser"),
         ("D95%[Gy] >= 45 (variation 46)", r":6: .*for '>=' it must be smaller \(< 45\)"),
         ('{metric: "V45Gy[cc]", op: "<", limit: 40, variation: 30}', r":6: .*not looser"),
-        ('{metric: "V45Gy[cc]", op: "<", limit: 40, variation: [45]}',
-         r":6: the variation limit must be a number >= 0 .*not a list"),
+        (
+            '{metric: "V45Gy[cc]", op: "<", limit: 40, variation: [45]}',
+            r":6: the variation limit must be a number >= 0 .*not a list",
+        ),
         ('{metric: "V45Gy[cc]", op: "<", limit: 40, variation: 45Gy}', r":6: .*is in Gy but"),
         ("Max[Gy] <= 107% (variation 55)", r":6: the variation limit must be in the unit of"),
         ("V45Gy[cc] < 50 (variation )", r":6: .*empty \(variation"),

@@ -100,9 +100,7 @@ def diff_sets(a: ConstraintSet, b: ConstraintSet) -> list[DiffRow]:
             rows.append(DiffRow(name, metric, "priority", sa, sb))
     for key, (name, text, prio, var) in eb.items():
         if key not in ea:
-            rows.append(
-                DiffRow(name, key[1], "only_b", "", _show(name, key[1], text, prio, var))
-            )
+            rows.append(DiffRow(name, key[1], "only_b", "", _show(name, key[1], text, prio, var)))
     return rows
 
 
