@@ -190,7 +190,9 @@ def _variation(
             line=line,
         )
     value = decimal(path, m["num"], "the Variation", f"line {line}", line=line)
-    value, v_percent = _limit_unit(path, metric, result_cgy, value, m["unit"], text, line)
+    value, v_percent = _limit_unit(
+        path, metric, result_cgy, value, m["unit"], text, line, "Variation"
+    )
     if v_percent != percent_rx:
         fail(path, f"Variation {text!r} must be in the Evaluation Point's unit", line=line)
     return value
@@ -204,6 +206,7 @@ def _limit_unit(
     unit: str | None,
     point: str,
     line: int,
+    what: str = "Evaluation Point",
 ) -> tuple[Decimal, bool]:
     """``(limit in the metric's unit, limit in % of prescription)``."""
     out_m = re.search(r"\[\s*(\S+?)\s*\]\s*$", metric)
@@ -221,7 +224,7 @@ def _limit_unit(
         return limit, False
     fail(
         path,
-        f"Evaluation Point {point!r} is in {unit} but {metric} gives "
+        f"{what} {point!r} is in {unit} but {metric} gives "
         f"{'cGy' if result_cgy else out}; write the number in the objective's unit",
         line=line,
     )
