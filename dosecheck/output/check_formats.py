@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from dosecheck.checking.check import result_margin
 from dosecheck.checking.model import ShownStatus
 from dosecheck.metrics import format_number
+from dosecheck.output._matched import matched_by_text
+from dosecheck.output.check_junit import check_junit
 from dosecheck.output.csv_safe import safe_row
 
 if TYPE_CHECKING:
@@ -183,22 +185,6 @@ def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
 
 
 #: How each matching rule reads in a report.
-_MATCHED_BY_TEXT = {
-    "command line": "--map on the command line",
-    "site map": "the site alias file",
-    "plan-reference": "the RTPLAN's dose reference",
-    "tg263": "TG-263 target name",
-    "interpreted-type": "RTROIInterpretedType",
-}
-
-
-def matched_by_text(r: ConstraintResult) -> str:
-    """``matched by name``, ``matched by TG-263 target name: TG-263 dose level 50.4 Gy =
-    the prescription``, ``matched by the RTPLAN's dose reference: …``."""
-    by = _MATCHED_BY_TEXT.get(r.matched_by or "", r.matched_by)
-    return f"matched by {by}" + (f": {r.match_detail}" if r.match_detail else "")
-
-
 def _matched_text(report: CheckReport, indices: list[int]) -> str:
     r = report.results[indices[0]]
     if r.roi is None:
@@ -401,6 +387,3 @@ def check_markdown(report: CheckReport) -> str:
         lines.extend(f"- {_md(w)}" for w in report.warnings)
         lines.append("")
     return "\n".join(lines)
-
-
-from dosecheck.output.check_junit import check_junit  # noqa: E402  (re-exported)

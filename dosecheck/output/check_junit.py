@@ -7,6 +7,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
+from dosecheck.output._matched import matched_by_text
+
 if TYPE_CHECKING:
     from dosecheck.checking.check_report import CheckReport
 
@@ -135,8 +137,6 @@ def check_junit(report: CheckReport) -> str:
 
 
 def _case_detail(report: CheckReport, i: int) -> str:
-    from dosecheck.output.check_formats import matched_by_text
-
     r = report.results[i]
     lines = [r.message, f"ROI: {r.roi} ({matched_by_text(r)})"]
     if r.line is not None:

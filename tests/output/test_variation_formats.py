@@ -34,7 +34,9 @@ def test_table(report: CheckReport) -> None:
         for line in text.splitlines()
         if line.startswith("│")
     ]
-    assert rows[0][0] == "V45Gy[cc]" and rows[0][-1] == "VARIATION"
+    assert rows[0][0] == "V45Gy[cc]" and rows[0][-1].startswith(
+        "VARIATION"
+    )  # ≈: 50 lies in the end-cap range
     assert rows[0][1].startswith("51.0")  # 51 cc in closed form, 51.03 rasterised
     assert "< 50 cc (variation < 55 cc)" in rows[0][2]
     assert rows[1][-1] == "PASS"
@@ -81,7 +83,7 @@ def test_junit_strict_marks_the_plan_failing() -> None:
 
 def test_markdown(report: CheckReport) -> None:
     md = cf.check_markdown(report)
-    assert "| **VARIATION** |" in md
+    assert "| **VARIATION**" in md
     assert "within the variation limit 55 cc" in md
 
 
