@@ -26,7 +26,8 @@ def result(status: str, priority: str = "mandatory") -> ConstraintResult:
 
 
 def test_values_and_json_unchanged() -> None:
-    assert [s.value for s in Status] == ["pass", "fail", "not_evaluated"]
+    # "variation" added by issue #10, section 2 (goal missed, variation limit met)
+    assert [s.value for s in Status] == ["pass", "fail", "variation", "not_evaluated"]
     assert [v.value for v in Verdict] == ["pass", "fail", "incomplete"]
     r = result("fail")
     assert r.status is Status.FAIL  # a plain string is turned into the member
@@ -50,6 +51,8 @@ def test_a_typo_fails_where_the_result_is_built() -> None:
         ("fail", "optimal", ShownStatus.NOT_MET, "NOT MET (optimal)"),
         ("not_evaluated", "mandatory", ShownStatus.NOT_EVALUATED, "NOT EVALUATED"),
         ("not_evaluated", "optimal", ShownStatus.NOT_EVALUATED, "NOT EVALUATED"),
+        ("variation", "mandatory", ShownStatus.VARIATION, "VARIATION"),
+        ("variation", "optimal", ShownStatus.VARIATION, "VARIATION"),
     ],
 )
 def test_shown_status(status: str, priority: str, shown: ShownStatus, label: str) -> None:

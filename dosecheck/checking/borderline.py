@@ -128,7 +128,7 @@ def value_ranges(
     rois = {r.roi for r in results if r.roi is not None}
     evaluated = [
         r.value is not None
-        and r.status in (Status.PASS, Status.FAIL)
+        and r.status in (Status.PASS, Status.FAIL, Status.VARIATION)
         and r.evaluated_on == "physical"
         for r in results
     ]

@@ -438,7 +438,7 @@ def check_plan(
         constraint_set=cset,
         results=tuple(results),
         constraints=tuple(c for _, c in cset.constraints),
-        verdict=verdict(results),
+        verdict=verdict(results, strict),
         prescription=rx,
         warnings=warnings,
         dvhs=dvhs,

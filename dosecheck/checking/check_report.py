@@ -99,7 +99,8 @@ class CheckReport:
     constraints
         The constraints behind ``results`` (same order), e.g. for the metric as written.
     verdict
-        ``"fail"`` when a mandatory constraint failed, else ``"incomplete"`` when a
+        ``"fail"`` when a mandatory constraint failed (with ``strict``, also when one is
+        only within its variation limit), else ``"incomplete"`` when a
         mandatory constraint could not be evaluated, else ``"pass"``.
     prescription
         The prescription used and where it came from.
@@ -114,7 +115,8 @@ class CheckReport:
         Plan identity: paths, patient, UIDs, dose summation, RTPLAN prescription, and
         ``sha256`` of every input file.
     strict
-        Whether ``not_evaluated`` was turned into ``fail``.
+        Whether ``not_evaluated`` was turned into ``fail`` and a mandatory
+        ``variation`` fails the plan.
     dosecheck_version
         The version that produced the report.
     naming
@@ -161,7 +163,8 @@ class CheckReport:
     # --- counts ------------------------------------------------------------------
     @property
     def exit_code(self) -> int:
-        """0 when every mandatory constraint was evaluated and passed, 1 otherwise
+        """0 when every mandatory constraint was evaluated and passed or is within its
+        variation limit (with ``strict``, within variation fails), 1 otherwise
         (``fail`` or ``incomplete``)."""
         return 0 if self.verdict is Verdict.PASS else 1
 
@@ -190,7 +193,19 @@ class CheckReport:
         optimal_missed = [
             r for r in self.results if r.priority == "optimal" and r.status is Status.FAIL
         ]
-        if failed:
+        variation = [r for r in mandatory if r.status is Status.VARIATION]
+        if self.strict and variation and not failed:
+            names = ", ".join(f"{r.structure} {r.metric}" for r in variation)
+            k = len(variation)
+            line = (
+                f"FAIL — {k} of {n} mandatory {noun} only within variation, "
+                f"failing with --strict ({names})"
+            )
+            variation = []
+            if not_evaluated:
+                names = ", ".join(f"{r.structure} {r.metric}" for r in not_evaluated)
+                line += f"; {len(not_evaluated)} not evaluated ({names})"
+        elif failed:
             names = ", ".join(f"{r.structure} {r.metric}" for r in failed)
             line = f"FAIL — {len(failed)} of {n} mandatory {noun} failed ({names})"
             if not_evaluated:
@@ -203,10 +218,21 @@ class CheckReport:
                 f"INCOMPLETE — {passed} of {n} mandatory {noun} passed, "
                 f"{len(not_evaluated)} not evaluated ({names})"
             )
+        elif n and variation:
+            line = f"PASS — {n - len(variation)} of {n} mandatory {noun} passed"
         elif n:
             line = f"PASS — all {n} mandatory {noun} passed"
         else:
             line = "PASS — the constraint set has no mandatory constraints"
+        if variation:
+            names = ", ".join(f"{r.structure} {r.metric}" for r in variation)
+            line += f"; {len(variation)} within variation ({names})"
+        optimal_variation = [
+            r for r in self.results if r.priority == "optimal" and r.status is Status.VARIATION
+        ]
+        if optimal_variation:
+            k = len(optimal_variation)
+            line += f"; {k} optimal {'constraint' if k == 1 else 'constraints'} within variation"
         if optimal_missed:
             k = len(optimal_missed)
             line += f"; {k} optimal {'constraint' if k == 1 else 'constraints'} not met"
@@ -221,7 +247,8 @@ class CheckReport:
         ``unit``), ``limit_as_written``, ``margin``, ``status``, ``priority``,
         ``message``, ``constraint``, ``reason``, ``matched_by``, ``line``, ``note``,
         ``reference``, ``prescription_gy``, ``warnings``, ``dose_basis``, ``alpha_beta``,
-        ``plan_fractions``, ``converted_dose_gy``.
+        ``plan_fractions``, ``converted_dose_gy``, ``variation_limit``,
+        ``variation_as_written``.
         """
         out = []
         for i, (r, c) in enumerate(zip(self.results, self.constraints, strict=True)):
@@ -236,6 +263,8 @@ class CheckReport:
                 "comparator": r.comparator,
                 "limit": _json_number(r.limit),
                 "limit_as_written": c.limit_text,
+                "variation_limit": _json_number(r.variation_limit),
+                "variation_as_written": c.variation_text or None,
                 "margin": _json_number(result_margin(r)),
                 "status": r.status,
                 "priority": r.priority,
@@ -264,7 +293,14 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as a JSON-ready dictionary."""
-        counts = {s: sum(r.status is s for r in self.results) for s in Status}
+        # ``variation`` is counted when the set has a variation limit (a set without
+        # any keeps the counts it always had).
+        has_variation = any(c.variation is not None for c in self.constraints)
+        counts = {
+            s: sum(r.status is s for r in self.results)
+            for s in Status
+            if s is not Status.VARIATION or has_variation
+        }
         return {
             "dosecheck_version": self.dosecheck_version,
             "verdict": self.verdict,

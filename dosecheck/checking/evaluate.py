@@ -178,16 +178,19 @@ def evaluate_constraints(
     return results
 
 
-def verdict(results: Iterable[ConstraintResult]) -> Verdict:
+def verdict(results: Iterable[ConstraintResult], strict: bool = False) -> Verdict:
     """``"fail"`` if any mandatory constraint failed, else ``"incomplete"`` if any
     mandatory constraint is ``not_evaluated``, else ``"pass"``.
 
-    Only "every mandatory constraint evaluated and passed" is ``"pass"``. Optimal
-    misses do not fail the plan; ``strict=True`` in :func:`evaluate_constraints` turns
-    ``not_evaluated`` results into failures.
+    Only "every mandatory constraint evaluated and passed (or within its variation
+    limit)" is ``"pass"``. Optimal misses do not fail the plan; ``strict=True`` in
+    :func:`evaluate_constraints` turns ``not_evaluated`` results into failures, and
+    ``strict=True`` here makes a mandatory ``variation`` fail the plan.
     """
     mandatory = [r for r in results if r.priority == "mandatory"]
     if any(r.is_mandatory_failure for r in mandatory):
+        return Verdict.FAIL
+    if strict and any(r.is_mandatory_variation for r in mandatory):
         return Verdict.FAIL
     if any(r.status is Status.NOT_EVALUATED for r in mandatory):
         return Verdict.INCOMPLETE
@@ -315,7 +318,32 @@ def _result(
         alpha_beta=c.alpha_beta,
         plan_fractions=None if conv is None else conv.fractions,
         converted_dose_gy=None if conv is None else conv.physical_gy,
+        variation_limit=_variation_of(c, rx),
     )
+
+
+def _variation_of(c: Constraint, rx: float | None) -> float | None:
+    try:
+        return c.variation_in_metric_unit(rx)
+    except MetricDomainError:
+        return None
+
+
+def _status(c: Constraint, value: float, ok: bool, rx: float | None) -> Status:
+    """``pass`` when the goal holds, ``variation`` when only the variation limit holds."""
+    if ok:
+        return Status.PASS
+    v = _variation_of(c, rx)
+    return Status.VARIATION if v is not None and c.holds(value, v) else Status.FAIL
+
+
+def _variation_note(c: Constraint, value: float, rx: float | None) -> str:
+    """``"; within the variation limit 55 cc"`` (or ``"; beyond ..."``), or ``""``."""
+    v = _variation_of(c, rx)
+    if v is None:
+        return ""
+    word = "within" if c.holds(value, v) else "beyond"
+    return f"; {word} the variation limit {_fmt(v)} {c.metric.output_unit}"
 
 
 def _not_evaluated(
@@ -388,8 +416,9 @@ def _evaluate_one(
         match,
         value=value,
         limit=limit,
-        status=Status.PASS if ok else Status.FAIL,
-        message=_message(c, dvh, value, limit, ok, rx, conv),
+        status=_status(c, value, ok, rx),
+        message=_message(c, dvh, value, limit, ok, rx, conv)
+        + ("" if ok else _variation_note(c, value, rx)),
         rx=rx,
         warnings=warnings,
         conv=conv,
@@ -453,8 +482,9 @@ def _evaluate_on_eqd2_sum(
             match,
             value=value,
             limit=limit,
-            status=Status.PASS if ok else Status.FAIL,
-            message=f"{head}: {_message(view, dvh, value, limit, ok, rx)}",
+            status=_status(c, value, ok, rx),
+            message=f"{head}: {_message(view, dvh, value, limit, ok, rx)}"
+            + ("" if ok else _variation_note(c, value, rx)),
             rx=rx,
             warnings=warnings,
         ),

@@ -93,7 +93,9 @@ _CONSTRAINT_KEYS: Final = (
     "note",
     "reference",
 )
-_CONSTRAINT_KEYS_MORE: Final = _FRACTIONATION_KEYS
+_CONSTRAINT_KEYS_MORE: Final = (*_FRACTIONATION_KEYS, "variation")
+#: The one-line form's variation limit: ``V45Gy[cc] < 300 (variation 320)``.
+_VARIATION_RE: Final = re.compile(r"\s*\(\s*variation\s*:?\s*(?P<v>[^()]*?)\s*\)\s*$", re.I)
 _CONSTRAINT_FORM: Final = (
     "'<metric> <comparator> <limit>', e.g. 'V30Gy[cc] < 600', 'D95%[Gy] >= 47.88' "
     "or 'Max[Gy] <= 107%'"
@@ -456,6 +458,10 @@ def _constraint(r: _Reader, node: Node, what: str, ctx: _SetContext) -> Constrai
     reference = r.text(m["reference"][1], "reference", allow_empty=True) if "reference" in m else ""
     text = f"{metric.text.strip()} {op} {limit_text.strip()}"
     basis = _basis(r, ctx, metric, percent_rx, text, line, m)
+    variation = None
+    if "variation" in m:
+        variation = _variation_node(r, m["variation"][1], metric, percent_rx)
+        text += f" (variation {str(m['variation'][1].value).strip()})"
     return _build(
         r,
         metric,
@@ -469,11 +475,44 @@ def _constraint(r: _Reader, node: Node, what: str, ctx: _SetContext) -> Constrai
         note=note,
         reference=reference,
         basis=basis,
+        variation=variation,
     )
+
+
+def _variation_node(r: _Reader, node: Node, metric: Metric, percent_rx: bool) -> float:
+    """The ``variation:`` of a constraint mapping, in the unit of its limit."""
+    if _kind(node) == "ScalarNode" and _tag(node) in (f"{_Y}int", f"{_Y}float"):
+        value = r.scalar(node)
+        if not math.isfinite(value) or value < 0:
+            r.fail(f"the variation limit must be a number >= 0, not {node.value}", node)
+        v, v_percent = float(value), False
+    elif _kind(node) == "ScalarNode" and _tag(node) == f"{_Y}str":
+        v, v_percent = _limit(r, node.value, metric, node)
+    else:
+        r.fail(
+            f"the variation limit must be a number >= 0 in the unit of the limit "
+            f"(e.g. 320, '47Gy', 110%), not {r.describe(node)}",
+            node,
+        )
+    _same_unit(r, v_percent, percent_rx, node)
+    return v
+
+
+def _same_unit(r: _Reader, v_percent: bool, percent_rx: bool, node: Node) -> None:
+    if v_percent != percent_rx:
+        r.fail(
+            "the variation limit must be in the unit of the limit ("
+            + ("% of prescription" if percent_rx else "not % of prescription")
+            + ")",
+            node,
+        )
 
 
 def _constraint_string(r: _Reader, node: Node, what: str, ctx: _SetContext) -> Constraint:
     s: str = node.value
+    vm = _VARIATION_RE.search(s)
+    if vm is not None:
+        s = s[: vm.start()]
     m = _CONSTRAINT_RE.fullmatch(s)
     if m is None:
         found = re.findall(r"[<>=!≤≥]+", s)
@@ -494,8 +533,23 @@ def _constraint_string(r: _Reader, node: Node, what: str, ctx: _SetContext) -> C
     op = _comparator(r, m["op"], node)
     limit, percent_rx = _limit(r, m["limit"], metric, node)
     basis = _basis(r, ctx, metric, percent_rx, s.strip(), _line(node))
+    variation = None
+    if vm is not None:
+        if not vm["v"]:
+            r.fail(f"constraint {node.value!r} has an empty (variation ...)", node)
+        variation, v_percent = _limit(r, vm["v"], metric, node)
+        _same_unit(r, v_percent, percent_rx, node)
     return _build(
-        r, metric, op, limit, percent_rx, ctx.prescription_gy, node, text=s.strip(), basis=basis
+        r,
+        metric,
+        op,
+        limit,
+        percent_rx,
+        ctx.prescription_gy,
+        node,
+        text=node.value.strip(),
+        basis=basis,
+        variation=variation,
     )
 
 
@@ -567,25 +621,32 @@ def _build(
     note: str = "",
     reference: str = "",
     basis: tuple[Any, float | None, int | None] = ("physical", None, None),
+    variation: float | None = None,
 ) -> Constraint:
     line = where if isinstance(where, int) else _line(where)
     dose_basis, alpha_beta, basis_fractions = basis
     if dose_basis != "physical":
         text += f" ({describe_basis(dose_basis, alpha_beta, basis_fractions)})"
-    c = Constraint(
-        metric=metric,
-        comparator=op,
-        limit=limit,
-        limit_unit_is_percent_rx=percent_rx,
-        priority=priority,
-        note=note,
-        reference=reference,
-        line=line,
-        text=text,
-        dose_basis=dose_basis,
-        alpha_beta=alpha_beta,
-        basis_fractions=basis_fractions,
-    )
+    try:
+        c = Constraint(
+            metric=metric,
+            comparator=op,
+            limit=limit,
+            limit_unit_is_percent_rx=percent_rx,
+            priority=priority,
+            note=note,
+            reference=reference,
+            line=line,
+            text=text,
+            dose_basis=dose_basis,
+            alpha_beta=alpha_beta,
+            basis_fractions=basis_fractions,
+            variation=variation,
+        )
+    except ValueError as e:
+        if variation is None:
+            raise
+        r.fail(f"{text!r}: {e}", line)
     if c.needs_prescription and prescription_gy is None:
         uses = _rx_uses(c)
         r.fail(

@@ -26,6 +26,8 @@ class Status(StrEnum):
 
     PASS = "pass"
     FAIL = "fail"
+    #: The goal (``limit``) was missed but the constraint's ``variation`` limit was met.
+    VARIATION = "variation"
     #: The ROI is missing or ambiguous, or the metric is undefined on its DVH.
     NOT_EVALUATED = "not_evaluated"
 
@@ -39,6 +41,7 @@ class ShownStatus(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NOT_MET = "not_met"
+    VARIATION = "variation"
     NOT_EVALUATED = "not_evaluated"
 
     @classmethod
@@ -46,13 +49,15 @@ class ShownStatus(StrEnum):
         """How a result with this ``status`` and ``priority`` is shown."""
         if status == Status.PASS:
             return cls.PASS
+        if status == Status.VARIATION:
+            return cls.VARIATION
         if status == Status.FAIL:
             return cls.FAIL if priority == "mandatory" else cls.NOT_MET
         return cls.NOT_EVALUATED
 
     @property
     def label(self) -> str:
-        """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
+        """``PASS``, ``FAIL``, ``NOT MET (optimal)``, ``VARIATION`` or ``NOT EVALUATED``."""
         return _SHOWN_LABEL[self]
 
 
@@ -60,6 +65,7 @@ _SHOWN_LABEL = {
     ShownStatus.PASS: "PASS",
     ShownStatus.FAIL: "FAIL",
     ShownStatus.NOT_MET: "NOT MET (optimal)",
+    ShownStatus.VARIATION: "VARIATION",
     ShownStatus.NOT_EVALUATED: "NOT EVALUATED",
 }
 
@@ -123,6 +129,12 @@ class Constraint:
         α/β (Gy) of the conversion; required unless ``dose_basis`` is physical.
     basis_fractions
         The constraint set's number of fractions; required for ``set_fractions``.
+    variation
+        The variation limit (acceptable variation), or ``None``: in the unit of
+        ``limit`` (% of prescription when ``limit_unit_is_percent_rx``), same
+        comparator, strictly looser than ``limit`` (larger for ``<``/``<=``, smaller
+        for ``>``/``>=``). A value that misses ``limit`` but meets ``variation`` is
+        :attr:`Status.VARIATION`.
     """
 
     metric: Metric
@@ -137,6 +149,7 @@ class Constraint:
     dose_basis: DoseBasis = "physical"
     alpha_beta: float | None = None
     basis_fractions: int | None = None
+    variation: float | None = None
 
     def __post_init__(self) -> None:
         if self.comparator not in COMPARATORS:
@@ -145,7 +158,7 @@ class Constraint:
             raise ValueError(f"priority must be mandatory or optimal; got {self.priority!r}")
         if self.limit_unit_is_percent_rx and not self.metric.gives_dose:
             raise ValueError(f"{self.metric} gives a volume: its limit cannot be % of prescription")
-        problem = self._fractionation_problem()
+        problem = self._fractionation_problem() or self._variation_problem()
         if problem:
             raise ValueError(problem)
         if not self.text:
@@ -153,6 +166,34 @@ class Constraint:
             if self.is_converted:
                 text += f" ({self.basis_text})"
             object.__setattr__(self, "text", text)
+
+    def _variation_problem(self) -> str | None:
+        v = self.variation
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+            return f"the variation limit must be a number >= 0, not {v!r}"
+        looser = v > self.limit if self.is_upper_limit else v < self.limit
+        if not looser:
+            word, sign = ("larger", ">") if self.is_upper_limit else ("smaller", "<")
+            return (
+                f"the variation limit {self.variation_text} of {self.metric} "
+                f"{self.comparator} {self.limit_text} is not looser than the goal: for "
+                f"{self.comparator!r} it must be {word} ({sign} {self.limit_text})"
+            )
+        if self.is_converted and self.metric.gives_dose:
+            return (
+                f"a variation limit on a converted dose limit ({self.basis_text}) is not "
+                "supported; give the constraint with dose_basis: physical"
+            )
+        return None
+
+    @property
+    def variation_text(self) -> str:
+        """The variation limit as written in canonical form (``320``, ``110%``), or ``""``."""
+        if self.variation is None:
+            return ""
+        return format_number(self.variation) + ("%" if self.limit_unit_is_percent_rx else "")
 
     def _fractionation_problem(self) -> str | None:
         basis = self.dose_basis
@@ -226,9 +267,27 @@ class Constraint:
         gy = self.limit * prescription_gy / 100.0
         return gy * 100.0 if self.metric.output_unit == "cGy" else gy
 
+    def variation_in_metric_unit(self, prescription_gy: float | None) -> float | None:
+        """The variation limit in the metric's output unit, or ``None`` without one."""
+        if self.variation is None:
+            return None
+        return _with_limit(self, self.variation).limit_in_metric_unit(prescription_gy)
+
     def holds(self, value: float, limit: float) -> bool:
         """Whether ``value <comparator> limit``."""
         return COMPARATORS[self.comparator](value, limit)
+
+
+def _with_limit(c: Constraint, limit: float) -> Constraint:
+    """``c`` with another limit and no variation (for converting a variation limit)."""
+    return Constraint(
+        c.metric,
+        c.comparator,
+        limit,
+        c.limit_unit_is_percent_rx,
+        c.priority,
+        text=c.text or "-",
+    )
 
 
 def _gy(x: float, unit: str | None) -> float | None:
@@ -360,7 +419,7 @@ class ConstraintResult:
         The limit in ``unit`` (converted when written as % of prescription), or
         ``None`` when it could not be converted.
     status
-        ``"pass"``, ``"fail"`` or ``"not_evaluated"``.
+        ``"pass"``, ``"fail"``, ``"variation"`` or ``"not_evaluated"``.
     message
         One line for people, e.g. ``"V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over"``.
     priority
@@ -397,6 +456,8 @@ class ConstraintResult:
     match_detail
         How ``matched_by`` decided, for people (e.g. ``"TG-263 dose level 50.4 Gy =
         the prescription"``); empty for a plain name match.
+    variation_limit
+        The constraint's variation limit in ``unit``, or ``None`` without one.
     evaluated_on
         ``"physical"``: ``value`` is read from the physical DVH; ``"eqd2_sum"``: from the
         DVH of the voxel-wise EQD2 sum of a plan sum's parts (``value`` and ``limit`` are
@@ -427,6 +488,7 @@ class ConstraintResult:
     converted_dose_gy: float | None = None
     match_detail: str = ""
     evaluated_on: str = "physical"
+    variation_limit: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))  # ValueError for a typo
@@ -435,6 +497,11 @@ class ConstraintResult:
     def is_mandatory_failure(self) -> bool:
         """True for a failed mandatory constraint."""
         return self.status is Status.FAIL and self.priority == "mandatory"
+
+    @property
+    def is_mandatory_variation(self) -> bool:
+        """True for a mandatory constraint within its variation limit only."""
+        return self.status is Status.VARIATION and self.priority == "mandatory"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of all fields (``warnings`` as a list)."""

@@ -109,7 +109,7 @@ def tps_values(
     )
     values: list[TpsValue] = []
     differences: list[str] = []
-    decided = (Status.PASS, Status.FAIL)
+    decided = (Status.PASS, Status.FAIL, Status.VARIATION)
     for r, t in zip(results, again, strict=True):
         if r.roi is None or r.roi not in tps_dvh or r.evaluated_on != "physical":
             note = why_not.get(r.roi or "", "") if r.roi else "no ROI matched"

@@ -219,6 +219,7 @@ def diff(
                 "only_a": "only in A",
                 "only_b": "only in B",
                 "limit": "limit differs",
+                "variation": "variation differs",
                 "priority": "priority differs",
             }
             for r in rows:

@@ -115,7 +115,11 @@ ProtocolMapOpt = Annotated[
     typer.Option("--protocol-map", help="YAML rules choosing each plan's set."),
 ]
 RunStrictOpt = Annotated[
-    bool, typer.Option("--strict", help="Fail constraints that cannot be evaluated.")
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail constraints that cannot be evaluated, and plans only within variation.",
+    ),
 ]
 RunSiteNamesOpt = Annotated[
     Path | None,
@@ -173,7 +177,10 @@ StrictOpt = Annotated[
     bool,
     typer.Option(
         "--strict",
-        help="Fail constraints that cannot be evaluated (ROI missing or ambiguous, …).",
+        help=(
+            "Fail constraints that cannot be evaluated (ROI missing or ambiguous, …) and "
+            "plans whose mandatory constraints are only within their variation limit."
+        ),
     ),
 ]
 SiteNamesOpt = Annotated[

@@ -381,6 +381,11 @@ def entries_junit(entries: list[dict[str, Any]]) -> str:
             elif r["status"] == "not_evaluated":
                 ET.SubElement(case, "skipped", {"message": _x(r["message"])})
                 counts["skipped"] += 1
+            elif r["status"] == "variation":  # no failure: a property and system-out
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", {"name": "status", "value": "variation"})
+                out = ET.SubElement(case, "system-out")
+                out.text = _x("VARIATION: goal missed, variation limit met\n" + r["message"])
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v
@@ -406,6 +411,13 @@ def details(e: dict[str, Any], limit: int | None = None) -> str:
     ]
     if failed:
         return "failed: " + ", ".join(failed)
+    within = [
+        f"{r['structure']} {r['metric']}"
+        for r in e["results"]
+        if r["status"] == "variation" and r.get("priority") == "mandatory"
+    ]
+    if within and e.get("strict"):
+        return "within variation only (--strict): " + ", ".join(within)
     return e["summary"]
 
 

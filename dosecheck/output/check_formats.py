@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dosecheck.checking.check import result_margin
 from dosecheck.checking.model import ShownStatus
 from dosecheck.metrics import format_number
+from dosecheck.output._matched import matched_by_text
+from dosecheck.output.check_junit import check_junit
 from dosecheck.output.csv_safe import safe_row
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ CSV_COLUMNS = (
     "borderline",
     "value_low",
     "value_high",
+    "variation_limit",
 )
 
 _DASH = "—"
@@ -100,13 +101,24 @@ def format_value(x: float | None, unit: str = "", *, signed: bool = False) -> st
 
 
 def status_label(result: ConstraintResult) -> str:
-    """``PASS``, ``FAIL``, ``NOT MET (optimal)`` or ``NOT EVALUATED``."""
+    """``PASS``, ``FAIL``, ``NOT MET (optimal)``, ``VARIATION`` or ``NOT EVALUATED``."""
     return ShownStatus.of(result.status, result.priority).label
 
 
 def limit_cell(report: CheckReport, i: int) -> str:
     """The limit as the tables show it (with the converted value for EQD2 limits)."""
     r, c = report.results[i], report.constraints[i]
+    cell = _limit_cell(r, c)
+    if c.variation is None:
+        return cell
+    if r.variation_limit is None or not c.limit_unit_is_percent_rx:
+        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        unit = "" if c.limit_unit_is_percent_rx else r.unit
+        return f"{cell} (variation {r.comparator} {c.variation_text}{sep}{unit})"
+    return f"{cell} (variation {r.comparator} {format_value(r.variation_limit, r.unit)})"
+
+
+def _limit_cell(r: ConstraintResult, c: Constraint) -> str:
     if c.is_converted:
         return _converted_limit_cell(r, c)
     if r.limit is None or not c.limit_unit_is_percent_rx:
@@ -173,22 +185,6 @@ def _groups(report: CheckReport) -> Iterator[tuple[str, list[int]]]:
 
 
 #: How each matching rule reads in a report.
-_MATCHED_BY_TEXT = {
-    "command line": "--map on the command line",
-    "site map": "the site alias file",
-    "plan-reference": "the RTPLAN's dose reference",
-    "tg263": "TG-263 target name",
-    "interpreted-type": "RTROIInterpretedType",
-}
-
-
-def matched_by_text(r: ConstraintResult) -> str:
-    """``matched by name``, ``matched by TG-263 target name: TG-263 dose level 50.4 Gy =
-    the prescription``, ``matched by the RTPLAN's dose reference: …``."""
-    by = _MATCHED_BY_TEXT.get(r.matched_by or "", r.matched_by)
-    return f"matched by {by}" + (f": {r.match_detail}" if r.match_detail else "")
-
-
 def _matched_text(report: CheckReport, indices: list[int]) -> str:
     r = report.results[indices[0]]
     if r.roi is None:
@@ -230,6 +226,7 @@ _STATUS_STYLE = {
     ShownStatus.PASS: "bold green",
     ShownStatus.FAIL: "bold red",
     ShownStatus.NOT_MET: "yellow",
+    ShownStatus.VARIATION: "bold dark_orange",
     ShownStatus.NOT_EVALUATED: "magenta",
 }
 
@@ -337,119 +334,6 @@ def check_csv(report: CheckReport) -> str:
         rec["borderline"] = bool(rec.get("borderline"))
         w.writerow(safe_row(rec.get(c) for c in columns))
     return buf.getvalue()
-
-
-# --- JUnit -----------------------------------------------------------------------------------
-_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _x(text: Any) -> str:
-    """Text safe for XML 1.0 (characters XML cannot carry are dropped)."""
-    return _XML_BAD.sub("", str(text))
-
-
-def check_junit(report: CheckReport) -> str:
-    """JUnit XML: one ``<testcase>`` per constraint.
-
-    ``classname`` is the structure, ``name`` the metric as written with its comparator
-    and limit (`` (optimal)`` appended for optimal constraints). A failed constraint
-    has a ``<failure>`` (``type`` is its priority: an optimal miss does not fail the
-    plan or the exit code), a constraint that could not be evaluated a ``<skipped>``.
-    """
-    results = report.results
-    n_fail = sum(r.status == "fail" for r in results)
-    n_skip = sum(r.status == "not_evaluated" for r in results)
-    counts = {
-        "tests": str(len(results)),
-        "failures": str(n_fail),
-        "errors": "0",
-        "skipped": str(n_skip),
-    }
-    root = ET.Element("testsuites", {"name": "dosecheck", **counts})
-    suite = ET.SubElement(
-        root,
-        "testsuite",
-        {"name": _x(report.constraint_set.name), **counts, "time": "0"},
-    )
-    props = ET.SubElement(suite, "properties")
-    plan = report.plan
-    for key, value in (
-        ("verdict", report.verdict),
-        ("summary", report.summary()),
-        ("plan", plan.get("path") or plan.get("rtstruct") or ""),
-        ("patient_id", plan.get("patient_id") or ""),
-        ("prescription_gy", report.prescription.dose_gy),
-        ("fractions", report.prescription.fractions),
-        ("prescription_source", report.prescription.source),
-        ("constraint_set", report.constraint_set.path),
-        ("constraint_set_sha256", report.constraint_set.sha256),
-        ("strict", str(report.strict).lower()),
-        ("end_caps", report.end_caps),
-        ("dosecheck_version", report.dosecheck_version),
-    ):
-        ET.SubElement(props, "property", {"name": key, "value": _x("" if value is None else value)})
-
-    for i, r in enumerate(results):
-        c = report.constraints[i]
-        name = f"{report.metric_as_written(i)} {r.comparator} {c.limit_text}"
-        if r.priority == "optimal":
-            name += " (optimal)"
-        case = ET.SubElement(
-            suite, "testcase", {"classname": _x(r.structure), "name": _x(name), "time": "0"}
-        )
-        if i < len(report.ranges):
-            v = report.ranges[i]
-            bprops = ET.SubElement(case, "properties")
-            ET.SubElement(
-                bprops, "property", {"name": "borderline", "value": str(v.borderline).lower()}
-            )
-            if v.low is not None:
-                ET.SubElement(
-                    bprops,
-                    "property",
-                    {"name": "value_range", "value": _x(f"{v.low:.6g}–{v.high:.6g}")},
-                )
-            if v.borderline:
-                ET.SubElement(
-                    bprops, "property", {"name": "borderline_reason", "value": _x(v.reason)}
-                )
-        if report.compare_tps:
-            t = report.tps_values[i]
-            cprops = ET.SubElement(case, "properties")
-            for key, value in t.to_dict().items():
-                text = (
-                    ""
-                    if value is None
-                    else str(value).lower()
-                    if isinstance(value, bool)
-                    else value
-                )
-                ET.SubElement(cprops, "property", {"name": key, "value": _x(text)})
-        if r.status == "fail":
-            what = "" if r.priority == "mandatory" else "optimal constraint not met: "
-            failure = ET.SubElement(
-                case, "failure", {"message": _x(what + r.message), "type": r.priority}
-            )
-            failure.text = _x(_case_detail(report, i))
-        elif r.status == "not_evaluated":
-            ET.SubElement(case, "skipped", {"message": _x(r.message)})
-        else:
-            out = ET.SubElement(case, "system-out")
-            out.text = _x(_case_detail(report, i))
-    if report.warnings:
-        err = ET.SubElement(suite, "system-err")
-        err.text = _x("\n".join(f"warning: {w}" for w in report.warnings))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _case_detail(report: CheckReport, i: int) -> str:
-    r = report.results[i]
-    lines = [r.message, f"ROI: {r.roi} ({matched_by_text(r)})"]
-    if r.line is not None:
-        lines.append(f"constraint: {r.constraint} ({report.constraint_set.path}:{r.line})")
-    lines.extend(f"warning: {w}" for w in r.warnings)
-    return "\n".join(lines)
 
 
 # --- Markdown --------------------------------------------------------------------------------

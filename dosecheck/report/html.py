@@ -62,6 +62,7 @@ _STATUS_CLASS = {
     "PASS": "pass",
     "FAIL": "fail",
     "NOT MET (optimal)": "not-met",
+    "VARIATION": "variation",
     "NOT EVALUATED": "not-evaluated",
 }
 
@@ -76,6 +77,7 @@ _CSS = (
     """
 :root {
   --pass: %(pass)s; --fail: %(fail)s; --not-met: %(not_met)s; --not-evaluated: %(ne)s;
+  --variation: %(variation)s;
   --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; --head: #f3f5f7;
 }
 * { box-sizing: border-box; }
@@ -122,6 +124,9 @@ tr.result td:first-child { border-left: 4px solid transparent; }
 tr.status-pass td:first-child { border-left-color: var(--pass); }
 tr.status-fail td:first-child { border-left-color: var(--fail); }
 tr.status-not-met td:first-child { border-left-color: var(--not-met); }
+tr.status-variation td:first-child { border-left-color: var(--variation); }
+tr.status-variation { background: #f5f0ff; }
+.badge.variation { background: var(--variation); }
 tr.status-not-evaluated td:first-child { border-left-color: var(--not-evaluated); }
 tr.status-fail { background: #ffebe9; }
 tr.status-not-met { background: #fff5e0; }
@@ -207,6 +212,7 @@ def _stylesheet(report: CheckReport) -> str:
         "pass": STATUS_COLORS["pass"],
         "fail": STATUS_COLORS["fail"],
         "not_met": STATUS_COLORS["not_met"],
+        "variation": STATUS_COLORS["variation"],
         "ne": STATUS_COLORS["not_evaluated"],
         "page_left": css_string(left),
     }
@@ -217,10 +223,13 @@ def _stylesheet(report: CheckReport) -> str:
 def _verdict(report: CheckReport) -> str:
     counts = {s: sum(r.status == s for r in report.results) for s in ("pass", "fail")}
     not_eval = sum(r.status == "not_evaluated" for r in report.results)
+    n_variation = sum(r.status == "variation" for r in report.results)
     summary = report.summary()
     word = report.verdict.upper()
     short = summary[len(word) + 3 :] if summary.startswith(f"{word} — ") else summary
     parts = [f"{counts['pass']} passed", f"{counts['fail']} failed"]
+    if n_variation:
+        parts.insert(1, f"{n_variation} within variation")
     if not_eval:
         parts.append(f"{not_eval} not evaluated")
     return (
@@ -341,6 +350,10 @@ def _limit_text(report: CheckReport, i: int) -> str:
     from dosecheck.output.check_formats import format_value
 
     r, c = report.results[i], report.constraints[i]
+    if c.variation is not None:
+        from dosecheck.output.check_formats import limit_cell
+
+        return limit_cell(report, i).replace("<=", "≤").replace(">=", "≥")
     if c.is_converted:  # EQD2 / other fractionation: say what the limit became
         from dosecheck.output.check_formats import limit_cell
 
@@ -483,7 +496,12 @@ def _plots(report: CheckReport) -> str:
         f'<span class="sw" style="color:{STATUS_COLORS["pass"]}">pass</span>, '
         f'<span class="sw" style="color:{STATUS_COLORS["fail"]}">fail</span>, '
         f'<span class="sw" style="color:{STATUS_COLORS["not_met"]}">optimal not met</span>, '
-        f'<span class="sw" style="color:{STATUS_COLORS["not_evaluated"]}">not evaluated</span>'
+        + (
+            f'<span class="sw" style="color:{STATUS_COLORS["variation"]}">within variation</span>, '
+            if any(r.status == "variation" for r in report.results)
+            else ""
+        )
+        + f'<span class="sw" style="color:{STATUS_COLORS["not_evaluated"]}">not evaluated</span>'
         ". The dashed line is the prescription. Hover a curve or marker to identify it.</p>"
     ]
     if len(curves) > 1:

@@ -104,14 +104,16 @@ def test_not_imported_is_listed(files: dict[str, Path]) -> None:
     csv = read_constraint_file(files["varian-csv"])
     listed = [n.describe() for n in csv.not_imported]
     assert any("line 6" in s and "CN95%[%]" in s and "section 3" in s for s in listed)
-    assert any("line 3" in s and "variation <350" in s for s in listed)
+    # Variation limits are imported onto their constraints now (issue #10, section 2).
+    assert not any("variation" in s for s in listed)
     assert [(v.structure, v.variation) for v in csv.variations] == [
-        ("Bag_Bowel", "<350"),
+        ("Bag_Bowel", "<320"),
         ("PTV", ">=93"),
     ]
+    assert [c.variation for _, c in csv.constraint_set.constraints] == [None, 320, 93, None]
     proto = read_constraint_file(files["eclipse-protocol"])
     assert any("Type 0" in n.item and "conformity" in n.reason for n in proto.not_imported)
-    assert [v.variation for v in proto.variations] == ["350"]
+    assert [v.variation for v in proto.variations] == ["320", "93"]
     pk = read_constraint_file(files["proknow-scorecard"])
     reasons = {n.item: n.reason for n in pk.not_imported}
     assert "CONFORMATION_NUMBER" in reasons and "Max[Gy]" in reasons

@@ -92,10 +92,20 @@ def test_diff_equal_and_different(files, tmp_path, capsys, monkeypatch) -> None:
     r = run_cli(
         ["constraints", "diff", "rectum-long-course", files["varian-csv"]], capsys, monkeypatch
     )
-    assert r.code == 0
+    # The shipped set has no variation limits; the CSV has two: they differ there only.
+    assert r.code == 1 and "2 differences" in r.stdout
+    r = run_cli(
+        ["constraints", "diff", "rectum-long-course", files["varian-csv"], "--format", "json"],
+        capsys,
+        monkeypatch,
+    )
+    assert [(d["metric"], d["kind"], d["b"]) for d in json.loads(r.stdout)["differences"]] == [
+        ("V45Gy[cc]", "variation", "V45Gy[cc] < 300 (variation 320)"),
+        ("V95%[%]", "variation", "V95%[%] >= 95 (variation 93)"),
+    ]
     drifted = tmp_path / "drifted.csv"
     drifted.write_text(
-        CSV_SET.replace("V4500cGy[cc],<300", "V4500cGy[cc],<320")
+        CSV_SET.replace("V4500cGy[cc],<300,<320", "V4500cGy[cc],<320,<350")
         .replace("D2%[%],<=107,,2", "D2%[%],<=107,,1")
         .replace("PTV,,,,V95%[%],>=95,>=93,1,,\n", "")
         + "Rectum,,,,Max[cGy],<5000,,1,,\n"
@@ -108,13 +118,20 @@ def test_diff_equal_and_different(files, tmp_path, capsys, monkeypatch) -> None:
     assert doc["equal"] is False
     got = {(d["structure"], d["metric"], d["kind"]): (d["a"], d["b"]) for d in doc["differences"]}
     assert got == {
-        ("Bag_Bowel", "V45Gy[cc]", "limit"): ("V45Gy[cc] < 300", "V45Gy[cc] < 320"),
+        ("Bag_Bowel", "V45Gy[cc]", "limit"): (
+            "V45Gy[cc] < 300 (variation 320)",
+            "V45Gy[cc] < 320 (variation 350)",
+        ),
+        ("Bag_Bowel", "V45Gy[cc]", "variation"): (
+            "V45Gy[cc] < 300 (variation 320)",
+            "V45Gy[cc] < 320 (variation 350)",
+        ),
         ("PTV", "D2%[%]", "priority"): ("D2%[%] <= 107 (optimal)", "D2%[%] <= 107"),
-        ("PTV", "V95%[%]", "only_a"): ("V95%[%] >= 95", ""),
+        ("PTV", "V95%[%]", "only_a"): ("V95%[%] >= 95 (variation 93)", ""),
         ("Rectum", "Max[Gy]", "only_b"): ("", "Max[Gy] < 50"),
     }
     r = run_cli(["constraints", "diff", files["yaml"], drifted], capsys, monkeypatch)
-    assert r.code == 1 and "4 differences" in r.stdout and "only in B" in r.stdout
+    assert r.code == 1 and "5 differences" in r.stdout and "only in B" in r.stdout
 
 
 def test_validate_and_show_take_templates(files, capsys, monkeypatch) -> None:

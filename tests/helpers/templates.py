@@ -1,9 +1,13 @@
 """One protocol written in every template format, from the published layouts.
 
 The protocol is the shipped ``rectum-long-course`` set (50.4 Gy in 28 fractions):
-Bag_Bowel (alias BowelBag) V30Gy[cc] < 600 and V45Gy[cc] < 300, PTV V95%[%] >= 95 and,
-optional, D2%[%] <= 107. Each writer adds what its format has and dosecheck cannot
-check (a plan-quality index, a variation limit) so that the import lists them.
+Bag_Bowel (alias BowelBag) V30Gy[cc] < 600 and V45Gy[cc] < 300 (variation 320), PTV
+V95%[%] >= 95 (variation 93) and, optional, D2%[%] <= 107. The formats with a variation
+limit (Varian CSV, Eclipse) carry those two; ProKnow and RayStation have none (ProKnow's
+earlier bin edge is a tighter goal, kept as data). The variations change no verdict of
+the box plans (V45 = 51 or 340 cc, V95% = 95.5 or 82.4 %). Each writer adds what its
+format has and dosecheck cannot check (a plan-quality index) so that the import lists
+them.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ structures:
     aliases: [BowelBag]
     constraints:
       - V30Gy[cc] < 600
-      - V45Gy[cc] < 300
+      - V45Gy[cc] < 300 (variation 320)
   - name: PTV
     constraints:
-      - V95%[%] >= 95
+      - V95%[%] >= 95 (variation 93)
       - {metric: "D2%[%]", op: "<=", limit: 107, priority: optimal}
 """
 
@@ -34,7 +38,7 @@ CSV_SET = (
     CSV_HEADER
     + "\n"
     + "Bag_Bowel,7200,BowelBag|Bowel_Bag,,V3000cGy[cc],<600,,1,,\n"
-    + "Bag_Bowel,7200,,,V4500cGy[cc],<300,<350,1,,\n"
+    + "Bag_Bowel,7200,,,V4500cGy[cc],<300,<320,1,,\n"
     + "PTV,,,,V95%[%],>=95,>=93,1,,\n"
     + "PTV,,,,D2%[%],<=107,,2,,\n"
     + "PTV,,,,CN95%[%],>=0.8,,3,,\n"
@@ -80,8 +84,8 @@ def eclipse_protocol(
     if measures is None:
         measures = (
             measure("Bag_Bowel", 3, 1, "600", "30", True)
-            + measure("Bag_Bowel", 3, 1, "300", "45", True, variation="350")
-            + measure("PTV", 2, 3, "95", "95", False)
+            + measure("Bag_Bowel", 3, 1, "300", "45", True, variation="320")
+            + measure("PTV", 2, 3, "95", "95", False, variation="93")
             + measure("PTV", 4, 4, "107", "2", False, priority="2")
             + measure("PTV", 0, 0, "0.8", "95", False)
         )
@@ -106,8 +110,8 @@ def eclipse_goals() -> str:
     m = lambda *a, **k: measure(*a, tag="DoseObjective", id_as="child", **k)  # noqa: E731
     body = (
         m("Bag_Bowel", 3, 1, "600000", "30", True)
-        + m("Bag_Bowel", 3, 1, "300000", "45", True)
-        + m("PTV", 2, 3, "95", "95", False)
+        + m("Bag_Bowel", 3, 1, "300000", "45", True, variation="320000")
+        + m("PTV", 2, 3, "95", "95", False, variation="93")
         + m("PTV", 4, 4, "107", "2", False, priority="2")
     )
     return (

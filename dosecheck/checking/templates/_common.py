@@ -70,8 +70,11 @@ class Goal:
     note
         Free text kept on the constraint (the template's own priority, for example).
     variation
-        The template's variation limit as written (``<=7000``), carried as data: the
-        three-state result is not dosecheck's yet (issue #10, section 2).
+        The template's variation limit in the unit of ``limit`` (same comparator,
+        looser), or ``None``; it becomes :attr:`Constraint.variation`.
+    variation_text
+        The variation limit as the template wrote it (``<350``), for
+        :attr:`TemplateImport.variations`.
     line
         The line in the file, when the format has lines (CSV).
     """
@@ -85,8 +88,9 @@ class Goal:
     limit_percent_rx: bool = False
     priority: str = "mandatory"
     note: str = ""
-    variation: str | None = None
+    variation: Decimal | None = None
     line: int | None = None
+    variation_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ class NotImported:
 
 @dataclass(frozen=True)
 class Variation:
-    """A variation limit kept as data: constraint text and the template's limit."""
+    """A variation limit imported onto a constraint: its text and the template's
+    limit as written."""
 
     structure: str
     constraint: str
@@ -127,7 +132,9 @@ class TemplateImport:
     not_imported
         Everything that does not map onto dosecheck's metrics, in file order.
     variations
-        The variation limits of imported constraints (kept as data, not evaluated).
+        The variation limits imported (also on the constraints, as
+        :attr:`Constraint.variation`), as the template wrote them; for ProKnow, the
+        tighter goal edge kept as data (see :mod:`.proknow`).
     """
 
     constraint_set: ConstraintSet
@@ -278,8 +285,8 @@ def build(
                 aliases[key].append(a)
         c = _constraint(path, g)
         constraints[key].append(c)
-        if g.variation:
-            variations.append(Variation(names[key], c.text, g.variation, g.where))
+        if g.variation is not None or g.variation_text:
+            variations.append(Variation(names[key], c.text, g.variation_text, g.where))
     structures = tuple(
         StructureSpec(
             name=names[k],
@@ -316,7 +323,12 @@ def _constraint(path: Path, g: Goal) -> Constraint:
             f"{metric} gives {metric.output_unit}",
             line=g.line,
         )
-    text = f"{metric} {g.comparator} {number_text(g.limit)}" + ("%" if g.limit_percent_rx else "")
+    pct = "%" if g.limit_percent_rx else ""
+    text = f"{metric} {g.comparator} {number_text(g.limit)}" + pct
+    variation = None
+    if g.variation is not None:
+        variation = float(g.variation)
+        text += f" (variation {number_text(g.variation)}{pct})"
     try:
         return Constraint(
             metric=metric,
@@ -327,6 +339,7 @@ def _constraint(path: Path, g: Goal) -> Constraint:
             note=g.note,
             line=g.line,
             text=text,
+            variation=variation,
         )
     except ValueError as e:
         fail(path, f"{g.where}: {e}", line=g.line)

@@ -4,7 +4,8 @@ Constraints are compared per structure (names compared ignoring case, spaces, ``
 and ``-``) and metric, doses in Gy (``V3000cGy[cc]`` is ``V30Gy[cc]``; ``Max[cGy] <=
 6500`` is ``Max[Gy] <= 65``) and per direction (an upper and a lower limit on one
 metric are two constraints). A pair differs in its limit (comparator or number,
-including % of prescription against an absolute dose) or in its priority.
+including % of prescription against an absolute dose), in its variation limit (one set
+without one counts as different) or in its priority.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from dosecheck.metrics import Metric, format_number
 
 __all__ = ["KINDS", "DiffRow", "diff_sets"]
 
-Kind = Literal["only_a", "only_b", "limit", "priority"]
-KINDS: Final = ("only_a", "only_b", "limit", "priority")
+Kind = Literal["only_a", "only_b", "limit", "variation", "priority"]
+KINDS: Final = ("only_a", "only_b", "limit", "variation", "priority")
 
 
 @dataclass(frozen=True)
 class DiffRow:
-    """One difference: ``kind`` is ``only_a``, ``only_b``, ``limit`` or ``priority``;
+    """One difference: ``kind`` is ``only_a``, ``only_b``, ``limit``, ``variation`` or
+    ``priority``;
     ``a``/``b`` the constraint as it is in each set (empty where absent)."""
 
     structure: str
@@ -51,41 +53,54 @@ def _gy(metric: Metric, limit: float, percent_rx: bool) -> tuple[Metric, float]:
     return Metric(metric.kind, number, unit, out), limit
 
 
-def _entries(cset: ConstraintSet) -> dict[tuple[str, str, bool], tuple[str, str, str]]:
-    """``(structure key, metric, upper) -> (structure name, limit text, priority)``."""
-    out: dict[tuple[str, str, bool], tuple[str, str, str]] = {}
+_Entry = tuple[str, str, str, str]
+
+
+def _entries(cset: ConstraintSet) -> dict[tuple[str, str, bool], _Entry]:
+    """``(structure key, metric, upper) -> (structure name, limit text, priority,
+    variation text)``."""
+    out: dict[tuple[str, str, bool], _Entry] = {}
     for s, c in cset.constraints:
+        pct = "%" if c.limit_unit_is_percent_rx else ""
         metric, limit = _gy(c.metric, c.limit, c.limit_unit_is_percent_rx)
-        text = f"{c.comparator} {format_number(limit)}" + (
-            "%" if c.limit_unit_is_percent_rx else ""
-        )
+        text = f"{c.comparator} {format_number(limit)}{pct}"
+        variation = ""
+        if c.variation is not None:
+            variation = format_number(_gy(c.metric, c.variation, c.limit_unit_is_percent_rx)[1])
+            variation += pct
         key = (normalize_name(s.name), str(metric), c.is_upper_limit)
-        out.setdefault(key, (s.name, text, c.priority))
+        out.setdefault(key, (s.name, text, c.priority, variation))
     return out
 
 
-def _show(name: str, metric: str, text: str, priority: str) -> str:
-    return f"{metric} {text}" + (" (optimal)" if priority == "optimal" else "")
+def _show(name: str, metric: str, text: str, priority: str, variation: str = "") -> str:
+    return (
+        f"{metric} {text}"
+        + (f" (variation {variation})" if variation else "")
+        + (" (optimal)" if priority == "optimal" else "")
+    )
 
 
 def diff_sets(a: ConstraintSet, b: ConstraintSet) -> list[DiffRow]:
     """Every difference between ``a`` and ``b``, in ``a``'s order then ``b``'s."""
     ea, eb = _entries(a), _entries(b)
     rows: list[DiffRow] = []
-    for key, (name, text, prio) in ea.items():
+    for key, (name, text, prio, var) in ea.items():
         metric = key[1]
         if key not in eb:
-            rows.append(DiffRow(name, metric, "only_a", _show(name, metric, text, prio), ""))
+            rows.append(DiffRow(name, metric, "only_a", _show(name, metric, text, prio, var), ""))
             continue
-        _, text_b, prio_b = eb[key]
-        sa, sb = _show(name, metric, text, prio), _show(name, metric, text_b, prio_b)
+        _, text_b, prio_b, var_b = eb[key]
+        sa, sb = _show(name, metric, text, prio, var), _show(name, metric, text_b, prio_b, var_b)
         if text != text_b:
             rows.append(DiffRow(name, metric, "limit", sa, sb))
+        if var != var_b:
+            rows.append(DiffRow(name, metric, "variation", sa, sb))
         if prio != prio_b:
             rows.append(DiffRow(name, metric, "priority", sa, sb))
-    for key, (name, text, prio) in eb.items():
+    for key, (name, text, prio, var) in eb.items():
         if key not in ea:
-            rows.append(DiffRow(name, key[1], "only_b", "", _show(name, key[1], text, prio)))
+            rows.append(DiffRow(name, key[1], "only_b", "", _show(name, key[1], text, prio, var)))
     return rows
 
 

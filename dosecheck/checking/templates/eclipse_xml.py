@@ -225,7 +225,12 @@ def _measure(
     if kind == "V" and absolute and mm3:
         value = value.scaleb(-3)  # mm³ → cc
     priority, note = priority_of(path, _text(m, "Priority"), where)
-    variation = _text(m, "VariationAcceptable") or None
+    variation_text = (_text(m, "VariationAcceptable") or "").strip()
+    variation = None
+    if variation_text:
+        variation = decimal(path, variation_text, "<VariationAcceptable>", where)
+        if kind == "V" and absolute and mm3:
+            variation = variation.scaleb(-3)  # mm³ → cc
     goals.append(
         Goal(
             sid,
@@ -237,17 +242,9 @@ def _measure(
             priority=priority,
             note=note,
             variation=variation,
+            variation_text=variation_text,
         )
     )
-    if variation:
-        skipped.append(
-            NotImported(
-                sid,
-                f"{metric} VariationAcceptable {variation}",
-                "variation limits are kept as data, not evaluated (issue #10, section 2)",
-                where,
-            )
-        )
 
 
 def _metric(

@@ -2,8 +2,8 @@
 
 The text reloads with :func:`~dosecheck.checking.loader.load_constraint_set` into the
 same constraints: structure names and aliases, metrics, comparators, limits and
-priorities. ``source:`` keeps the template's file name, format and SHA-256; what could
-not be imported (and the variation limits, kept as data) is listed in comments at the
+priorities and variation limits (``variation:``). ``source:`` keeps the template's
+file name, format and SHA-256; what could not be imported is listed in comments at the
 top.
 """
 
@@ -23,12 +23,15 @@ def _constraint(c: Constraint):
 
     text = f"{c.metric} {c.comparator} {c.limit_text}"
     if c.priority == "mandatory" and not c.note and not c.reference:
-        return text
+        return text + (f" (variation {c.variation_text})" if c.variation is not None else "")
     m = CommentedMap()
     m["metric"] = str(c.metric)
     m["op"] = c.comparator
     limit = int(c.limit) if float(c.limit).is_integer() else c.limit
     m["limit"] = c.limit_text if c.limit_unit_is_percent_rx else limit
+    if c.variation is not None:
+        v = int(c.variation) if float(c.variation).is_integer() else c.variation
+        m["variation"] = c.variation_text if c.limit_unit_is_percent_rx else v
     if c.priority != "mandatory":
         m["priority"] = c.priority
     if c.note:
@@ -37,6 +40,11 @@ def _constraint(c: Constraint):
         m["reference"] = c.reference
     m.fa.set_flow_style()
     return m
+
+
+def _plain(c: Constraint) -> str:
+    """``V95%[%] >= 95``: the constraint without its variation."""
+    return f"{c.metric} {c.comparator} {c.limit_text}"
 
 
 def to_yaml(
@@ -65,7 +73,7 @@ def to_yaml(
     needs = [c for _, c in cset.constraints if c.needs_prescription]
     if needs and dose is None:
         raise InputError(
-            f"{cset.path}: {needs[0].text!r} is in % of the prescription but the template "
+            f"{cset.path}: {_plain(needs[0])!r} is in % of the prescription but the template "
             "gives no prescription dose; pass --prescription GY (and --fractions N)"
         )
     doc = CommentedMap()

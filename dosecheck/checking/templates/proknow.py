@@ -5,8 +5,10 @@ A scorecard holds ``computed`` metrics ``{type, roi_name, arg_1, arg_2, objectiv
 last one open-ended. dosecheck reads the boundary between the last bin and the one
 before it as the limit: bins with ``max`` (an upper bound, ascending) give
 ``<= max``, bins with ``min`` (descending) give ``>= min``. The bins between the first
-and that boundary are a variation band (kept as data, issue #10 section 2). Doses are
-in Gy.
+and that boundary are a tighter goal, not a looser variation of that limit: dosecheck's
+variation limit (:attr:`Constraint.variation`) is looser than the limit checked, so
+the first edge is kept as data (``TemplateImport.variations``) and listed. Doses are in
+Gy.
 
 =================================  =========================
 ``type``                           metric
@@ -120,13 +122,14 @@ def read(path: Path, data: bytes, sha256: str) -> TemplateImport:
             )
             continue
         op, limit, variation = _limit(path, bins, where)
-        goals.append(Goal(roi, metric, op, limit, where, variation=variation))
+        goals.append(Goal(roi, metric, op, limit, where, variation_text=variation or ""))
         if variation:
             skipped.append(
                 NotImported(
                     roi,
                     f"{metric} variation {variation}",
-                    "variation limits are kept as data, not evaluated (issue #10, section 2)",
+                    "a goal tighter than the imported limit is kept as data; dosecheck's "
+                    "variation is a looser limit (docs/constraints.md)",
                     where,
                 )
             )

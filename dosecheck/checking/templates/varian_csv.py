@@ -125,7 +125,7 @@ def _row(
     )
     objective = _cell(row, cols, "DVH Objective")
     point = _cell(row, cols, "Evaluation Point")
-    variation = _cell(row, cols, "Variation") or None
+    variation_text = _cell(row, cols, "Variation")
     if not objective:
         fail(path, f"structure {structure!r} has an empty DVH Objective", line=line)
     if INDEX_RE.match(objective):
@@ -150,6 +150,9 @@ def _row(
     limit = decimal(path, m["num"], "the Evaluation Point", where, line=line)
     limit, percent_rx = _limit_unit(path, metric, result_cgy, limit, m["unit"], point, line)
     priority, note = priority_of(path, _cell(row, cols, "Priority"), where, line=line)
+    variation = None
+    if variation_text:
+        variation = _variation(path, metric, result_cgy, m["op"], percent_rx, variation_text, line)
     goals.append(
         Goal(
             structure=structure,
@@ -163,17 +166,36 @@ def _row(
             note=note,
             variation=variation,
             line=line,
+            variation_text=variation_text,
         )
     )
-    if variation:
-        skipped.append(
-            NotImported(
-                structure,
-                f"{objective} variation {variation}",
-                "variation limits are kept as data, not evaluated (issue #10, section 2)",
-                where,
-            )
+
+
+def _variation(
+    path: Path,
+    metric: str,
+    result_cgy: bool,
+    op: str,
+    percent_rx: bool,
+    text: str,
+    line: int,
+) -> Decimal:
+    """The Variation cell (``<350``, ``350``): a limit of the objective's direction."""
+    m = _POINT_RE.fullmatch(text) or _POINT_RE.fullmatch(op + text)
+    if m is None or (m["op"][0] != op[0]):
+        fail(
+            path,
+            f"Variation {text!r} of {metric} {op}: expected a number of the same direction "
+            f"as the Evaluation Point, e.g. {op}350",
+            line=line,
         )
+    value = decimal(path, m["num"], "the Variation", f"line {line}", line=line)
+    value, v_percent = _limit_unit(
+        path, metric, result_cgy, value, m["unit"], text, line, "Variation"
+    )
+    if v_percent != percent_rx:
+        fail(path, f"Variation {text!r} must be in the Evaluation Point's unit", line=line)
+    return value
 
 
 def _limit_unit(
@@ -184,6 +206,7 @@ def _limit_unit(
     unit: str | None,
     point: str,
     line: int,
+    what: str = "Evaluation Point",
 ) -> tuple[Decimal, bool]:
     """``(limit in the metric's unit, limit in % of prescription)``."""
     out_m = re.search(r"\[\s*(\S+?)\s*\]\s*$", metric)
@@ -201,7 +224,7 @@ def _limit_unit(
         return limit, False
     fail(
         path,
-        f"Evaluation Point {point!r} is in {unit} but {metric} gives "
+        f"{what} {point!r} is in {unit} but {metric} gives "
         f"{'cGy' if result_cgy else out}; write the number in the objective's unit",
         line=line,
     )

@@ -203,6 +203,8 @@ def _row_class(row: ConstraintStats) -> str:
         return "none-evaluated"
     if row.n_fail:
         return "has-fail" if row.priority == "mandatory" else "has-not-met"
+    if row.n_variation:
+        return "has-variation"
     return "all-pass"
 
 
@@ -239,6 +241,7 @@ def _pass_rate_table(
             f'data-limit="{attr(r.limit_as_written)}" data-priority="{attr(r.priority)}" '
             f'data-n-evaluated="{r.n_evaluated}" data-n-pass="{r.n_pass}" '
             f'data-n-fail="{r.n_fail}" data-n-not-evaluated="{r.n_not_evaluated}" '
+            f'data-n-variation="{r.n_variation}" '
             f'data-pass-rate="{attr(json.dumps(rate))}">'
             f"<td>{text(r.structure)}</td>"
             f'<td class="metric"><a href="#constraint-{k}">{text(r.metric)}</a></td>'
@@ -347,8 +350,11 @@ def _cards(rows: list[ConstraintStats]) -> str:
         "smallest margin (distance to the limit, negative when the constraint fails).</p>"
     ]
     for k, r in enumerate(rows):
-        counts = f"{r.n_evaluated} evaluated: {r.n_pass} pass, {r.n_fail} {r.fail_word}" + (
-            f", {r.n_not_evaluated} not evaluated" if r.n_not_evaluated else ""
+        counts = (
+            f"{r.n_evaluated} evaluated: {r.n_pass} pass, "
+            + (f"{r.n_variation} within variation, " if r.n_variation else "")
+            + f"{r.n_fail} {r.fail_word}"
+            + (f", {r.n_not_evaluated} not evaluated" if r.n_not_evaluated else "")
         )
         plotted = [p for p in r.points if p.value is not None and p.status in ("pass", "fail")]
         if plotted:

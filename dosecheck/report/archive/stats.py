@@ -100,12 +100,17 @@ class ConstraintStats:
         return sum(p.status == "fail" for p in self.points)
 
     @property
+    def n_variation(self) -> int:
+        """Results within the variation limit only (goal missed)."""
+        return sum(p.status == "variation" for p in self.points)
+
+    @property
     def n_not_evaluated(self) -> int:
-        return sum(p.status not in ("pass", "fail") for p in self.points)
+        return sum(p.status not in ("pass", "fail", "variation") for p in self.points)
 
     @property
     def n_evaluated(self) -> int:
-        return self.n_pass + self.n_fail
+        return self.n_pass + self.n_fail + self.n_variation
 
     @property
     def pass_rate(self) -> float | None:
@@ -150,6 +155,7 @@ class ConstraintStats:
             "n_evaluated": self.n_evaluated,
             "n_pass": self.n_pass,
             "n_fail": self.n_fail,
+            "n_variation": self.n_variation,
             "n_not_evaluated": self.n_not_evaluated,
             "pass_rate": self.pass_rate,
         }

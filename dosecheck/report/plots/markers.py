@@ -34,6 +34,7 @@ STATUS_COLORS: dict[str, str] = {
     ShownStatus.PASS: "#1a7f37",
     ShownStatus.FAIL: "#cf222e",
     ShownStatus.NOT_MET: "#b35900",
+    ShownStatus.VARIATION: "#8250df",
     ShownStatus.NOT_EVALUATED: "#6e7781",
 }
 #: Curve colours: no pure red or green, which mean fail and pass.
@@ -181,6 +182,7 @@ def constraint_marker(report: CheckReport, index: int, dvh: DVH) -> ConstraintMa
         ShownStatus.PASS: "PASS",
         ShownStatus.FAIL: "FAIL",
         ShownStatus.NOT_MET: "NOT MET",
+        ShownStatus.VARIATION: "VARIATION",
         ShownStatus.NOT_EVALUATED: "N/E",
     }
     label = (
