@@ -177,14 +177,7 @@ class LocalExecutor:
             try:
                 outcome = pool.submit(evaluate_plan, task).result()
             except cf.process.BrokenProcessPool:
-                outcome = PlanOutcome.failed(
-                    "the worker process died while checking this plan (killed, out of "
-                    "memory, or crashed)",
-                    stage="worker",
-                    error_type="WorkerDied",
-                    strict=task.strict,
-                    constraint_set=task.constraint_set,
-                ).to_record()
+                outcome = PlanOutcome.worker_died(task).to_record()
             except Exception as exc:
                 outcome = _crash_outcome(task, exc)
         on_result(task, outcome)

@@ -247,6 +247,18 @@ class PlanOutcome:
             error=PlanError(message, error_type, stage, tb),
         )
 
+    @classmethod
+    def worker_died(cls, task: PlanTask) -> PlanOutcome:
+        """The ``error`` outcome of a plan whose worker process died while checking it."""
+        return cls.failed(
+            "the worker process died while checking this plan (killed, out of "
+            "memory, or crashed)",
+            stage="worker",
+            error_type="WorkerDied",
+            strict=task.strict,
+            constraint_set=task.constraint_set,
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The outcome as the dict the database stores and the reporters show.
 

@@ -426,14 +426,7 @@ class Listener:
                 item.attempts += 1
                 self._submit(item)  # the pool broke: maybe another plan's worker died
                 return
-            outcome = PlanOutcome.failed(
-                "the worker process died while checking this plan (killed, out of "
-                "memory, or crashed)",
-                stage="worker",
-                error_type="WorkerDied",
-                strict=task.strict,
-                constraint_set=task.constraint_set,
-            ).to_record()
+            outcome = PlanOutcome.worker_died(task).to_record()
             self._record_now(db, run_id, item.ready, item.files, item.content_key, outcome)
             return
         except Exception as exc:  # pickling problems and the like
