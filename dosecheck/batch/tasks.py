@@ -251,8 +251,7 @@ class PlanOutcome:
     def worker_died(cls, task: PlanTask) -> PlanOutcome:
         """The ``error`` outcome of a plan whose worker process died while checking it."""
         return cls.failed(
-            "the worker process died while checking this plan (killed, out of "
-            "memory, or crashed)",
+            "the worker process died while checking this plan (killed, out of memory, or crashed)",
             stage="worker",
             error_type="WorkerDied",
             strict=task.strict,
