@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from dosecheck.checking.model import ConstraintResult, ConstraintSet, Status
+from dosecheck.checking.model import COMPARATORS, ConstraintResult, ConstraintSet, Status
 from dosecheck.core.dvh import DVH
 
 __all__ = ["ValueRange", "value_ranges"]
@@ -63,14 +63,7 @@ class ValueRange:
 
 def _passes(value: float, comparator: str, limit: float | None) -> bool:
     """Whether ``value`` meets ``comparator limit`` (``True`` without a limit)."""
-    if limit is None:
-        return True
-    return {
-        "<": value < limit,
-        "<=": value <= limit,
-        ">": value > limit,
-        ">=": value >= limit,
-    }.get(comparator, True)
+    return limit is None or COMPARATORS[comparator](value, limit)
 
 
 def _digits_apart(values: list[float], start: int = 4, most: int = 12) -> int:

@@ -320,15 +320,13 @@ class CheckReport:
     def tps_record(self) -> dict[str, Any]:
         """``{notes, differences, structures: [{name, number, tps, tps_comparison,
         tps_note}]}``: the TPS comparison of every DVH the check computed."""
+        from dosecheck.core.tps_plan import tps_record as keys_of
+
         return {
             "notes": list(self.tps_notes),
             "differences": list(self.tps_differences),
             "structures": [
-                {
-                    "name": i.structure.name,
-                    "number": i.structure.number,
-                    **(i.tps.to_dict() if i.tps is not None else {"tps": None}),
-                }
+                {"name": i.structure.name, "number": i.structure.number, **keys_of(i)}
                 for i in self.dvhs
             ],
         }

@@ -160,6 +160,15 @@ class DVH:
         dose = np.arange(0.0, self.max_gy + step_gy, step_gy)
         return dose, np.interp(dose, self.dose_edges_gy, self.cumulative_cc, right=0.0)
 
+    def sampled_record(self, step_gy: float = 0.1) -> dict[str, list[float]]:
+        """:meth:`sampled` as the JSON outputs write a curve:
+        ``{"dose_gy": [...], "volume_cc": [...]}`` (4 and 5 decimals)."""
+        dose, vol = self.sampled(step_gy)
+        return {
+            "dose_gy": [round(float(x), 4) for x in dose],
+            "volume_cc": [round(float(x), 5) for x in vol],
+        }
+
     @classmethod
     def empty(
         cls, name: str = "", outside_grid_cc: float = 0.0, warnings: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from dosecheck.core.structures import StructureDVH, end_cap_spacing, structure_s
 from dosecheck.core.tps_dvh import TpsCurve, TpsDVH, tps_curve
 from dosecheck.model import Plan
 
-__all__ = ["TpsReconciliation", "reconcile_plan"]
+__all__ = ["TpsReconciliation", "reconcile_plan", "tps_record"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +56,6 @@ class TpsReconciliation:
         tps: dict[str, Any] | None = None
         if self.tps is not None and self.curve is not None and self.curve.dvh is not None:
             d, t = self.curve.dvh, self.tps
-            dose, vol = d.sampled(curve_step_gy)
             tps = {
                 "item": t.item,
                 "source": t.source,
@@ -71,13 +70,18 @@ class TpsReconciliation:
                 "bin_width_gy": _num(self.curve.bin_width_gy, 6),
                 "truncated_at_gy": _num(self.curve.truncated_at_gy),
                 "findings": list(self.curve.findings),
-                "dvh": {
-                    "dose_gy": [round(float(x), 4) for x in dose],
-                    "volume_cc": [round(float(x), 5) for x in vol],
-                },
+                "dvh": d.sampled_record(curve_step_gy),
             }
         comparison = self.comparison.to_dict() if self.comparison is not None else None
         return {"tps": tps, "tps_comparison": comparison, "tps_note": self.note}
+
+
+def tps_record(item: StructureDVH) -> dict[str, Any]:
+    """The ``tps``, ``tps_comparison`` and ``tps_note`` keys of one structure's JSON
+    (:meth:`TpsReconciliation.to_dict`; ``not compared`` when it has none)."""
+    if item.tps is None:
+        return {"tps": None, "tps_comparison": None, "tps_note": "not compared"}
+    return item.tps.to_dict()
 
 
 def _num(v: float | None, digits: int = 4) -> float | None:

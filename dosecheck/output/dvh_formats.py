@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dosecheck.output.csv_safe import safe_row
 from dosecheck.output.tps_formats import (
     TPS_CSV_COLUMNS,
-    curve_record,
     tps_csv_cells,
-    tps_records,
     tps_table_cells,
     tps_table_columns,
 )
@@ -35,7 +33,7 @@ def dvh_record(
     The curve is the cumulative DVH sampled every ``curve_step_gy`` (metrics are always
     computed from the full-resolution histogram, not from this curve). With
     ``compare_tps`` the object gains ``tps``, ``tps_comparison`` and ``tps_note``
-    (:func:`dosecheck.output.tps_formats.tps_records`).
+    (:func:`dosecheck.core.tps_plan.tps_record`).
     """
     s, d = item.structure, item.dvh
     record = {
@@ -48,10 +46,12 @@ def dvh_record(
         "max_gy": _num(d.max_gy),
         "outside_grid_cc": _num(d.outside_grid_cc),
         "warnings": list(d.warnings),
-        "dvh": curve_record(d, curve_step_gy),
+        "dvh": d.sampled_record(curve_step_gy),
     }
     if compare_tps:
-        record.update(tps_records(item))
+        from dosecheck.core.tps_plan import tps_record
+
+        record.update(tps_record(item))
     return record
 
 

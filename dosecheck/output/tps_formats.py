@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dosecheck.core.dvh import DVH
     from dosecheck.core.structures import StructureDVH
 
 __all__ = [
     "TPS_CSV_COLUMNS",
-    "curve_record",
     "tps_csv_cells",
     "tps_explanation_lines",
-    "tps_records",
     "tps_table_cells",
     "tps_table_columns",
 ]
@@ -29,23 +26,6 @@ TPS_CSV_COLUMNS = (
     "tps_mean_gy_diff",
     "tps_agree",
 )
-
-
-def curve_record(d: DVH, curve_step_gy: float = 0.1) -> dict[str, list[float]]:
-    """``{"dose_gy": [...], "volume_cc": [...]}``: the cumulative curve every step."""
-    dose, vol = d.sampled(curve_step_gy)
-    return {
-        "dose_gy": [round(float(x), 4) for x in dose],
-        "volume_cc": [round(float(x), 5) for x in vol],
-    }
-
-
-def tps_records(item: StructureDVH) -> dict[str, Any]:
-    """The ``tps``, ``tps_comparison`` and ``tps_note`` keys of one structure's JSON
-    (:meth:`dosecheck.core.tps_plan.TpsReconciliation.to_dict`)."""
-    if item.tps is None:
-        return {"tps": None, "tps_comparison": None, "tps_note": "not compared"}
-    return item.tps.to_dict()
 
 
 def tps_table_columns() -> tuple[tuple[str, str], ...]:
@@ -91,7 +71,9 @@ def tps_explanation_lines(items: Sequence[StructureDVH], notes: Sequence[str]) -
 
 def tps_csv_cells(item: StructureDVH) -> list[object]:
     """The :data:`TPS_CSV_COLUMNS` cells of one structure (empty where none)."""
-    rec = tps_records(item)
+    from dosecheck.core.tps_plan import tps_record
+
+    rec = tps_record(item)
     t, c = rec["tps"], rec["tps_comparison"]
     if t is None:
         return [""] * len(TPS_CSV_COLUMNS)
