@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 
 from dosecheck.core.structures import StructureDVH
 from dosecheck.core.tps_dvh import TpsDVH
-from dosecheck.dicom._common import quiet_pydicom, read_dataset
+from dosecheck.dicom._common import quiet_pydicom, read_dataset, text
 from dosecheck.dicom.structures import parse_decimal_string
 from dosecheck.errors import DicomInputError
 from dosecheck.model import Plan
@@ -70,13 +70,13 @@ def read_tps_dvhs(path: str | Path) -> list[TpsDVH]:
     ds = read_dataset(path, modality="RTDOSE", stop_before_pixels=True)
     norm = _float(ds, "DVHNormalizationDoseValue")
     refs = ds.get("ReferencedStructureSetSequence", None) or []
-    ss_uid = str(refs[0].get("ReferencedSOPInstanceUID", "") or "").strip() if refs else ""
+    ss_uid = text(refs[0], "ReferencedSOPInstanceUID") if refs else ""
     out: list[TpsDVH] = []
     for index, item in enumerate(ds.get("DVHSequence", None) or [], start=1):
         rois = tuple(
             (
                 int(r.ReferencedROINumber),
-                str(r.get("DVHROIContributionType", "") or "INCLUDED").strip().upper(),
+                (text(r, "DVHROIContributionType") or "INCLUDED").upper(),
             )
             for r in item.get("DVHReferencedROISequence", None) or []
             if r.get("ReferencedROINumber", None) is not None
@@ -90,10 +90,10 @@ def read_tps_dvhs(path: str | Path) -> list[TpsDVH]:
             TpsDVH(
                 item=index,
                 rois=rois,
-                dvh_type=str(item.get("DVHType", "") or "").strip().upper(),
-                dose_units=str(item.get("DoseUnits", "") or "").strip().upper(),
-                dose_type=str(item.get("DoseType", "") or "").strip().upper(),
-                volume_units=str(item.get("DVHVolumeUnits", "") or "").strip().upper(),
+                dvh_type=text(item, "DVHType").upper(),
+                dose_units=text(item, "DoseUnits").upper(),
+                dose_type=text(item, "DoseType").upper(),
+                volume_units=text(item, "DVHVolumeUnits").upper(),
                 dose_scaling=1.0 if scaling is None else scaling,
                 declared_bins=int(bins) if bins not in (None, "") else None,
                 widths=data[0::2].copy(),
