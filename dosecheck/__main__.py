@@ -1,5 +1,3 @@
-import sys
+from dosecheck.entry import run
 
-from dosecheck.cli import main
-
-sys.exit(main())
+run()

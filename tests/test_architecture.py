@@ -19,7 +19,7 @@ output   ``output/``: text for terminals and machines
 report   ``report/``: HTML and plots for people (the only user of matplotlib)
 batch    ``batch/``: many plans into SQLite (the only user of dask)
 node     ``node/``: the DICOM node of ``listen`` (the only user of pynetdicom)
-top      ``commands/``, ``cli``, ``__main__``, ``api`` (the public face), ``engines``
+top      ``commands/``, ``cli``, ``entry``, ``__main__``, ``api`` (the public face), ``engines``
          (the DVH engines by name) and the tools ``reference_engine`` (dicompyler-core),
          ``validation/``, ``synthetic/``
 ======== ===============================================================================
@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "dosecheck.commands",
         "dosecheck.cli",
+        "dosecheck.entry",
         "dosecheck.__main__",
         "dosecheck.api",
         "dosecheck.engines",
@@ -210,7 +211,7 @@ def test_the_public_face_and_the_commands_are_imported_from_above_only() -> None
     allowed = {
         "dosecheck.api": (),
         "dosecheck.commands": ("dosecheck.cli", "dosecheck.commands"),
-        "dosecheck.cli": ("dosecheck.__main__",),
+        "dosecheck.cli": ("dosecheck.entry",),
     }
     bad = []
     for i in ALL_IMPORTS:
