@@ -5,3 +5,5 @@ This module stays light so that ``dosecheck --help`` starts fast.
 """
 
 __version__ = "0.1.0"
+#: What ``dosecheck --version`` prints, on both of its paths (``entry`` and ``cli``).
+VERSION_LINE = f"dosecheck {__version__}"

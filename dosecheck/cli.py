@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from dosecheck import __version__
+from dosecheck import VERSION_LINE, __version__
 from dosecheck.commands.options import (
     CompareTpsOpt,
     DoseIsOpt,
@@ -53,7 +53,7 @@ class DvhFormat(StrEnum):
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"dosecheck {__version__}")
+        typer.echo(VERSION_LINE)
         raise typer.Exit()
 
 

@@ -13,9 +13,9 @@ import sys
 def run() -> None:
     """Exit with the code of the command line given in ``sys.argv``."""
     if sys.argv[1:] == ["--version"]:
-        from dosecheck import __version__
+        from dosecheck import VERSION_LINE
 
-        sys.stdout.write(f"dosecheck {__version__}\n")
+        sys.stdout.write(VERSION_LINE + "\n")
         sys.exit(0)
     from dosecheck.cli import main
 
