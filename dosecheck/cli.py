@@ -9,13 +9,16 @@ that could not be evaluated.
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from dosecheck import VERSION_LINE, __version__
 from dosecheck.commands.options import (
@@ -36,8 +39,106 @@ from dosecheck.commands.options import (
 from dosecheck.engines import DEFAULT_ENGINE, ENGINES, engine_named
 from dosecheck.errors import InputError
 
+# The commands defined in dosecheck.commands.*, in the order ``--help`` lists them:
+# name -> (module, attribute: a command function or a typer app, one-line help). A
+# command's module is imported only when that command runs or shows its own help, so
+# ``dosecheck --help`` and each command start without loading the others (issue #11).
+# tests/cli/test_lazy_commands.py holds each line to its command's own docstring.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": (
+        "dosecheck.commands.check",
+        "check",
+        "Check a plan against dose-volume constraints.",
+    ),
+    "batch": (
+        "dosecheck.commands.batch",
+        "batch",
+        "Check every plan found in folders and .zip archives; keep results in SQLite.",
+    ),
+    "results": (
+        "dosecheck.commands.batch",
+        "results",
+        "Report the latest evaluation of every plan in a results database.",
+    ),
+    "report": (
+        "dosecheck.commands.report",
+        "report",
+        "Check a plan and write a self-contained HTML report with DVH plots.",
+    ),
+    "listen": (
+        "dosecheck.commands.listen",
+        "listen",
+        "Run as a DICOM node (C-STORE SCP): store every object received, check each plan "
+        "once complete, record the results in the database (dosecheck results).",
+    ),
+    "serve": (
+        "dosecheck.commands.serve",
+        "serve",
+        "Serve a read-only web page of the results database: the plans checked (newest "
+        "first, with a filter), each plan's HTML report, the archive summary.",
+    ),
+    "verify": (
+        "dosecheck.commands.verify",
+        "verify",
+        "Re-hash the plan's files against the SHA-256 and SOP Instance UIDs the check "
+        "recorded (in its JSON, or in a results database with --id).",
+    ),
+    "constraints": (
+        "dosecheck.commands.constraints",
+        "app",
+        "List, show, validate, import and compare constraint sets (YAML, or "
+        "planning-system templates; formats in docs/constraints.md).",
+    ),
+}
+
+
+def load_command(name: str) -> TyperCommand | TyperGroup:
+    """The click command (or, for ``constraints``, group) of the lazily registered
+    command ``name``: its module is imported here."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        target = single
+    command = typer.main.get_command(target)
+    command.name = name
+    return cast("TyperCommand | TyperGroup", command)
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: :data:`LAZY_COMMANDS` load on first use.
+
+    While the group's own help is written, a command not yet loaded is listed by a
+    stand-in that carries its one-line help, so ``dosecheck --help`` imports none of
+    the command modules.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        eager = super().list_commands(ctx)
+        return eager + [name for name in LAZY_COMMANDS if name not in eager]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):  # type: ignore[override]
+        if cmd_name in self.commands or cmd_name not in LAZY_COMMANDS:
+            return self.commands.get(cmd_name)
+        if self._listing:
+            return TyperCommand(cmd_name, short_help=LAZY_COMMANDS[cmd_name][2])
+        self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:  # type: ignore[override]
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
     name="dosecheck",
+    cls=_LazyGroup,
     help="Check radiotherapy plans (DICOM RT) against dose-volume constraints.",
     no_args_is_help=True,
     add_completion=False,
@@ -183,25 +284,6 @@ def dvh(
         err = Console(stderr=True)
         for w in list(loaded.warnings) + [w for i in items for w in i.dvh.warnings]:
             err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
-
-
-# --- commands defined in dosecheck.commands.* are registered here ---------------------
-from dosecheck.commands import batch as _batch_cmd  # noqa: E402
-from dosecheck.commands import check as _check_cmd  # noqa: E402
-from dosecheck.commands import constraints as _constraints_cmd  # noqa: E402
-from dosecheck.commands import listen as _listen_cmd  # noqa: E402
-from dosecheck.commands import report as _report_cmd  # noqa: E402
-from dosecheck.commands import serve as _serve_cmd  # noqa: E402
-from dosecheck.commands import verify as _verify_cmd  # noqa: E402
-
-app.command("check")(_check_cmd.check)
-app.command("batch")(_batch_cmd.batch)
-app.command("results")(_batch_cmd.results)
-app.add_typer(_constraints_cmd.app, name="constraints")
-app.command("report")(_report_cmd.report)
-app.command("listen")(_listen_cmd.listen)
-app.command("serve")(_serve_cmd.serve)
-app.command("verify")(_verify_cmd.verify)
 
 
 def _is_click(exc: BaseException, name: str) -> bool:

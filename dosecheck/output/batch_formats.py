@@ -14,13 +14,15 @@ import csv
 import io
 import json
 import re
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from dosecheck import __version__
 from dosecheck.output.csv_safe import safe_row
+from dosecheck.output.xml_text import xml_safe
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     from rich.console import Console
 
 __all__ = [
@@ -268,11 +270,7 @@ def entries_csv(entries: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _x(text: Any) -> str:
-    return _XML_BAD.sub("", "" if text is None else str(text))
+_x = xml_safe
 
 
 def _package(plan: dict[str, Any]) -> str:
@@ -290,6 +288,8 @@ def _case_properties(case: ET.Element, r: dict[str, Any]) -> None:
         keys += ["borderline", "value_range", "borderline_reason"]
     if not keys:
         return
+    import xml.etree.ElementTree as ET
+
     props = ET.SubElement(case, "properties")
     for key in keys:
         value = r.get(key)
@@ -314,6 +314,8 @@ def entries_junit(entries: list[dict[str, Any]]) -> str:
     borderline verdicts ``borderline`` (the count), its test cases ``borderline``,
     ``value_range`` (``low high``) and ``borderline_reason``.
     """
+    import xml.etree.ElementTree as ET  # loaded when JUnit is asked for, not with the CLI
+
     root = ET.Element("testsuites", {"name": "dosecheck batch"})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for e in entries:

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dosecheck.output._matched import matched_by_text
+from dosecheck.output.xml_text import xml_safe
 
 if TYPE_CHECKING:
     from dosecheck.checking.check_report import CheckReport
@@ -16,12 +16,7 @@ __all__ = ["check_junit"]
 
 
 # --- JUnit -----------------------------------------------------------------------------------
-_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _x(text: Any) -> str:
-    """Text safe for XML 1.0 (characters XML cannot carry are dropped)."""
-    return _XML_BAD.sub("", str(text))
+_x = xml_safe
 
 
 def check_junit(report: CheckReport) -> str:
