@@ -15,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from dosecheck.core.dose_scale import DoseScaleCheck
+    from dosecheck.core.structures import SharedDVHs
 
 
 @dataclass(frozen=True, eq=False)
@@ -450,6 +451,9 @@ class Plan:
     beam_dose_check: BeamDoseCheck | None = None
     #: The parts when the dose is the sum of several plans, set by the plan-sum loader.
     plan_sum: PlanSum | None = None
+    #: The dose field and DVHs the loader computed on ``dose`` (the dose-scale check's
+    #: target), reused by the DVH step when it asks for the same ones.
+    shared_dvhs: SharedDVHs | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

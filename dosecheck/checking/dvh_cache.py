@@ -5,7 +5,9 @@
 field once, uses the structure set's contour spacing for end caps (as
 :func:`dosecheck.core.structures.compute_dvhs` does), and keeps, beside each DVH in the
 check's end-cap convention, the DVH in the other cheap convention (half-slice and none
-come from one engine pass) for the borderline ranges.
+come from one engine pass) for the borderline ranges. What the loader computed already
+(:attr:`dosecheck.model.Plan.shared_dvhs`: the dose field and the dose-scale check's
+target DVHs) is reused, not computed again.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ class DVHCache:
         from dosecheck.core.engine import DoseField
 
         if self.field is None:
-            self.field = DoseField(self.plan.dose)
+            shared = self.plan.shared_dvhs
+            self.field = (shared.field_for(self.plan.dose) if shared else None) or DoseField(
+                self.plan.dose
+            )
         return self.field
 
     def _structure(self, roi: str) -> Structure:
@@ -76,7 +81,12 @@ class DVHCache:
             structure = self._structure(roi)
             thickness = end_cap_spacing(structure, self.spacing)
             caps = EndCaps(self.settings.end_caps)
-            if caps is EndCaps.SHAPE:
+            shared = self.plan.shared_dvhs
+            known = shared.known(structure, self.plan.dose, self.settings) if shared else None
+            if known is not None and caps in known:  # computed while loading
+                dvh = known[caps]
+                self.alternates[roi] = {str(k): v for k, v in known.items() if k is not caps}
+            elif caps is EndCaps.SHAPE:
                 dvh = compute_dvh(
                     structure, self._field(), slice_thickness_mm=thickness, settings=self.settings
                 )

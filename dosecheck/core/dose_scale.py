@@ -58,14 +58,17 @@ refuses the plan unless the user says what the file holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dosecheck.model import DoseGrid, PlanInfo, Structure
 from dosecheck.tg263 import parse_target_name
+
+if TYPE_CHECKING:
+    from dosecheck.core.dvh import DVH
 
 __all__ = [
     "BRACHY_TARGET_BAND",
@@ -656,6 +659,7 @@ def verify_dose_scale(
     fractions: int | None,
     basis_source: str = "label",
     prescription_gy: float | None = None,
+    target_dvh: Callable[[Structure], DVH] | None = None,
 ) -> DoseScaleCheck:
     """Check ``grid`` (as read, before any fraction scaling) against the RTPLAN.
 
@@ -679,6 +683,10 @@ def verify_dose_scale(
         takes the place of the RTPLAN's TargetPrescriptionDose for the target and
         grid-maximum comparisons (as it does for the check), and makes them possible
         without an RTPLAN.
+    target_dvh
+        Computes a target's DVH on ``grid`` (the loader passes
+        :meth:`~dosecheck.core.structures.SharedDVHs.dvh`, so the DVH step reuses it);
+        by default :func:`~dosecheck.core.engine.compute_dvh`.
 
     Returns
     -------
@@ -718,7 +726,8 @@ def verify_dose_scale(
     if isinstance(found, DoseScaleCheck):
         return found
     rejected += found.points
-    return _with_points(_fallback(grid, plan_info, structures, common), rejected)
+    fallback = _fallback(grid, plan_info, structures, common, target_dvh)
+    return _with_points(fallback, rejected)
 
 
 def _with_points(check: DoseScaleCheck, rejected: tuple[PointEvidence, ...]) -> DoseScaleCheck:
@@ -734,6 +743,7 @@ def _fallback(
     plan_info: PlanInfo,
     structures: Sequence[Structure],
     common: dict[str, Any],
+    target_dvh: Callable[[Structure], DVH] | None = None,
 ) -> DoseScaleCheck:
     """The target median against the prescription, or not verified."""
     rx = plan_info.prescription_gy
@@ -742,11 +752,15 @@ def _fallback(
     targets, found_by = _target_candidates(plan_info, structures)
     if not targets:
         return check_maximum(grid, rx, brachytherapy=plan_info.brachytherapy, **common)
-    from dosecheck.core.engine import compute_dvh
+    if target_dvh is None:
+        from dosecheck.core.engine import compute_dvh
+
+        def target_dvh(s: Structure) -> DVH:
+            return compute_dvh(s, grid)
 
     best: tuple[float, Structure] | None = None
     for s in targets:
-        dvh = compute_dvh(s, grid)
+        dvh = target_dvh(s)
         if dvh.is_empty:
             continue
         median = float(dvh.dose_at_volume_percent(50.0))

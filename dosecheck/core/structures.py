@@ -24,6 +24,7 @@ from dosecheck.errors import InputError
 
 __all__ = [
     "EndCaps",
+    "SharedDVHs",
     "StructureDVH",
     "compute_dvhs",
     "end_cap_spacing",
@@ -33,9 +34,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from dosecheck.core.dvh import DVH
-    from dosecheck.core.engine import EngineSettings
+    from dosecheck.core.engine import DoseField, EngineSettings
     from dosecheck.core.tps_plan import TpsReconciliation
-    from dosecheck.model import Plan, Structure, StructureSet
+    from dosecheck.model import DoseGrid, Plan, Structure, StructureSet
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +46,82 @@ class StructureDVH:
     structure: Structure
     dvh: DVH
     tps: TpsReconciliation | None = None
+
+
+class SharedDVHs:
+    """One dose grid's prepared dose field and the DVHs computed on it, shared by the
+    steps of one run (issue #11: work shared between steps is done once per plan).
+
+    The loader's dose-scale check needs the target's median (its DVH); the check and
+    ``dvh`` then need that same DVH, and a prepared :class:`DoseField` of the same
+    grid. Each DVH is computed with the engine's default settings and the structure
+    set's end-cap spacing (as :func:`compute_dvhs` and the check compute them), with
+    the half-slice and none conventions from one pass.
+
+    Parameters
+    ----------
+    grid
+        The dose grid, as it will be used (nothing is reused for another grid object).
+    structure_set
+        The structure set whose structures are asked for.
+    """
+
+    def __init__(self, grid: DoseGrid, structure_set: StructureSet) -> None:
+        self.grid = grid
+        self.spacing = structure_set_spacing(structure_set)
+        self._field: DoseField | None = None
+        self._dvhs: dict[int, tuple[Structure, dict[EndCaps, DVH]]] = {}
+
+    @property
+    def field(self) -> DoseField:
+        """The prepared dose field of :attr:`grid` (built on first use)."""
+        if self._field is None:
+            from dosecheck.core.engine import DoseField
+
+            self._field = DoseField(self.grid)
+        return self._field
+
+    def variants(self, structure: Structure) -> dict[EndCaps, DVH]:
+        """The half-slice and none DVHs of ``structure`` (computed on first request)."""
+        known = self._dvhs.get(id(structure))
+        if known is None or known[0] is not structure:
+            from dosecheck.core.engine import compute_dvh_variants
+
+            dvhs = compute_dvh_variants(
+                structure,
+                self.field,
+                slice_thickness_mm=end_cap_spacing(structure, self.spacing),
+            )
+            known = (structure, dvhs)
+            self._dvhs[id(structure)] = known
+        return known[1]
+
+    def dvh(self, structure: Structure) -> DVH:
+        """The half-slice DVH of ``structure`` (what :func:`compute_dvh` gives)."""
+        return self.variants(structure)[EndCaps.HALF_SLICE]
+
+    def known(
+        self, structure: Structure, grid: DoseGrid, settings: EngineSettings | None
+    ) -> dict[EndCaps, DVH] | None:
+        """The DVHs already computed for ``structure`` on ``grid`` with ``settings``
+        (whatever their end-cap convention), or ``None``: another grid, other settings,
+        or not computed."""
+        if grid is not self.grid:
+            return None
+        known = self._dvhs.get(id(structure))
+        if known is None or known[0] is not structure:
+            return None
+        from dosecheck.core.engine import EngineSettings
+
+        if settings is not None and replace(settings, end_caps=EndCaps.HALF_SLICE) != (
+            EngineSettings()
+        ):
+            return None
+        return known[1]
+
+    def field_for(self, grid: DoseGrid) -> DoseField | None:
+        """The prepared field when ``grid`` is this grid and it was built already."""
+        return self._field if grid is self.grid else None
 
 
 def structure_set_spacing(structure_set: StructureSet) -> float | None:
@@ -144,11 +221,19 @@ def compute_dvhs(
     if settings is not None and EndCaps(settings.end_caps) is EndCaps.SHAPE:
         require_shape()  # here, not in a worker process
     spacing = structure_set_spacing(plan.structure_set)
-    field = DoseField(plan.dose)
+    shared = plan.shared_dvhs
+    field = (shared.field_for(plan.dose) if shared else None) or DoseField(plan.dose)
     chosen = select_structures(plan.structure_set, structures)
-    tasks = [(s, end_cap_spacing(s, spacing)) for s in chosen]
-    dvhs = _run_structures(field, tasks, settings, jobs)
-    return [StructureDVH(structure=s, dvh=d) for (s, _), d in zip(tasks, dvhs, strict=True)]
+    caps = EndCaps(settings.end_caps) if settings is not None else EndCaps.HALF_SLICE
+    done: dict[int, DVH] = {}  # computed while loading (the dose-scale check's target)
+    for i, s in enumerate(chosen):
+        known = shared.known(s, plan.dose, settings) if shared else None
+        if known is not None and caps in known:
+            done[i] = known[caps]
+    todo = [i for i in range(len(chosen)) if i not in done]
+    tasks = [(chosen[i], end_cap_spacing(chosen[i], spacing)) for i in todo]
+    done.update(zip(todo, _run_structures(field, tasks, settings, jobs), strict=True))
+    return [StructureDVH(structure=s, dvh=done[i]) for i, s in enumerate(chosen)]
 
 
 # The dose field and tasks a forked worker inherits (set just before the fork).
@@ -172,6 +257,8 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
     from dosecheck.core.rasterise import polygon_areas
 
     jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
+    if not tasks:
+        return []
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
         return [compute_dvh(s, field, slice_thickness_mm=t, settings=settings) for s, t in tasks]
     field.inplane_gradients()  # computed once, shared with the workers copy-on-write

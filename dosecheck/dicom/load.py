@@ -20,6 +20,7 @@ from dosecheck.model import BeamDoseCheck, DoseGrid, Plan, PlanFiles, PlanInfo, 
 
 if TYPE_CHECKING:
     from dosecheck.core.dose_scale import DoseScaleCheck
+    from dosecheck.core.structures import SharedDVHs
 
 __all__ = ["DOSE_IS", "load_plan"]
 
@@ -178,7 +179,7 @@ def load_plan(
     if beam_set_note:
         warnings.append(beam_set_note)
 
-    dose, scale_check = _apply_dose_scale(
+    dose, scale_check, shared = _apply_dose_scale(
         dose,
         plan_info,
         structure_set,
@@ -240,6 +241,8 @@ def load_plan(
         warnings=warnings,
         dose_scale=scale_check,
         beam_dose_check=beam_check,
+        # what the dose-scale check computed, valid only for the grid as it is
+        shared_dvhs=shared if shared.grid is dose else None,
     )
 
 
@@ -253,7 +256,7 @@ def _apply_dose_scale(
     dose_is: str | None,
     warnings: list[str],
     prescription_gy: float | None = None,
-) -> tuple[DoseGrid, DoseScaleCheck]:
+) -> tuple[DoseGrid, DoseScaleCheck, SharedDVHs]:
     """Decide the dose basis, verify it against the RTPLAN, and scale.
 
     The basis is ``fraction`` for a FRACTION label (or ``dose_is="fraction"``) and
@@ -262,7 +265,8 @@ def _apply_dose_scale(
     A contradiction (a factor near the fraction count, or near 100) raises unless
     ``dose_is`` was given; an override, an unexplained ratio, and unverified
     per-fraction scaling are warnings. A per-fraction dose is then multiplied by the
-    fraction count (``--fractions``, else the RTPLAN's).
+    fraction count (``--fractions``, else the RTPLAN's). Returns the dose, the check,
+    and the DVHs the check computed on the dose as read (:class:`SharedDVHs`).
 
     Raises
     ------
@@ -271,6 +275,7 @@ def _apply_dose_scale(
         a factor near 100); a per-fraction basis with no fraction count.
     """
     from dosecheck.core.dose_scale import verify_dose_scale
+    from dosecheck.core.structures import SharedDVHs
 
     source_file = dose.sources[0] if dose.sources else None
     label = dose.summation_type or "PLAN"
@@ -298,6 +303,7 @@ def _apply_dose_scale(
             tag="DoseSummationType",
         )
 
+    shared = SharedDVHs(dose, structure_set)
     check = verify_dose_scale(
         dose,
         plan_info,
@@ -306,6 +312,7 @@ def _apply_dose_scale(
         fractions=n,
         basis_source=basis_source,
         prescription_gy=prescription_gy,
+        target_dvh=shared.dvh,
     )
     if check.is_contradiction and dose_is is None:
         raise DicomInputError(
@@ -349,7 +356,7 @@ def _apply_dose_scale(
             f"--fractions {fractions} ignored: the dose is used as the course total (--dose-is "
             "total)"
         )
-    return dose, check
+    return dose, check, shared
 
 
 # ------------------------------------------------------- a PLAN dose with its BEAM doses

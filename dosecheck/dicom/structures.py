@@ -44,6 +44,8 @@ MAX_COORDINATE_MM = 1e5
 PLANAR_TOLERANCE_MM = 0.01
 
 _CONTOUR_DATA = 0x30060050
+_CONTOUR_GEOMETRIC_TYPE = 0x30060042
+_NUMBER_OF_CONTOUR_POINTS = 0x30060046
 _P10 = 10.0 ** np.arange(23)
 
 # --------------------------------------------------------------------------- parsing
@@ -220,6 +222,30 @@ def _contour_bytes(item: Dataset) -> bytes | None:
     return b"\\".join(repr(float(v)).encode() for v in seq)
 
 
+def _geometry(item: Dataset) -> str:
+    """ContourGeometricType of one item, upper-case (``""`` when absent).
+
+    A raw element's bytes are read directly: pydicom's conversion of a CS value costs
+    about 15 µs, paid once per contour (issue #11).
+    """
+    elem = item.get_item(_CONTOUR_GEOMETRIC_TYPE)
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+        return elem.value.strip(b" \0").decode("ascii", "replace").upper()
+    return text(item, "ContourGeometricType").upper()
+
+
+def _number_of_points(item: Dataset, path: str, default: int) -> int:
+    """NumberOfContourPoints of one item (``default`` when absent), read from the raw
+    bytes when they are a plain decimal integer, else through pydicom (which also
+    gives the error naming the tag)."""
+    elem = item.get_item(_NUMBER_OF_CONTOUR_POINTS)
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+        raw = elem.value.strip(b" \0")
+        if raw.isdigit():
+            return int(raw)
+    return integer(item, "NumberOfContourPoints", path, default=default)
+
+
 def _color(rc: Dataset) -> tuple[int, int, int] | None:
     value = rc.get("ROIDisplayColor", None)
     try:
@@ -333,13 +359,13 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         if rc is None:
             continue
         for c_index, item in enumerate(rc.get("ContourSequence", None) or [], start=1):
-            geometry = text(item, "ContourGeometricType").upper()
+            geometry = _geometry(item)
             if geometry != "CLOSED_PLANAR":
                 per_roi_notes[r][geometry or "untyped"] += 1
                 continue
             data = _contour_bytes(item)
             n_values = 0 if not data else data.count(b"\\") + 1
-            n_points = integer(item, "NumberOfContourPoints", path, default=n_values // 3)
+            n_points = _number_of_points(item, path, n_values // 3)
             if n_values != 3 * n_points:
                 name = one_line(roi_info[number][0], 64)
                 raise DicomInputError(
