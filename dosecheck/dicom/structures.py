@@ -1,11 +1,10 @@
 """Read RT Structure Set files into :class:`~dosecheck.model.StructureSet`.
 
-ContourData is the bulk of an RTSTRUCT (often several hundred thousand points).
-pydicom turns every value into a validated ``DSfloat`` object, which costs about
-2 µs per value. This reader instead takes the undecoded bytes of every
-ContourData element, joins them and converts them in one vectorised pass
-(:func:`parse_decimal_string`): about 15-20× faster on 100k-point files, with
-bit-identical results (see ``benchmarks/bench_contour_parse.py``).
+ContourData is the bulk of an RTSTRUCT (often several hundred thousand points, in
+thousands of contour items). This reader takes the contour items' values from the
+sequence's bytes (:mod:`dosecheck.dicom.contour_items`, pydicom as the fallback) and
+converts the undecoded bytes of every ContourData element, joined, in one vectorised
+pass (:func:`~dosecheck.dicom.decimal_string.parse_decimal_string`).
 
 Limits: at most :data:`MAX_CONTOUR_POINTS` points per file; only axial
 CLOSED_PLANAR contours are used; a coordinate beyond ±:data:`MAX_COORDINATE_MM`
@@ -14,7 +13,6 @@ CLOSED_PLANAR contours are used; a coordinate beyond ±:data:`MAX_COORDINATE_MM`
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +22,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dosecheck.dicom._common import integer, one_line, quiet_pydicom, read_dataset, text
+from dosecheck.dicom.contour_items import ContourItem, RoiContours, walk_roi_contours
+from dosecheck.dicom.decimal_string import parse_decimal_string
 from dosecheck.errors import DicomInputError
 from dosecheck.model import Structure, StructureSet
 
@@ -43,166 +43,10 @@ MAX_COORDINATE_MM = 1e5
 #: A closed contour's points must lie within this z range (mm) to count as axial.
 PLANAR_TOLERANCE_MM = 0.01
 
+_ROI_CONTOUR_SEQUENCE = 0x30060039
 _CONTOUR_DATA = 0x30060050
 _CONTOUR_GEOMETRIC_TYPE = 0x30060042
 _NUMBER_OF_CONTOUR_POINTS = 0x30060046
-_P10 = 10.0 ** np.arange(23)
-
-# --------------------------------------------------------------------------- parsing
-
-_DS_TOKEN = rb"[ \0]*(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?i:nan|inf|infinity))[ \0]*"
-_DS_LIST = re.compile(_DS_TOKEN + rb"(?:\\" + _DS_TOKEN + rb")*")
-_DS_ONE = re.compile(_DS_TOKEN)
-
-
-def _bad_token(i: int, token: bytes) -> DicomInputError:
-    shown = token[:40].decode("latin-1")
-    return DicomInputError(
-        f"value {i + 1} ({shown!r}) is not a decimal number; the file is corrupt or "
-        "was not written by a DICOM-conformant exporter"
-    )
-
-
-def _parse_irregular(
-    data: bytes, idx: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> np.ndarray:
-    """Validate and convert the tokens the vectorised path did not handle."""
-    tokens = [data[a:b] for a, b in zip(starts[idx].tolist(), ends[idx].tolist(), strict=True)]
-    if _DS_LIST.fullmatch(b"\\".join(tokens)) is None:
-        for i, token in zip(idx.tolist(), tokens, strict=True):
-            if _DS_ONE.fullmatch(token) is None:
-                raise _bad_token(i, token)
-    return np.array([t.strip(b" \0") for t in tokens], dtype=np.float64)
-
-
-def _parse_tokens(data: bytes) -> np.ndarray:
-    """Parse backslash-separated decimal strings, mostly without Python loops.
-
-    Plain ``[+-]digits[.digits]`` tokens of up to 16 characters (what planning
-    systems write) are grouped by (length, has sign), so each group is a
-    fixed-width ``(n, width)`` byte matrix whose digits are combined with one
-    matrix-vector product. Every intermediate is an integer below 2**53 and the
-    last step is one correctly rounded division by an exact power of ten, so the
-    result is bit-identical to ``float(token)``. Other tokens (exponents, inner
-    spaces, ``nan``…) are validated with a regular expression and converted by
-    NumPy.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    n = buf.size
-    sep_idx = np.flatnonzero(buf == 92)  # backslash
-    ntok = sep_idx.size + 1
-    starts = np.empty(ntok, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = sep_idx + 1
-    ends = np.empty(ntok, dtype=np.int64)
-    ends[:-1] = sep_idx
-    ends[-1] = n
-    lengths = ends - starts
-    out = np.empty(ntok, dtype=np.float64)
-    irregular = [np.flatnonzero((lengths < 1) | (lengths > 16))]
-    first = buf[np.minimum(starts, n - 1)]
-    has_sign = (first == 45) | (first == 43)
-    key = np.where((lengths < 1) | (lengths > 16), 255, lengths * 2 + has_sign).astype(np.uint8)
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    bounds = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
-    group_start = [0, *bounds.tolist()]
-    group_end = [*bounds.tolist(), ntok]
-    for a, b in zip(group_start, group_end, strict=True):
-        k = int(sorted_key[a])
-        if k == 255:
-            continue
-        idx = order[a:b]
-        signed, length = k & 1, k >> 1
-        width = length - signed
-        if width < 1 or width > 15:
-            irregular.append(idx)  # a lone sign, or too many digits for exact integers
-            continue
-        s = starts[idx]
-        m = np.lib.stride_tricks.sliding_window_view(buf, width)[s + signed]  # (n, width)
-        d = m - np.uint8(48)
-        is_digit = d < 10
-        is_dot = m == 46
-        # Row-wise reductions over a short axis are slow in NumPy; use global checks
-        # and matrix-vector products instead, and per-row checks only on failure.
-        # (einsum, not `@`: BLAS threads slow to a crawl on a busy machine)
-        dot_pos = np.einsum("ij,j->i", is_dot, np.arange(1.0, width + 1.0))  # 1-based; 0: none
-        has_dot = dot_pos > 0
-        if not np.all(is_digit | is_dot) or np.count_nonzero(is_dot) != np.count_nonzero(has_dot):
-            ones = np.ones(width)
-            n_dot = np.einsum("ij,j->i", is_dot, ones)
-            n_bad = np.einsum("ij,j->i", ~(is_digit | is_dot), ones)
-            ok = (n_bad == 0) & (n_dot < 2) & (n_dot < width)
-        elif width == 1 and has_dot.any():
-            ok = ~has_dot
-        else:
-            ok = None
-        if ok is not None:
-            dot_pos = np.where(ok, dot_pos, 0.0)  # rows with several dots: parsed later
-        # One exact integer matrix-vector product per dot position present (usually
-        # one or two per group), then one correctly rounded division.
-        dot_counts = np.bincount(dot_pos.astype(np.int64), minlength=width + 1)
-        vals = np.empty(idx.size)
-        for pos in np.flatnonzero(dot_counts).tolist():
-            weights = _P10[width - 1 :: -1].copy()
-            if pos:
-                weights[: pos - 1] /= 10.0  # digits before the dot
-                weights[pos - 1] = 0.0  # the dot itself
-            # The dot slot has weight 0; rows with another dot position get garbage
-            # here and are not used.
-            r = np.einsum("ij,j->i", d, weights)
-            if pos:
-                r /= _P10[width - pos]
-            if dot_counts[pos] == idx.size:
-                vals = r
-            else:
-                rows = dot_pos == pos
-                vals[rows] = r[rows]
-        if signed:
-            neg = buf[s] == 45
-            vals[neg] = -vals[neg]
-        out[idx] = vals
-        if ok is not None:
-            irregular.append(idx[~ok])
-    odd = np.sort(np.concatenate(irregular))
-    if odd.size:
-        out[odd] = _parse_irregular(data, odd, starts, ends)
-    return out
-
-
-def parse_decimal_string(raw: bytes | bytearray | memoryview | str) -> np.ndarray:
-    """Parse a DICOM DS multi-value (``b"1.5\\\\-2\\\\3e-1"``) into a float64 array.
-
-    Plain decimal tokens (the form planning systems write) take a vectorised
-    NumPy path; the rest (exponents, spaces around values, ``nan``/``inf``) are
-    validated with a regular expression and converted by NumPy. Spaces and NUL
-    padding around the whole string or around values are ignored. ``nan`` and
-    ``inf`` are returned as such: the caller decides whether they are acceptable.
-
-    Parameters
-    ----------
-    raw
-        The element value as bytes (or str).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``float64`` values; empty for an empty (or all-blank) string.
-
-    Raises
-    ------
-    DicomInputError
-        A value is not a decimal number, or is empty (``1\\\\\\\\2``). The message
-        shows the first bad value and its 1-based position. The error carries no
-        path; callers add it.
-    """
-    if isinstance(raw, str):
-        raw = raw.encode("latin-1", errors="replace")
-    data = bytes(raw).strip(b" \0")
-    if not data:
-        return np.zeros(0, dtype=np.float64)
-    return _parse_tokens(data)
-
 
 # --------------------------------------------------------------------------- reader
 
@@ -220,6 +64,47 @@ def _contour_bytes(item: Dataset) -> bytes | None:
         return b""
     seq = [value] if isinstance(value, str | bytes | int | float) else list(value)
     return b"\\".join(repr(float(v)).encode() for v in seq)
+
+
+def _roi_contour_items(ds: Dataset, path: str) -> list[tuple[int, RoiContours | Dataset]]:
+    """Each ROIContourSequence item with its ReferencedROINumber: read from the
+    sequence's bytes when :func:`walk_roi_contours` can, else the pydicom item (whose
+    contours :func:`_contours` reads)."""
+    elem = ds.get_item(_ROI_CONTOUR_SEQUENCE)
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+        walked = walk_roi_contours(
+            elem.value,
+            implicit_vr=bool(ds.is_implicit_VR),
+            little_endian=bool(ds.is_little_endian),
+        )
+        if walked is not None:
+            return [(roi.roi_number, roi) for roi in walked]
+    return [
+        (integer(item, "ReferencedROINumber", path), item)
+        for item in ds.get("ROIContourSequence", None) or []
+    ]
+
+
+def _contours(rc: RoiContours | Dataset, path: str) -> Iterable[ContourItem]:
+    """The contours of one ROIContourSequence item (through pydicom for a Dataset:
+    the point count and data of CLOSED_PLANAR contours only, as they are used)."""
+    if isinstance(rc, RoiContours):
+        yield from rc.contours
+        return
+    for item in rc.get("ContourSequence", None) or []:
+        geometry = _geometry(item)
+        if geometry != "CLOSED_PLANAR":
+            yield ContourItem(geometry, None, None)
+            continue
+        declared = item.get("NumberOfContourPoints", None)
+        n_points = None if declared is None or declared == "" else _number_of_points(item, path, 0)
+        yield ContourItem(geometry, n_points, _contour_bytes(item))
+
+
+def _colour_of(rc: RoiContours | Dataset | None) -> tuple[int, int, int] | None:
+    if rc is None:
+        return None
+    return rc.color if isinstance(rc, RoiContours) else _color(rc)
 
 
 def _geometry(item: Dataset) -> str:
@@ -318,10 +203,9 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         except (TypeError, ValueError):  # absent or unreadable: the type stays unknown
             continue
         interpreted.setdefault(number, text(item, "RTROIInterpretedType").upper())
-    contours_of: dict[int, Dataset] = {}
+    contours_of: dict[int, RoiContours | Dataset] = {}
     set_notes: list[str] = []
-    for item in ds.get("ROIContourSequence", None) or []:
-        ref = integer(item, "ReferencedROINumber", path)
+    for ref, item in _roi_contour_items(ds, path):
         if ref not in roi_info:
             set_notes.append(
                 f"ROIContourSequence refers to ROI {ref}, which is not in "
@@ -358,14 +242,14 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         rc = contours_of.get(number)
         if rc is None:
             continue
-        for c_index, item in enumerate(rc.get("ContourSequence", None) or [], start=1):
-            geometry = _geometry(item)
+        for c_index, contour in enumerate(_contours(rc, path), start=1):
+            geometry = contour.geometry
             if geometry != "CLOSED_PLANAR":
                 per_roi_notes[r][geometry or "untyped"] += 1
                 continue
-            data = _contour_bytes(item)
+            data = contour.data
             n_values = 0 if not data else data.count(b"\\") + 1
-            n_points = _number_of_points(item, path, n_values // 3)
+            n_points = n_values // 3 if contour.n_points is None else contour.n_points
             if n_values != 3 * n_points:
                 name = one_line(roi_info[number][0], 64)
                 raise DicomInputError(
@@ -457,16 +341,25 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
 
     structures: list[Structure] = []
     keep_point = np.repeat(kept, counts)
+    # The contours were collected ROI by ROI: each ROI's contours and points are one
+    # contiguous range (roi_index is non-decreasing).
+    c_bounds = np.searchsorted(roi_index, np.arange(len(order) + 1))
+    p_bounds = np.concatenate([[0], np.cumsum(counts)])[c_bounds]
     for r, number in enumerate(order):
         name, _ = roi_info[number]
-        sel = roi_index == r
-        sel_kept = sel & kept
-        n_short = int(np.count_nonzero(sel & ~kept))
+        c0, c1, p0, p1 = (
+            int(c_bounds[r]),
+            int(c_bounds[r + 1]),
+            int(p_bounds[r]),
+            int(p_bounds[r + 1]),
+        )
+        roi_kept = kept[c0:c1]
+        n_short = int(roi_kept.size - np.count_nonzero(roi_kept))
         notes = per_roi_notes[r]
         if n_short:
             notes["short"] += n_short
-        lengths = counts[sel_kept]
-        xy = xyz[np.repeat(sel, counts) & keep_point, :2] if lengths.size else np.zeros((0, 2))
+        lengths = counts[c0:c1][roi_kept]
+        xy = xyz[p0:p1][keep_point[p0:p1], :2] if lengths.size else np.zeros((0, 2))
         rc = contours_of.get(number)
         structures.append(
             Structure(
@@ -474,9 +367,9 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
                 name=name,
                 xy=np.ascontiguousarray(xy, dtype=np.float64),
                 offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                z=z_mid[sel_kept].astype(np.float64),
+                z=z_mid[c0:c1][roi_kept].astype(np.float64),
                 interpreted_type=interpreted.get(number, ""),
-                color=_color(rc) if rc is not None else None,
+                color=_colour_of(rc),
                 notes=tuple(_skip_note(kind, n) for kind, n in sorted(notes.items())),
             )
         )
