@@ -9,7 +9,9 @@ ratio of the medians.
 * ``--help`` against a two-command typer app printing its ``--help`` (typer's help is
   drawn with rich, which ``import typer`` does not load: the app is the floor of any
   typer program that prints help).
-* ``check --help`` against that app's ``a --help`` (a command's option panel).
+* ``check --help`` against that app's ``a --help`` (a command's option panel) and
+  ``c --help``, a command with as many options of the same kinds as ``check``
+  (typer's cost grows with the options it converts and draws).
 * ``check PLAN --constraints rectum-long-course`` on the benchmark plan against
   ``python -c "import pydicom, numpy"`` (reading DICOM with NumPy at all).
 
@@ -17,7 +19,9 @@ Usage::
 
     python benchmarks/bench_startup.py [--plan DIR] [--rounds 9] [--json OUT.json]
 
-The benchmark plan is generated with ``make_benchmark_plan.py`` when the folder has
+dosecheck's modules are byte-compiled first, as an installed package's are
+(``benchmarks/_bytecode.py``). The benchmark plan is generated with
+``make_benchmark_plan.py`` when the folder has
 none (as ``bench_dvh.py`` does).
 """
 
@@ -37,7 +41,16 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_PLAN = Path("/tmp/dosecheck-bench/plan")
 
 FLOOR_APP = '''
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+
+
+class Colour(str, Enum):
+    red = "red"
+    green = "green"
 
 app = typer.Typer(add_completion=False)
 
@@ -50,6 +63,31 @@ def a(x: int = 1, name: str = "") -> None:
 @app.command()
 def b(y: str = "") -> None:
     """Second command."""
+
+
+@app.command()
+def c(  # as many options as dosecheck check, of the same kinds, each with its help
+    plan: Annotated[Optional[Path], typer.Argument(help="A folder.")] = None,
+    o1: Annotated[Optional[str], typer.Option(help="Text.")] = None,
+    o2: Annotated[Optional[float], typer.Option(help="A number.")] = None,
+    o3: Annotated[Optional[int], typer.Option(help="A count.", min=1)] = None,
+    o4: Annotated[bool, typer.Option(help="A flag.")] = False,
+    o5: Annotated[Colour, typer.Option(help="A choice.")] = Colour.red,
+    o6: Annotated[Optional[Path], typer.Option(help="A file.")] = None,
+    o7: Annotated[Optional[Path], typer.Option(help="A file.")] = None,
+    o8: Annotated[Optional[Path], typer.Option(help="A file.")] = None,
+    o9: Annotated[Optional[list[Path]], typer.Option(help="Files.")] = None,
+    o10: Annotated[bool, typer.Option(help="A flag.")] = False,
+    o11: Annotated[Optional[Path], typer.Option(help="A file.")] = None,
+    o12: Annotated[Optional[Colour], typer.Option(help="A choice.")] = None,
+    o13: Annotated[Optional[str], typer.Option(help="Text.")] = None,
+    o14: Annotated[Optional[list[str]], typer.Option(help="Texts.")] = None,
+    o15: Annotated[bool, typer.Option(help="A flag.")] = False,
+    o16: Annotated[bool, typer.Option(help="A flag.")] = False,
+    o17: Annotated[Optional[Colour], typer.Option(help="A choice.")] = None,
+    o18: Annotated[bool, typer.Option(help="A flag.")] = False,
+) -> None:
+    """Third command."""
 
 
 app()
@@ -102,6 +140,10 @@ def main() -> None:
     ap.add_argument("--no-plan", action="store_true", help="skip the check on the plan")
     args = ap.parse_args()
 
+    sys.path.insert(0, str(HERE))
+    from _bytecode import compile_package
+
+    compile_package()  # as installed: see benchmarks/_bytecode.py
     dc, py = _dosecheck(), sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         app = Path(tmp) / "floor_app.py"
@@ -115,9 +157,14 @@ def main() -> None:
                 "typer app a --help",
                 [py, str(app), "a", "--help"],
             ),
+            (
+                "dosecheck check --help",
+                [*dc, "check", "--help"],
+                "typer app c --help (19 options)",
+                [py, str(app), "c", "--help"],
+            ),
         ]
         if not args.no_plan:
-            sys.path.insert(0, str(HERE))
             from bench_dvh import ensure_plan
 
             ensure_plan(args.plan)
