@@ -72,6 +72,8 @@ UPWARD_EXCEPTIONS = {
     # Plan.dose_scale is annotated with the dose-scale check's result type (a
     # TYPE_CHECKING import; no import at run time).
     ("dosecheck.model", "dosecheck.core.dose_scale"),
+    # Plan.shared_dvhs likewise (the loader's DVHs, reused by the DVH step).
+    ("dosecheck.model", "dosecheck.core.structures"),
 }
 
 #: Where each heavy library may be imported (module-name prefixes).
