@@ -280,13 +280,28 @@ def run_batch_cli(archive: Path, jobs: int, db: Path) -> dict[str, float]:
     }
 
 
+#: ``batch --jobs 1``, checking phase, on this archive before issue #11 (README, 0.1.0
+#: at 67b3d14, 2 cores, load average about 1): the figure the speed target is set against.
+BASELINE_PLANS_PER_S_PER_CORE = 6.6
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--plans", type=int, default=60, help="plans in the archive (>= 50)")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
     parser.add_argument("--discovery-files", type=int, default=1000)
+    parser.add_argument(
+        "--baseline-rate",
+        type=float,
+        default=BASELINE_PLANS_PER_S_PER_CORE,
+        help="plans/s per core to compare with (default: the README's figure before issue #11)",
+    )
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _bytecode import compile_package
+
+    compile_package()  # as installed: see benchmarks/_bytecode.py
     jobs = [int(j) for j in args.jobs.split(",")]
 
     root: Path = args.root
@@ -329,6 +344,12 @@ def main(argv: list[str] | None = None) -> None:
             f"(per plan in a worker: {per_plan:.2f} s, CPU {r['cpu_s'] / r['plans']:.2f} s) "
             f"| {r['compute_s']:.1f} s | {rate:.2f} plans/s | ×{rate / base_rate:.2f} "
             f"| {r['worker_s'] / r['compute_s']:.2f} |"
+        )
+        per_core = rate / j
+        gain = per_core / args.baseline_rate
+        print(
+            f"| `dosecheck batch --jobs {j}`: plans/s per core against {args.baseline_rate:g} "
+            f"before issue #11 | | {per_core:.2f} plans/s/core | ×{gain:.2f} | |"
         )
         print(
             f"| `dosecheck batch --jobs {j}`: end to end (start-up, discovery, hashing, "
