@@ -250,14 +250,23 @@ def time_discovery(folder: Path, repeats: int = 3) -> tuple[float, int, int]:
 _RATE = re.compile(r"\((\d+) checked in ([0-9.]+) s")
 
 
-def run_batch_cli(archive: Path, jobs: int, db: Path) -> dict[str, float]:
-    """Run ``dosecheck batch`` in a subprocess; wall time and the compute phase."""
+def run_batch_cli(
+    archive: Path, jobs: int, db: Path, source: Path | None = None
+) -> dict[str, float]:
+    """Run ``dosecheck batch`` in a subprocess; wall time and the compute phase.
+
+    ``source``: a checkout of another dosecheck version to run instead (put first on
+    ``PYTHONPATH``), e.g. the commit a speed figure is compared with.
+    """
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "dosecheck", "batch", str(archive), "--db", str(db)]
     cmd += ["--jobs", str(jobs)]
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if proc.returncode not in (0, 1):
         raise SystemExit(f"dosecheck batch failed ({proc.returncode}):\n{proc.stderr}")
@@ -297,6 +306,14 @@ def main(argv: list[str] | None = None) -> None:
         default=BASELINE_PLANS_PER_S_PER_CORE,
         help="plans/s per core to compare with (default: the README's figure before issue #11)",
     )
+    parser.add_argument(
+        "--baseline-source",
+        type=Path,
+        help="a checkout of an earlier dosecheck (e.g. `git worktree add /tmp/base 5c718e1`): "
+        "its batch --jobs 1 runs on the same archive, alternating with this one, and the "
+        "ratio of the two is printed",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds with a baseline")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _bytecode import compile_package
@@ -319,6 +336,18 @@ def main(argv: list[str] | None = None) -> None:
     d_time, d_files, d_plans = time_discovery(disco)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     runs = {j: run_batch_cli(archive, j, root / f"results-j{j}.sqlite") for j in jobs}
+
+    side_by_side = None
+    if args.baseline_source is not None:
+        import compileall
+
+        compileall.compile_dir(str(args.baseline_source / "dosecheck"), quiet=1)
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            theirs.append(run_batch_cli(archive, 1, root / "base.sqlite", args.baseline_source))
+            ours.append(run_batch_cli(archive, 1, root / "head.sqlite"))
+        best = [max(r["plans"] / r["compute_s"] for r in rs) for rs in (ours, theirs)]
+        side_by_side = (best[0], best[1])
 
     fails = next(iter(runs.values()))["fail"]
     print()
@@ -354,6 +383,13 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| `dosecheck batch --jobs {j}`: end to end (start-up, discovery, hashing, "
             f"database) | {r['wall_s']:.1f} s | {r['plans'] / r['wall_s']:.2f} plans/s | | |"
+        )
+    if side_by_side is not None:
+        head, base = side_by_side
+        print(
+            f"| side by side, `--jobs 1`, best of {args.rounds} alternating rounds: this "
+            f"checkout against {args.baseline_source} | | {head:.2f} vs {base:.2f} plans/s "
+            f"| ×{head / base:.2f} | |"
         )
 
 
