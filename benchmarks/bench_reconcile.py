@@ -115,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         plan = load_plan(tps_plan)
         spacing = structure_set_spacing(plan.structure_set)
         field = DoseField(plan.dose)
-        field.inplane_gradients()
         rois = [(s, end_cap_spacing(s, spacing)) for s in plan.structure_set.structures]
 
         def half_slice() -> list:

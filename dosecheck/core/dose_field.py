@@ -148,7 +148,7 @@ class DoseField:
         nz, ny, nx = grid.dose_gy.shape
         self.nx, self.ny, self.nz = nx, ny, nz
         self.stride_z = ny * nx
-        self._gradients: tuple[np.ndarray, np.ndarray] | None = None
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.max_gy = float(self.flat.max()) if self.flat.size else 0.0
         if not np.isfinite(self.max_gy) or self.max_gy > MAX_DOSE_GY:
             raise ValueError(
@@ -156,18 +156,36 @@ class DoseField:
                 f"(limit {MAX_DOSE_GY:g} Gy); check DoseGridScaling and DoseUnits"
             )
 
-    def inplane_gradients(self) -> tuple[np.ndarray, np.ndarray]:
-        """Flat ``|dD/dx|`` and ``|dD/dy|`` (Gy/mm) at the voxel centres (computed once)."""
-        if self._gradients is None:
-            d = self.grid.dose_gy
-            gx = np.zeros_like(d)
-            gy = np.zeros_like(d)
-            if self.nx > 1:
-                gx = np.abs(np.gradient(d, float(self.grid.x[1] - self.grid.x[0]), axis=2))
-            if self.ny > 1:
-                gy = np.abs(np.gradient(d, float(self.grid.y[1] - self.grid.y[0]), axis=1))
-            self._gradients = (gx.reshape(-1), gy.reshape(-1))
-        return self._gradients
+    def _difference_tables(self, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per index along ``axis``: flat offsets of the voxels a gradient differences
+        (up, down) and the divisor, as ``np.gradient`` takes them (built once)."""
+        tables = self._tables.get(axis)
+        if tables is None:
+            n, stride, coords = (
+                (self.nx, 1, self.grid.x) if axis == 2 else (self.ny, self.nx, self.grid.y)
+            )
+            step = float(coords[1] - coords[0])
+            i = np.arange(n)
+            up = np.where(i < n - 1, stride, 0)
+            down = np.where(i > 0, stride, 0)
+            # In the dose's own dtype, so the division rounds as np.gradient's does.
+            divisor = np.where((i > 0) & (i < n - 1), 2.0 * step, step).astype(self.flat.dtype)
+            tables = self._tables[axis] = (up, down, divisor)
+        return tables
+
+    def gradient_at(self, flat: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+        """``|dD/dx|`` (``axis=2``) or ``|dD/dy|`` (``axis=1``) in Gy/mm at voxels ``flat``.
+
+        ``index`` is each voxel's index along that axis. The same differences as
+        ``np.gradient`` (central inside, one-sided at the first and last voxel), taken
+        only at the voxels asked for: a plan's structures look up a small part of the
+        grid, so no whole-grid gradient arrays are built (issue #11).
+        """
+        if (self.nx if axis == 2 else self.ny) < 2:
+            return np.zeros(flat.shape, dtype=self.flat.dtype)
+        up, down, divisor = self._difference_tables(axis)
+        diff = self.flat[flat + up[index]] - self.flat[flat - down[index]]
+        return np.abs(diff / divisor[index])
 
     def inplane_spread(
         self, ax: Axis, ay: Axis, iz: np.ndarray, sx: float, sy: float
@@ -179,37 +197,44 @@ class DoseField:
         the nearest voxel (``iz``: dose-plane index per point). Beyond the outermost
         voxel centres the dose is held constant, so there is no spread along that axis.
         """
-        gx, gy = self.inplane_gradients()
         flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
-        fx = np.where(ax.core, sx * gx[flat], 0.0)
-        fy = np.where(ay.core, sy * gy[flat], 0.0)
+        fx = np.where(ax.core, sx * self.gradient_at(flat, ax.nearest, 2), 0.0)
+        fy = np.where(ay.core, sy * self.gradient_at(flat, ay.nearest, 1), 0.0)
         return np.sqrt(fx * fx + fy * fy)
 
-    def inplane(self, ax: Axis, ay: Axis) -> list[tuple[np.ndarray, np.ndarray]]:
+    def inplane(self, ax: Axis, ay: Axis) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Bilinear corners of each point: ``[(flat in-plane offset, weight), ...]``.
 
         Corners whose weight is zero for every point are left out, so samples at voxel
-        centres cost one look-up per dose plane instead of four.
+        centres cost one look-up per dose plane instead of four; a weight of exactly 1
+        for every point is ``None`` (no multiplication).
         """
         base = ay.i0 * self.nx + ax.i0
-        wx, wy = ax.w, ay.w
-        corners = []
-        for oy, fy in ((0, 1 - wy), (self.nx, wy)):
-            if not fy.any():
-                continue
-            for ox, fx in ((0, 1 - wx), (1, wx)):
-                if fx.any():
-                    corners.append((base + (oy + ox), fx * fy))
+
+        def factors(w: np.ndarray, step: int) -> list[tuple[int, np.ndarray | None]]:
+            out: list[tuple[int, np.ndarray | None]] = []
+            for offset, f in ((0, 1 - w), (step, w)):
+                if f.any():
+                    out.append((offset, None if (f == 1.0).all() else f))
+            return out
+
+        corners: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for oy, fy in factors(ay.w, self.nx):
+            for ox, fx in factors(ax.w, 1):
+                w = fx if fy is None else fy if fx is None else fx * fy
+                corners.append((base + (oy + ox) if oy + ox else base, w))
         return corners
 
     def on_frame(
-        self, corners: list[tuple[np.ndarray, np.ndarray]], frame: np.ndarray
+        self, corners: list[tuple[np.ndarray, np.ndarray | None]], frame: np.ndarray
     ) -> np.ndarray:
         """Bilinear dose of each sample on dose plane ``frame`` (per sample)."""
         shift = frame * self.stride_z
         out = None
         for offs, w in corners:
-            v = self.flat[offs + shift] * w
+            v = self.flat[offs + shift]
+            if w is not None:
+                v = v * w
             out = v if out is None else out + v
         assert out is not None
         return out

@@ -261,7 +261,6 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
         return []
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
         return [compute_dvh(s, field, slice_thickness_mm=t, settings=settings) for s, t in tasks]
-    field.inplane_gradients()  # computed once, shared with the workers copy-on-write
     _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
     # Largest structures first, so no worker is left with the body at the end.
     size = [float(polygon_areas(s.xy, s.offsets).sum()) for s, _ in tasks]
