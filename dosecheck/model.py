@@ -8,7 +8,8 @@ Coordinates are DICOM patient coordinates in millimetres. Doses are in gray.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,6 +82,10 @@ class DoseGrid:
         return float(self.dose_gy.max()) if self.dose_gy.size else 0.0
 
 
+#: The attributes of a :class:`Structure` that a deferred one makes on first use.
+_GEOMETRY_FIELDS = ("xy", "offsets", "z")
+
+
 @dataclass(frozen=True, eq=False)
 class Structure:
     """One ROI's closed planar contours, stored as flat NumPy arrays.
@@ -117,8 +122,53 @@ class Structure:
     color: tuple[int, int, int] | None = None
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def deferred(
+        cls,
+        number: int,
+        name: str,
+        geometry: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        n_contours: int,
+        **kwargs: object,
+    ) -> Structure:
+        """A structure whose ``xy``, ``offsets`` and ``z`` are made on first use.
+
+        ``geometry()`` returns them (and raises the reader's error for bad contour
+        data); it runs once, when one of the three is first read. A reader uses this
+        so that a check that needs three ROIs of thirty does not parse and verify the
+        contour data of the other twenty-seven (issue #11). ``geometry`` must be
+        picklable for the structure to be, and give ``n_contours`` contours (known
+        before parsing, so :attr:`is_empty` does not parse).
+        """
+        self = object.__new__(cls)
+        values = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        values.update(number=number, name=name, **kwargs)
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_geometry", geometry)
+        object.__setattr__(self, "_n_contours", int(n_contours))
+        return self
+
+    def __getattr__(self, attr: str) -> np.ndarray:
+        # Only reached when normal lookup fails: a deferred structure's geometry.
+        if attr in _GEOMETRY_FIELDS:
+            geometry = self.__dict__.get("_geometry")
+            if geometry is not None:
+                for key, value in zip(_GEOMETRY_FIELDS, geometry(), strict=True):
+                    object.__setattr__(self, key, value)
+                object.__setattr__(self, "_geometry", None)
+                return self.__dict__[attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    @property
+    def is_deferred(self) -> bool:
+        """True while the geometry of a :meth:`deferred` structure has not been made."""
+        return self.__dict__.get("_geometry") is not None
+
     @property
     def n_contours(self) -> int:
+        if self.is_deferred:
+            return int(self.__dict__["_n_contours"])
         return int(self.z.shape[0])
 
     @property

@@ -16,10 +16,10 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from dosecheck.core.structures import (
+    SetSpacing,
     StructureDVH,
     end_cap_spacing,
     select_structures,
-    structure_set_spacing,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class DVHCache:
 
         self.plan = plan
         self.settings = settings or EngineSettings()
-        self.spacing = structure_set_spacing(plan.structure_set)
+        self.spacing = SetSpacing(plan.structure_set)
         self.field: DoseField | None = None
         self.items: dict[str, StructureDVH] = {}
         self.alternates: dict[str, dict[str, DVH]] = {}

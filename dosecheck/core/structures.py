@@ -24,6 +24,7 @@ from dosecheck.errors import InputError
 
 __all__ = [
     "EndCaps",
+    "SetSpacing",
     "SharedDVHs",
     "StructureDVH",
     "compute_dvhs",
@@ -68,7 +69,7 @@ class SharedDVHs:
 
     def __init__(self, grid: DoseGrid, structure_set: StructureSet) -> None:
         self.grid = grid
-        self.spacing = structure_set_spacing(structure_set)
+        self.spacing = SetSpacing(structure_set)
         self._field: DoseField | None = None
         self._dvhs: dict[int, tuple[Structure, dict[EndCaps, DVH]]] = {}
 
@@ -137,15 +138,40 @@ def structure_set_spacing(structure_set: StructureSet) -> float | None:
     return float(values[np.argmax(counts)])
 
 
-def end_cap_spacing(structure: Structure, set_spacing: float | None) -> float | None:
+class SetSpacing:
+    """:func:`structure_set_spacing` of a structure set, computed when first asked for.
+
+    Only a single-plane ROI needs the set's spacing, and computing it reads every ROI's
+    geometry: a check on a few ROIs of a deferred structure set
+    (:meth:`~dosecheck.model.Structure.deferred`) need not (issue #11). Pass it where
+    :func:`end_cap_spacing` takes ``set_spacing``.
+    """
+
+    def __init__(self, structure_set: StructureSet) -> None:
+        self._structure_set = structure_set
+        self._value: float | None = None
+        self._known = False
+
+    def __call__(self) -> float | None:
+        if not self._known:
+            self._value = structure_set_spacing(self._structure_set)
+            self._known = True
+        return self._value
+
+
+def end_cap_spacing(structure: Structure, set_spacing: float | SetSpacing | None) -> float | None:
     """Contour spacing for a structure's end caps: its own plane spacing, else the set's.
 
     ``set_spacing`` is :func:`structure_set_spacing` of the structure set (computed once
-    per set by the caller); a single-plane ROI has no spacing of its own.
+    per set by the caller), or a :class:`SetSpacing` that computes it only if needed;
+    a single-plane ROI has no spacing of its own.
     """
     from dosecheck.core.engine import contour_spacing
 
-    return contour_spacing(np.unique(np.round(structure.z, 3))) or set_spacing
+    own = contour_spacing(np.unique(np.round(structure.z, 3)))
+    if own:
+        return own
+    return set_spacing() if isinstance(set_spacing, SetSpacing) else set_spacing
 
 
 def require_shape() -> None:
@@ -220,7 +246,7 @@ def compute_dvhs(
         settings = replace(settings or EngineSettings(), end_caps=EndCaps(end_caps))
     if settings is not None and EndCaps(settings.end_caps) is EndCaps.SHAPE:
         require_shape()  # here, not in a worker process
-    spacing = structure_set_spacing(plan.structure_set)
+    spacing = SetSpacing(plan.structure_set)
     shared = plan.shared_dvhs
     field = (shared.field_for(plan.dose) if shared else None) or DoseField(plan.dose)
     chosen = select_structures(plan.structure_set, structures)

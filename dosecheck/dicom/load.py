@@ -145,7 +145,7 @@ def load_plan(
         check_exists(p)
 
     warnings: list[str] = []
-    structure_set = read_rtstruct(files.rtstruct)
+    structure_set = read_rtstruct(files.rtstruct, deferred=True)
     if not structure_set.structures:
         raise DicomInputError(
             "is empty: the structure set has no ROIs, so there is nothing to compute; "

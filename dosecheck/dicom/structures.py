@@ -2,9 +2,10 @@
 
 ContourData is the bulk of an RTSTRUCT (often several hundred thousand points, in
 thousands of contour items). This reader takes the contour items' values from the
-sequence's bytes (:mod:`dosecheck.dicom.contour_items`, pydicom as the fallback) and
-converts the undecoded bytes of every ContourData element, joined, in one vectorised
-pass (:func:`~dosecheck.dicom.decimal_string.parse_decimal_string`).
+sequence's bytes (:mod:`dosecheck.dicom.contour_items`, pydicom as the fallback); each
+ROI's undecoded ContourData bytes are converted, joined, in one vectorised pass and
+checked (:mod:`dosecheck.dicom.contour_geometry`), at once or, with ``deferred=True``,
+when the ROI's geometry is first used.
 
 Limits: at most :data:`MAX_CONTOUR_POINTS` points per file; only axial
 CLOSED_PLANAR contours are used; a coordinate beyond ±:data:`MAX_COORDINATE_MM`
@@ -17,11 +18,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dosecheck.dicom._common import integer, one_line, quiet_pydicom, read_dataset, text
+from dosecheck.dicom.contour_geometry import (
+    MAX_COORDINATE_MM,
+    PLANAR_TOLERANCE_MM,
+    RoiGeometry,
+)
 from dosecheck.dicom.contour_items import ContourItem, RoiContours, walk_roi_contours
 from dosecheck.dicom.decimal_string import parse_decimal_string
 from dosecheck.errors import DicomInputError
@@ -37,11 +42,6 @@ __all__ = [
 
 #: Largest number of contour points accepted in one RTSTRUCT (about 0.5 GB of text).
 MAX_CONTOUR_POINTS = 20_000_000
-#: Largest contour coordinate magnitude accepted (mm): 100 m. Anything larger is not a
-#: patient coordinate (and would overflow the rasteriser's integer arithmetic).
-MAX_COORDINATE_MM = 1e5
-#: A closed contour's points must lie within this z range (mm) to count as axial.
-PLANAR_TOLERANCE_MM = 0.01
 
 _ROI_CONTOUR_SEQUENCE = 0x30060039
 _CONTOUR_DATA = 0x30060050
@@ -148,7 +148,9 @@ def _skip_note(kind: str, n: int) -> str:
 
 
 @quiet_pydicom
-def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None) -> StructureSet:
+def read_rtstruct(
+    path: str | Path, *, roi_numbers: Iterable[int] | None = None, deferred: bool = False
+) -> StructureSet:
     """Read an RT Structure Set.
 
     Parameters
@@ -157,6 +159,12 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         The RTSTRUCT file.
     roi_numbers
         Only read these ROI numbers (all when ``None``).
+    deferred
+        Parse and check each ROI's ContourData when its geometry is first used
+        (:meth:`~dosecheck.model.Structure.deferred`), not now: a check that uses a
+        few ROIs of many skips the rest. The errors about contour values (below) are
+        then raised at that first use. The file's structure, the ROI numbers, the
+        point counts and the point limit are checked now either way.
 
     Returns
     -------
@@ -234,18 +242,20 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
         order = [n for n in order if n in set(wanted)]
 
     # Collect every contour item of the selected ROIs (one Python step per contour).
-    chunks: list[bytes] = []
-    roi_of: list[int] = []  # index into `order`
-    n_declared: list[int] = []
-    per_roi_notes: list[Counter[str]] = [Counter() for _ in order]
-    for r, number in enumerate(order):
+    per_roi: list[tuple[list[bytes], list[int], Counter[str]]] = []
+    total_points = 0
+    for number in order:
+        chunks: list[bytes] = []
+        n_declared: list[int] = []
+        notes: Counter[str] = Counter()
+        per_roi.append((chunks, n_declared, notes))
         rc = contours_of.get(number)
         if rc is None:
             continue
         for c_index, contour in enumerate(_contours(rc, path), start=1):
             geometry = contour.geometry
             if geometry != "CLOSED_PLANAR":
-                per_roi_notes[r][geometry or "untyped"] += 1
+                notes[geometry or "untyped"] += 1
                 continue
             data = contour.data
             n_values = 0 if not data else data.count(b"\\") + 1
@@ -260,10 +270,9 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
                     tag="ContourData",
                 )
             chunks.append(data or b"")
-            roi_of.append(r)
             n_declared.append(n_points)
+            total_points += n_points
 
-    total_points = int(sum(n_declared))
     if total_points > MAX_CONTOUR_POINTS:
         raise DicomInputError(
             f"holds {total_points:,} contour points, more than the supported "
@@ -273,106 +282,25 @@ def read_rtstruct(path: str | Path, *, roi_numbers: Iterable[int] | None = None)
             tag="ContourData",
         )
 
-    counts = np.asarray(n_declared, dtype=np.int64)
-    roi_index = np.asarray(roi_of, dtype=np.int64)
-    nonempty = [c for c in chunks if c]
-    try:
-        values = parse_decimal_string(b"\\".join(nonempty)) if nonempty else np.zeros(0)
-    except DicomInputError:
-        # Find the offending ROI for the message (error path only).
-        for data, r in zip(chunks, roi_of, strict=True):
-            try:
-                parse_decimal_string(data)
-            except DicomInputError as exc:
-                number = order[r]
-                raise DicomInputError(
-                    f"ROI {number} '{one_line(roi_info[number][0], 64)}': {exc.message}",
-                    path=path,
-                    tag="ContourData",
-                ) from None
-        raise
-    xyz = values.reshape(-1, 3)
-    point_contour = np.repeat(np.arange(counts.size), counts)
-
-    bad = ~np.isfinite(xyz).all(axis=1)
-    if bad.any():
-        c = int(point_contour[np.argmax(bad)])
-        number = order[int(roi_index[c])]
-        raise DicomInputError(
-            f"ROI {number} '{one_line(roi_info[number][0], 64)}' has NaN or infinite coordinates; "
-            "fix or remove this structure in the planning system and export again",
-            path=path,
-            tag="ContourData",
-        )
-    far = (np.abs(xyz) > MAX_COORDINATE_MM).any(axis=1)
-    if far.any():
-        i = int(np.argmax(far))
-        number = order[int(roi_index[int(point_contour[i])])]
-        value = float(xyz[i][np.argmax(np.abs(xyz[i]))])
-        raise DicomInputError(
-            f"ROI {number} '{one_line(roi_info[number][0], 64)}' has a coordinate of "
-            f"{value:g} mm, beyond ±{MAX_COORDINATE_MM:g} mm (100 m): it is not a patient "
-            "coordinate; the file is corrupt, export it again",
-            path=path,
-            tag="ContourData",
-        )
-
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    kept = counts >= 3
-    z_mid = np.zeros(counts.size)
-    has_points = counts > 0
-    if has_points.any():
-        zmin = np.full(counts.size, np.nan)
-        zmax = np.full(counts.size, np.nan)
-        zmin[has_points] = np.minimum.reduceat(xyz[:, 2], starts[has_points])
-        zmax[has_points] = np.maximum.reduceat(xyz[:, 2], starts[has_points])
-        not_axial = kept & (zmax - zmin > PLANAR_TOLERANCE_MM)
-        if not_axial.any():
-            c = int(np.argmax(not_axial))
-            number = order[int(roi_index[c])]
-            raise DicomInputError(
-                f"ROI {number} '{one_line(roi_info[number][0], 64)}' has a closed contour "
-                f"whose points are not on one axial plane (z from {zmin[c]:g} to {zmax[c]:g} mm); "
-                "dosecheck supports axial contours only: export axial (transverse) contours",
-                path=path,
-                tag="ContourData",
-            )
-        z_mid[kept] = 0.5 * (zmin[kept] + zmax[kept])
-
     structures: list[Structure] = []
-    keep_point = np.repeat(kept, counts)
-    # The contours were collected ROI by ROI: each ROI's contours and points are one
-    # contiguous range (roi_index is non-decreasing).
-    c_bounds = np.searchsorted(roi_index, np.arange(len(order) + 1))
-    p_bounds = np.concatenate([[0], np.cumsum(counts)])[c_bounds]
-    for r, number in enumerate(order):
-        name, _ = roi_info[number]
-        c0, c1, p0, p1 = (
-            int(c_bounds[r]),
-            int(c_bounds[r + 1]),
-            int(p_bounds[r]),
-            int(p_bounds[r + 1]),
-        )
-        roi_kept = kept[c0:c1]
-        n_short = int(roi_kept.size - np.count_nonzero(roi_kept))
-        notes = per_roi_notes[r]
+    for number, (chunks, n_declared, notes) in zip(order, per_roi, strict=True):
+        name = roi_info[number][0]
+        n_short = sum(1 for n in n_declared if n < 3)
         if n_short:
             notes["short"] += n_short
-        lengths = counts[c0:c1][roi_kept]
-        xy = xyz[p0:p1][keep_point[p0:p1], :2] if lengths.size else np.zeros((0, 2))
-        rc = contours_of.get(number)
-        structures.append(
-            Structure(
-                number=number,
-                name=name,
-                xy=np.ascontiguousarray(xy, dtype=np.float64),
-                offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                z=z_mid[c0:c1][roi_kept].astype(np.float64),
-                interpreted_type=interpreted.get(number, ""),
-                color=_colour_of(rc),
-                notes=tuple(_skip_note(kind, n) for kind, n in sorted(notes.items())),
-            )
+        geometry = RoiGeometry(path, number, name, chunks, n_declared)
+        structure = Structure.deferred(
+            number,
+            name,
+            geometry,
+            len(n_declared) - n_short,
+            interpreted_type=interpreted.get(number, ""),
+            color=_colour_of(contours_of.get(number)),
+            notes=tuple(_skip_note(kind, n) for kind, n in sorted(notes.items())),
         )
+        if not deferred:
+            structure.xy  # noqa: B018 - parse and check now, in file order
+        structures.append(structure)
 
     frame = ""
     ref_frames = ds.get("ReferencedFrameOfReferenceSequence", None) or []
