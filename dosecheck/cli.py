@@ -21,6 +21,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from dosecheck import VERSION_LINE, __version__
+from dosecheck._malloc import keep_freed_memory
 from dosecheck.commands.options import (
     CompareTpsOpt,
     DoseIsOpt,
@@ -304,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     Input errors become one line on stderr and exit 2; anything else is a bug (one
     line and exit 3, or the traceback with ``--debug``).
     """
+    keep_freed_memory()  # before any command allocates anything large (issue #11)
     state = {"debug": False}  # set by --debug (the app callback), read here
     extra = {} if argv is None else {"prog_name": "dosecheck"}
     try:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dosecheck._malloc import keep_freed_memory
 from dosecheck._optional import require
 from dosecheck.batch.tasks import PlanOutcome, PlanTask, evaluate_plan
 from dosecheck.errors import InputError
@@ -94,7 +95,9 @@ def _watch_parent(parent_pid: int, interval_s: float = 1.0) -> None:
 
     A worker blocked on the pool's call queue never notices that the parent was killed
     (SIGKILL leaves no chance to shut the pool down), so it checks every second.
+    It also fixes the C heap's thresholds (:func:`~dosecheck._malloc.keep_freed_memory`).
     """
+    keep_freed_memory()
 
     def watch() -> None:
         while True:
