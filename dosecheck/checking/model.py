@@ -73,6 +73,8 @@ _SHOWN_LABEL = {
 Reason = Literal[
     "structure_not_found", "structure_ambiguous", "metric_undefined", "outside_dose_grid"
 ]
+# A conformity or gradient index whose body ROI is missing or ambiguous takes the
+# structure reasons: the body is a structure the check needs.
 
 
 #: The plan's verdict: ``incomplete`` when no mandatory constraint failed but at least
@@ -157,8 +159,11 @@ class Constraint:
         if self.priority not in PRIORITIES:
             raise ValueError(f"priority must be mandatory or optimal; got {self.priority!r}")
         if self.limit_unit_is_percent_rx and not self.metric.gives_dose:
-            raise ValueError(f"{self.metric} gives a volume: its limit cannot be % of prescription")
-        problem = self._fractionation_problem() or self._variation_problem()
+            what = "is a ratio" if self.metric.is_index else "gives a volume"
+            raise ValueError(f"{self.metric} {what}: its limit cannot be % of prescription")
+        problem = (
+            self._fractionation_problem() or self._variation_problem() or self._index_problem()
+        )
         if problem:
             raise ValueError(problem)
         if not self.text:
@@ -186,6 +191,26 @@ class Constraint:
                 f"a variation limit on a converted dose limit ({self.basis_text}) is not "
                 "supported; give the constraint with dose_basis: physical"
             )
+        return None
+
+    def _index_problem(self) -> str | None:
+        """Limits no index can reach: a CN above 1 (a percentage written for the ratio)
+        and a GI below 1."""
+        kind = self.metric.kind
+        for what, v in (("limit", self.limit), ("variation limit", self.variation)):
+            if v is None:
+                continue
+            if kind == "CN" and v > 1:
+                return (
+                    f"the {what} {format_number(v)} of {self.metric} is above 1, which the "
+                    "conformation number never exceeds: it is a ratio (0-1), not a percentage; "
+                    f"write e.g. {format_number(v / 100) if v <= 100 else '0.75'}"
+                )
+            if kind == "GI" and v < 1:
+                return (
+                    f"the {what} {format_number(v)} of {self.metric} is below 1, which the "
+                    "gradient index (a larger isodose volume over a smaller) never is"
+                )
         return None
 
     @property
@@ -302,6 +327,11 @@ def fractionation_refusal(metric: Metric, limit_percent_rx: bool, basis: str) ->
     """Why ``dose_basis`` ``basis`` (eqd2 or set_fractions) cannot apply to this
     constraint, or ``None`` when it can."""
     what = f"dose_basis {basis}"
+    if metric.is_index:
+        return (
+            f"{what} cannot apply to {metric}: a plan-quality index is a ratio of the "
+            "physical dose distribution; give it with dose_basis: physical"
+        )
     if metric.kind == "Mean":
         return (
             f"{what} cannot apply to {metric}: the mean of the converted dose over the "
@@ -458,6 +488,9 @@ class ConstraintResult:
         the prescription"``); empty for a plain name match.
     variation_limit
         The constraint's variation limit in ``unit``, or ``None`` without one.
+    body_roi
+        For ``CI``, ``CN`` and ``GI``: the body (external) ROI whose DVH gave the
+        isodose volume (:mod:`dosecheck.checking.body`); ``None`` otherwise.
     evaluated_on
         ``"physical"``: ``value`` is read from the physical DVH; ``"eqd2_sum"``: from the
         DVH of the voxel-wise EQD2 sum of a plan sum's parts (``value`` and ``limit`` are
@@ -489,6 +522,7 @@ class ConstraintResult:
     match_detail: str = ""
     evaluated_on: str = "physical"
     variation_limit: float | None = None
+    body_roi: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))  # ValueError for a typo
