@@ -19,7 +19,8 @@ assumed to be the patient).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from dosecheck.checking.matching import (
@@ -30,8 +31,17 @@ from dosecheck.checking.matching import (
     normalize_name,
 )
 from dosecheck.checking.model import ConstraintSet, StructureSpec
+from dosecheck.core.dvh import DVH
 
-__all__ = ["BODY_ALIASES", "BODY_NAME", "body_spec", "find_body", "uses_body"]
+__all__ = [
+    "BODY_ALIASES",
+    "BODY_NAME",
+    "BodyDVH",
+    "body_dvh",
+    "body_spec",
+    "find_body",
+    "uses_body",
+]
 
 #: The name the body structure goes by (``--map Body=ROI``, the site alias file).
 BODY_NAME: Final = "Body"
@@ -95,3 +105,40 @@ def find_body(spec: StructureSpec, roi_names: Sequence[str], context: NamingCont
         names,
         message,
     )
+
+
+@dataclass(frozen=True)
+class BodyDVH:
+    """The body ROI of one evaluation: its match, DVH (``None`` when not found) and the
+    caveats every index result carries."""
+
+    match: MatchResult
+    dvh: DVH | None
+    warnings: tuple[str, ...] = ()
+
+
+def body_dvh(
+    cset: ConstraintSet,
+    roi_names: Sequence[str],
+    ctx: NamingContext,
+    get_dvh: Callable[[str], DVH],
+    cache: dict[str, DVH],
+    outside_grid_message: Callable[[str, DVH], str | None],
+) -> BodyDVH:
+    """The body ROI and its DVH (from ``cache`` or ``get_dvh``, stored in ``cache``),
+    with a warning when the body extends beyond the dose grid (``outside_grid_message``
+    says whether it does, as for any structure)."""
+    match = find_body(body_spec(cset), roi_names, ctx)
+    if match.roi is None:
+        return BodyDVH(match, None)
+    if match.roi not in cache:
+        cache[match.roi] = get_dvh(match.roi)
+    dvh = cache[match.roi]
+    warnings = [*match.warnings, *dvh.warnings]
+    if outside_grid_message(match.roi, dvh) is not None:
+        warnings.append(
+            f"the body ROI {match.roi!r} extends {dvh.outside_grid_cc:.1f} cc beyond the "
+            "dose grid: isodose volumes count the body inside the grid only (the dose "
+            "outside it is taken as below the isodose, as planning systems do)"
+        )
+    return BodyDVH(match, dvh, tuple(warnings))

@@ -21,6 +21,12 @@ instead (:func:`dosecheck.core.eqd2.eqd2_sum`), against its dose as EQD2 (a
 ``set_fractions`` dose is converted to EQD2 at equal BED); its result says
 ``evaluated_on: eqd2_sum``.
 
+Plan-quality indices: ``CI``, ``CN`` and ``GI`` also need the DVH of the body
+(external) ROI, found once per evaluation (:mod:`dosecheck.checking.body`); without one
+(or with two candidates) they are ``not_evaluated`` with the reason of a structure not
+found (ambiguous), naming what was looked for. The body may extend beyond the dose
+grid: its isodose volume then counts the body inside the grid, and the result says so.
+
 Dose grid: when more than :func:`outside_grid_tolerance_cc` of a structure lies
 outside the dose grid (where the dose is unknown), every constraint of that structure,
 ``Volume[cc]`` included, is ``not_evaluated`` (reason ``outside_dose_grid``).
@@ -32,10 +38,11 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from dosecheck.checking.body import BodyDVH, body_dvh
 from dosecheck.checking.conversion import Conversion, convert, limit_of
 from dosecheck.checking.fractionation import eqd2
 from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
-from dosecheck.checking.messages import fmt, message, short_label
+from dosecheck.checking.messages import fmt, index_detail, message, short_label
 from dosecheck.checking.model import (
     Constraint,
     ConstraintResult,
@@ -147,6 +154,7 @@ def evaluate_constraints(
     ctx = dataclasses.replace(
         naming or NamingContext(), prescription_gy=rx, set_prescription_gy=cset.prescription_gy
     )
+    body: BodyDVH | None = None
     for spec in cset.structures:
         match = match_structure(spec, roi_names, ctx)
         if match.roi is None:
@@ -175,7 +183,23 @@ def evaluate_constraints(
                 on_sum = eqd2_dvhs(match.roi, c.alpha_beta)
                 results.append(_evaluate_on_eqd2_sum(spec, c, match, on_sum, rx, n, strict))
                 continue
-            results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
+            if not c.metric.needs_body:
+                results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
+                continue
+            if body is None:
+                body = body_dvh(cset, roi_names, ctx, get_dvh, cache, outside_grid_message)
+            if body.dvh is None:
+                why = f"{c.metric.label} needs the body (external) ROI: {body.match.message}"
+                reason = "structure_ambiguous" if body.match.status == "ambiguous" else None
+                results.append(
+                    _not_evaluated(
+                        spec, c, match, rx, n, reason or "structure_not_found", why, strict
+                    )
+                )
+                continue
+            results.append(
+                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=body)
+            )
     return results
 
 
@@ -241,6 +265,7 @@ def _result(
     reason: Reason | None = None,
     warnings: tuple[str, ...] = (),
     conv: Conversion | None = None,
+    body_roi: str | None = None,
 ) -> ConstraintResult:
     return ConstraintResult(
         structure=spec.name,
@@ -267,6 +292,7 @@ def _result(
         plan_fractions=None if conv is None else conv.fractions,
         converted_dose_gy=None if conv is None else conv.physical_gy,
         variation_limit=_variation_of(c, rx),
+        body_roi=body_roi,
     )
 
 
@@ -342,22 +368,35 @@ def _evaluate_one(
     fractions: int | None,
     rx_warnings: list[str],
     strict: bool,
+    body: BodyDVH | None = None,
 ) -> ConstraintResult:
     warnings = _dvh_warnings(dvh)
+    body_dvh = body.dvh if body is not None else None
+    body_roi = body.match.roi if body is not None else None
+    if body is not None:
+        warnings += body.warnings
     if c.needs_prescription:
         warnings += tuple(rx_warnings)
     try:
         conv = convert(c, fractions)
         metric = c.metric if conv is None else conv.metric
-        value = metric.evaluate(dvh, rx).value
+        value = metric.evaluate(dvh, rx, body=body_dvh).value
         limit = limit_of(c, rx, conv)
         if not math.isfinite(value):
             raise MetricDomainError(f"{c.metric.label} is undefined on {match.roi!r}")
     except MetricDomainError as e:
-        return _not_evaluated(
-            spec, c, match, rx, fractions, "metric_undefined", str(e), strict, warnings
+        return dataclasses.replace(
+            _not_evaluated(
+                spec, c, match, rx, fractions, "metric_undefined", str(e), strict, warnings
+            ),
+            body_roi=body_roi,
         )
     ok = c.holds(value, limit)
+    text = message(c, dvh, value, limit, ok, rx, conv) + (
+        "" if ok else _variation_note(c, value, rx)
+    )
+    if c.metric.is_index:
+        text += f"; {index_detail(c.metric, dvh, rx, body_dvh)}"
     return _result(
         spec,
         c,
@@ -365,11 +404,11 @@ def _evaluate_one(
         value=value,
         limit=limit,
         status=_status(c, value, ok, rx),
-        message=message(c, dvh, value, limit, ok, rx, conv)
-        + ("" if ok else _variation_note(c, value, rx)),
+        message=text,
         rx=rx,
         warnings=warnings,
         conv=conv,
+        body_roi=body_roi,
     )
 
 

@@ -13,7 +13,7 @@ from dosecheck.core.dvh import DVH
 from dosecheck.errors import MetricDomainError
 from dosecheck.metrics import Metric, format_number
 
-__all__ = ["fmt", "message", "short_label"]
+__all__ = ["fmt", "index_detail", "message", "short_label"]
 
 
 def message(
@@ -33,12 +33,12 @@ def message(
     (45 Gy EQD2, α/β 3 Gy): …``.
     """
     unit = c.metric.output_unit
-    sep = "" if unit == "%" else " "
+    sep = "" if unit in ("%", "") else " "
     if c.limit_unit_is_percent_rx or (conv is not None and conv.limit is not None):
         limit_n, places = fmt(limit), 2
-    else:  # as written, and the value at least as precise
+    else:  # as written, and the value at least as precise (a ratio to 3 decimals)
         limit_n = format_number(limit)
-        places = max(2, len(limit_n.partition(".")[2]))
+        places = max(3 if c.metric.is_index else 2, len(limit_n.partition(".")[2]))
     limit_s = f"{limit_n}{sep}{unit}"
     if c.limit_unit_is_percent_rx and rx is not None:
         limit_s += f" ({c.limit_text} of {fmt(rx)} Gy)"
@@ -127,3 +127,24 @@ def fmt(x: float, places: int = 2) -> str:
     if x != 0 and abs(x) < 0.1:
         return format_number(float(f"{x:.3g}"))
     return format_number(round(x, places))
+
+
+def index_detail(metric: Metric, dvh: DVH, rx: float | None, body: DVH | None) -> str:
+    """What a plan-quality index was computed from, for its message: ``TV 68 cc, TV_RI
+    64.2 cc, V_RI 80.1 cc at 47.88 Gy (body 'BODY')``, ``V_25Gy 310 cc / V_50Gy 80 cc``
+    or ``D2% 52.1 Gy, D98% 47 Gy, D50% 50.2 Gy``."""
+    from dosecheck.core.plan_quality import isodose_volumes
+
+    if metric.kind == "HI":
+        d = {p: dvh.dose_at_volume_percent(p) for p in (2.0, 98.0, 50.0)}
+        return ", ".join(f"D{format_number(p)}% {fmt(g)} Gy" for p, g in d.items())
+    assert body is not None and metric.number is not None
+    n, unit = metric.number, metric.number_unit
+    gy = n / 100.0 if unit == "cGy" else (n * rx / 100.0 if unit == "%" and rx else n)
+    of = f" (body {body.name!r})" if body.name else ""
+    if metric.kind == "GI":
+        assert rx is not None
+        low, high = body.volume_at_dose(gy), body.volume_at_dose(rx)
+        return f"V_{fmt(gy)}Gy {fmt(low)} cc / V_{fmt(rx)}Gy {fmt(high)} cc{of}"
+    tv, tv_ri, v_ri = isodose_volumes(dvh, body, gy)
+    return f"TV {fmt(tv)} cc, TV_RI {fmt(tv_ri)} cc, V_RI {fmt(v_ri)} cc at {fmt(gy)} Gy{of}"
