@@ -13,7 +13,7 @@ Form                        Meaning                                        Examp
 ``Mean|Max|Min[Gy|cGy|%]``  dose statistics                               ``Mean[Gy]``
 ``Volume[cc]``              structure volume inside the dose grid          ``Volume[cc]``
 ``CI<dose>[]``              RTOG conformity index V_RI / TV                ``CI95%[]``
-``CN<dose>[]``              Paddick conformation number TV_RI² / (TV·V_RI) ``CN47.88Gy[]``
+``CN<dose>[]``              Paddick conformation number TV_RI²/(TV·V_RI)   ``CN47.88Gy[]``
 ``GI<dose>[]``              Paddick gradient index V_dose / V_Rx           ``GI50%[]``
 ``HI[]``                    ICRU 83 homogeneity index (D2 − D98) / D50     ``HI[]``
 ==========================  =============================================  ==============

@@ -5,16 +5,14 @@ conformity and gradient indices, the body's (the external ROI, the whole patient
 Notation: TV is the target volume, ``V_RI`` the body volume receiving at least the
 reference isodose ``RI``, ``TV_RI`` the target volume receiving at least it.
 
-==========================  ======================================  ====================
-Index                       Formula                                 Reference
-==========================  ======================================  ====================
-RTOG conformity index CI    ``V_RI / TV``                           Shaw et al. 1993
-Paddick conformation        ``TV_RI² / (TV × V_RI)``                Paddick 2000
-number CN
-Paddick gradient index GI   ``V_low / V_Rx`` (``low`` = 50 % Rx)    Paddick & Lippitz
-                                                                    2006
-ICRU 83 homogeneity HI      ``(D2% − D98%) / D50%`` of the target   ICRU Report 83
-==========================  ======================================  ====================
+===========================  ========================================  ====================
+Index                        Formula                                   Reference
+===========================  ========================================  ====================
+CI, RTOG conformity index    ``V_RI / TV``                             Shaw et al. 1993
+CN, Paddick conformation     ``TV_RI² / (TV × V_RI)``                  Paddick 2000
+GI, Paddick gradient index   ``V_low / V_Rx`` (``low`` = 50 % Rx)      Paddick, Lippitz 2006
+HI, ICRU 83 homogeneity      ``(D2% − D98%) / D50%`` of the target     ICRU Report 83
+===========================  ========================================  ====================
 
 The volumes are read from the DVHs (linear interpolation between dose edges, see
 :class:`~dosecheck.core.dvh.DVH`). The body's DVH counts the body inside the dose grid
