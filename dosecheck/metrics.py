@@ -161,6 +161,22 @@ class Metric:
             return self.number_unit == "%"
         return self.gives_dose and self.output_unit == "%"
 
+    def unreachable(self, limit: float) -> str | None:
+        """Why no value of this metric can meet or miss ``limit`` meaningfully (a CN
+        limit above 1, a GI limit below 1), as the end of a sentence; else ``None``."""
+        if self.kind == "CN" and limit > 1:
+            hint = format_number(limit / 100) if limit <= 100 else "0.75"
+            return (
+                "is above 1, which the conformation number never exceeds: it is a ratio "
+                f"(0-1), not a percentage; write e.g. {hint}"
+            )
+        if self.kind == "GI" and limit < 1:
+            return (
+                "is below 1, which the gradient index (a larger isodose volume over a "
+                "smaller) never is"
+            )
+        return None
+
     # --- evaluation ---------------------------------------------------------------
     def evaluate(
         self, dvh: DVH, prescription_gy: float | None = None, *, body: DVH | None = None

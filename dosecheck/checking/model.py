@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from dosecheck.checking.fractionation import DOSE_BASES, DoseBasis, describe_basis
+from dosecheck.checking.fractionation import (
+    DOSE_BASES,
+    DoseBasis,
+    describe_basis,
+    fractionation_refusal,
+)
 from dosecheck.errors import MetricDomainError
 from dosecheck.metrics import Metric, format_number
 
@@ -194,23 +199,10 @@ class Constraint:
         return None
 
     def _index_problem(self) -> str | None:
-        """Limits no index can reach: a CN above 1 (a percentage written for the ratio)
-        and a GI below 1."""
-        kind = self.metric.kind
         for what, v in (("limit", self.limit), ("variation limit", self.variation)):
-            if v is None:
-                continue
-            if kind == "CN" and v > 1:
-                return (
-                    f"the {what} {format_number(v)} of {self.metric} is above 1, which the "
-                    "conformation number never exceeds: it is a ratio (0-1), not a percentage; "
-                    f"write e.g. {format_number(v / 100) if v <= 100 else '0.75'}"
-                )
-            if kind == "GI" and v < 1:
-                return (
-                    f"the {what} {format_number(v)} of {self.metric} is below 1, which the "
-                    "gradient index (a larger isodose volume over a smaller) never is"
-                )
+            problem = None if v is None else self.metric.unreachable(v)
+            if problem:
+                return f"the {what} {format_number(v)} of {self.metric} {problem}"
         return None
 
     @property
@@ -320,34 +312,6 @@ def _gy(x: float, unit: str | None) -> float | None:
         return x
     if unit == "cGy":
         return x / 100.0
-    return None
-
-
-def fractionation_refusal(metric: Metric, limit_percent_rx: bool, basis: str) -> str | None:
-    """Why ``dose_basis`` ``basis`` (eqd2 or set_fractions) cannot apply to this
-    constraint, or ``None`` when it can."""
-    what = f"dose_basis {basis}"
-    if metric.is_index:
-        return (
-            f"{what} cannot apply to {metric}: a plan-quality index is a ratio of the "
-            "physical dose distribution; give it with dose_basis: physical"
-        )
-    if metric.kind == "Mean":
-        return (
-            f"{what} cannot apply to {metric}: the mean of the converted dose over the "
-            "structure is not the conversion of the mean dose (EQD2 and BED are nonlinear "
-            "in the dose), so a mean-dose limit cannot be converted; give it as a physical "
-            "dose (dose_basis: physical)"
-        )
-    if metric.kind == "Volume":
-        return f"{what} cannot apply to {metric}: it has no dose to convert"
-    if metric.needs_prescription or limit_percent_rx:
-        return (
-            f"{what} cannot apply to a dose in % of prescription ({metric}"
-            + (" with a limit in %" if limit_percent_rx else "")
-            + "): it is already relative to the prescription; give the dose in Gy or cGy, "
-            "or use dose_basis: physical"
-        )
     return None
 
 
