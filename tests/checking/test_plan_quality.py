@@ -82,6 +82,20 @@ def test_the_body_is_found_like_a_structure(name: str, kind: str) -> None:
     assert r.value == pytest.approx(EXPECTED[0], rel=1e-9)
 
 
+def test_a_body_beyond_the_dose_grid_is_counted_inside_it_and_said() -> None:
+    # The dose grid's voxels end at y = ±62.5 mm (nodes ±60, 5 mm voxels); this body
+    # reaches ±80 mm. The dose is constant in y, so V_RI counts 125 mm of the body's
+    # 160 mm: CN95% = (w/30) × 80/125 with w = 125/6 mm, below the limit 0.5.
+    report = check_plan(
+        memory_plan(body_box=(-90.0, 90.0, -80.0, 80.0)), load_constraint_set_text(SET)
+    )
+    cn = report.results[0]
+    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 125, rel=1e-9)
+    assert cn.status is Status.FAIL
+    assert any("extends" in w and "beyond the dose grid" in w for w in cn.warnings)
+    assert not any("beyond the dose grid" in w for w in report.results[-1].warnings)  # HI
+
+
 def test_no_body_roi_is_not_evaluated_and_named() -> None:
     report = _check(body_name="")
     by_metric = {r.metric: r for r in report.results}

@@ -71,10 +71,14 @@ def _box(number: int, name: str, box: tuple[float, float, float, float], kind: s
     )
 
 
-def structure_set(body_name: str = "BODY", body_type: str = "EXTERNAL") -> StructureSet:
+def structure_set(
+    body_name: str = "BODY",
+    body_type: str = "EXTERNAL",
+    body_box: tuple[float, float, float, float] = BODY_BOX,
+) -> StructureSet:
     rois = [_box(1, "PTV", PTV_BOX, "PTV")]
     if body_name:
-        rois.append(_box(2, body_name, BODY_BOX, body_type))
+        rois.append(_box(2, body_name, body_box, body_type))
     return StructureSet(
         structures=tuple(rois),
         frame_of_reference_uid=FRAME_UID,
@@ -98,7 +102,11 @@ def dose_grid() -> DoseGrid:
     )
 
 
-def memory_plan(body_name: str = "BODY", body_type: str = "EXTERNAL") -> Plan:
+def memory_plan(
+    body_name: str = "BODY",
+    body_type: str = "EXTERNAL",
+    body_box: tuple[float, float, float, float] = BODY_BOX,
+) -> Plan:
     """The plan as model objects (prescription 50 Gy in 25 fractions)."""
     info = PlanInfo(
         label="PQIPLAN",
@@ -109,7 +117,7 @@ def memory_plan(body_name: str = "BODY", body_type: str = "EXTERNAL") -> Plan:
     )
     return Plan(
         files=PlanFiles(rtstruct="", rtdose=()),
-        structure_set=structure_set(body_name, body_type),
+        structure_set=structure_set(body_name, body_type, body_box),
         dose=dose_grid(),
         plan_info=info,
     )
