@@ -12,12 +12,27 @@ Form                        Meaning                                        Examp
 ``DC<volume>[Gy|cGy|%]``    maximum dose to the coldest ``<volume>``       ``DC700cc[Gy]``
 ``Mean|Max|Min[Gy|cGy|%]``  dose statistics                               ``Mean[Gy]``
 ``Volume[cc]``              structure volume inside the dose grid          ``Volume[cc]``
+``CI<dose>[]``              RTOG conformity index V_RI / TV                ``CI95%[]``
+``CN<dose>[]``              Paddick conformation number TV_RI²/(TV·V_RI)   ``CN47.88Gy[]``
+``GI<dose>[]``              Paddick gradient index V_dose / V_Rx           ``GI50%[]``
+``HI[]``                    ICRU 83 homogeneity index (D2 − D98) / D50     ``HI[]``
 ==========================  =============================================  ==============
 
 ``<dose>`` is a number followed by ``Gy``, ``cGy`` or ``%`` (percent of the
 prescription dose); ``<volume>`` is a number followed by ``cc`` or ``%`` (percent of
 the structure volume). The unit in brackets is the unit of the result and is
 required; a dose result in ``%`` is a percentage of the prescription dose.
+
+The plan-quality indices (:mod:`dosecheck.core.plan_quality`) are ratios: their
+brackets are empty. ``CI``/``CN`` take the reference isodose (``95%`` of the
+prescription, or an absolute dose); ``GI`` takes the low isodose and divides the body
+volume receiving it by the body volume receiving the prescription dose; ``HI`` takes
+no number. ``[%]`` is accepted on ``CI``, ``CN`` and ``GI`` because the Varian-style
+templates write ``CN95%[%]`` and ``GI50%[%]``: it does **not** scale the value (those
+templates' scripts compute the same ratio whatever the brackets say), so
+``CN95%[%]`` is ``CN95%[]``. ``HI[%]`` is refused: HI is also quoted in per cent
+elsewhere, and a limit would be ambiguous. ``CI``, ``CN`` and ``GI`` need the body
+(external) ROI's DVH, passed to :meth:`Metric.evaluate` as ``body``.
 
 Numbers are unsigned decimals without exponent: ``30``, ``18.5``, ``0.03`` and also
 ``.5`` (read as ``0.5``). ``5.``, ``-5``, ``+5`` and ``1e3`` are rejected. Volume
@@ -29,57 +44,30 @@ writes the shortest decimal that reads back to the same float (``.5`` → ``0.5`
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from dosecheck.errors import MetricDomainError, MetricSyntaxError
+from dosecheck.metric_forms import (
+    ACCEPTED_FORMS,
+    ALL_KINDS,
+    DOSE_KINDS,
+    DOSE_UNITS,
+    INDEX_KINDS,
+    ISODOSE_INDEX_KINDS,
+    METRIC_RE,
+    STAT_KINDS,
+    VOLUME_KINDS,
+    VOLUME_UNITS,
+    diagnose,
+    explain_fields,
+)
 
 if TYPE_CHECKING:
     from dosecheck.core.dvh import DVH
 
 __all__ = ["ACCEPTED_FORMS", "Metric", "MetricValue", "format_number", "parse_metric"]
-
-#: Volume-at-dose metrics (the number is a dose).
-VOLUME_KINDS: Final = ("V", "CV")
-#: Dose-at-volume metrics (the number is a volume).
-DOSE_KINDS: Final = ("D", "DC")
-#: Dose statistics (no number).
-STAT_KINDS: Final = ("Mean", "Max", "Min")
-ALL_KINDS: Final = (*VOLUME_KINDS, *DOSE_KINDS, *STAT_KINDS, "Volume")
-
-DOSE_UNITS: Final = ("Gy", "cGy", "%")
-VOLUME_UNITS: Final = ("cc", "%")
-
-#: One-line description of the grammar, appended to every syntax error.
-ACCEPTED_FORMS: Final = (
-    "accepted forms (AAPM TG-263, case-sensitive): "
-    "V<dose>[cc|%] e.g. V30Gy[cc], V95%[%]; "
-    "CV<dose>[cc|%] e.g. CV20Gy[cc]; "
-    "D<volume>[Gy|cGy|%] e.g. D95%[Gy], D0.03cc[Gy]; "
-    "DC<volume>[Gy|cGy|%] e.g. DC700cc[Gy]; "
-    "Mean[Gy|cGy|%], Max[...], Min[...] e.g. Mean[Gy]; Volume[cc] "
-    "(<dose> is a number with Gy, cGy or % of prescription; "
-    "<volume> a number with cc or % of the structure)"
-)
-
-_NUM: Final = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-_METRIC_RE: Final = re.compile(
-    r"\s*(?:"
-    rf"(?P<vk>CV|V)(?P<vn>{_NUM})(?P<vu>cGy|Gy|%)"
-    rf"|(?P<dk>DC|D)(?P<dn>{_NUM})(?P<du>cc|%)"
-    r"|(?P<sk>Mean|Max|Min|Volume)"
-    r")\s*\[\s*(?P<out>cGy|Gy|cc|%)\s*\]\s*"
-)
-# A loose reading used only to explain what is wrong with a rejected metric.
-_LOOSE_RE: Final = re.compile(
-    r"\s*(?P<head>[A-Za-z]+)\s*(?P<num>[-+]?[0-9.]*(?:[eE][-+]?[0-9]+)?)\s*"
-    r"(?P<unit>[A-Za-z%]*)\s*(?:\[\s*(?P<out>[^\]]*?)\s*\]?)?\s*"
-)
-_CANONICAL_CASE: Final = {
-    w.lower(): w for w in (*ALL_KINDS, "Gy", "cGy", "cc", "Dmax", "Dmean", "Dmin")
-}
 
 
 @dataclass(frozen=True)
@@ -109,16 +97,17 @@ class Metric:
     Attributes
     ----------
     kind
-        ``"V"``, ``"CV"``, ``"D"``, ``"DC"``, ``"Mean"``, ``"Max"``, ``"Min"`` or
-        ``"Volume"``.
+        ``"V"``, ``"CV"``, ``"D"``, ``"DC"``, ``"Mean"``, ``"Max"``, ``"Min"``,
+        ``"Volume"`` or a plan-quality index ``"CI"``, ``"CN"``, ``"GI"``, ``"HI"``.
     number
-        The dose (``V``, ``CV``) or volume (``D``, ``DC``) after the letters, in
-        ``number_unit``; ``None`` for the statistics.
+        The dose (``V``, ``CV``, ``CI``, ``CN``, ``GI``) or volume (``D``, ``DC``) after
+        the letters, in ``number_unit``; ``None`` for the statistics and ``HI``.
     number_unit
-        ``"Gy"``, ``"cGy"`` or ``"%"`` (of prescription) for ``V``/``CV``; ``"cc"`` or
-        ``"%"`` (of the structure) for ``D``/``DC``; ``None`` for the statistics.
+        ``"Gy"``, ``"cGy"`` or ``"%"`` (of prescription) for ``V``/``CV`` and the
+        isodose indices; ``"cc"`` or ``"%"`` (of the structure) for ``D``/``DC``;
+        ``None`` for the statistics and ``HI``.
     output_unit
-        The unit in brackets: the unit of the result.
+        The unit in brackets: the unit of the result; ``""`` for the indices (ratios).
     text
         The string exactly as written (the canonical form when built directly).
     """
@@ -153,22 +142,56 @@ class Metric:
         return self.kind in DOSE_KINDS or self.kind in STAT_KINDS
 
     @property
+    def is_index(self) -> bool:
+        """True for the plan-quality indices ``CI``, ``CN``, ``GI`` and ``HI`` (ratios)."""
+        return self.kind in INDEX_KINDS
+
+    @property
+    def needs_body(self) -> bool:
+        """True when evaluating needs the body (external) ROI's DVH: ``CI``, ``CN``, ``GI``."""
+        return self.kind in ISODOSE_INDEX_KINDS
+
+    @property
     def needs_prescription(self) -> bool:
-        """True when evaluating needs the prescription dose (a dose in ``%``)."""
-        if self.kind in VOLUME_KINDS:
+        """True when evaluating needs the prescription dose: a dose in ``%``, and ``GI``
+        (its denominator is the prescription isodose)."""
+        if self.kind == "GI":
+            return True
+        if self.kind in VOLUME_KINDS or self.kind in ISODOSE_INDEX_KINDS:
             return self.number_unit == "%"
         return self.gives_dose and self.output_unit == "%"
 
+    def unreachable(self, limit: float) -> str | None:
+        """Why no value of this metric can meet or miss ``limit`` meaningfully (a CN
+        limit above 1, a GI limit below 1), as the end of a sentence; else ``None``."""
+        if self.kind == "CN" and limit > 1:
+            hint = format_number(limit / 100) if limit <= 100 else "0.75"
+            return (
+                "is above 1, which the conformation number never exceeds: it is a ratio "
+                f"(0-1), not a percentage; write e.g. {hint}"
+            )
+        if self.kind == "GI" and limit < 1:
+            return (
+                "is below 1, which the gradient index (a larger isodose volume over a "
+                "smaller) never is"
+            )
+        return None
+
     # --- evaluation ---------------------------------------------------------------
-    def evaluate(self, dvh: DVH, prescription_gy: float | None = None) -> MetricValue:
+    def evaluate(
+        self, dvh: DVH, prescription_gy: float | None = None, *, body: DVH | None = None
+    ) -> MetricValue:
         """Evaluate the metric on ``dvh``.
 
         Parameters
         ----------
         dvh
-            The structure's cumulative DVH.
+            The structure's cumulative DVH (the target's, for an index).
         prescription_gy
-            Prescription dose (Gy); needed only when a dose is given or asked in ``%``.
+            Prescription dose (Gy); needed only when a dose is given or asked in ``%``,
+            and by ``GI``.
+        body
+            The body (external) ROI's DVH; needed by ``CI``, ``CN`` and ``GI``.
 
         Returns
         -------
@@ -179,10 +202,12 @@ class Metric:
         ------
         MetricDomainError
             When the metric is undefined on this DVH (empty structure, a volume larger
-            than the structure) or needs a prescription that is missing.
+            than the structure) or needs a prescription or a body DVH that is missing.
         """
         rx = self._prescription(prescription_gy)
         kind, n, out = self.kind, self.number, self.output_unit
+        if kind in INDEX_KINDS:
+            return MetricValue(self._index(dvh, rx, body), out)
         if kind == "Volume":
             return MetricValue(float(dvh.volume_cc), out)
         if kind in VOLUME_KINDS:
@@ -214,6 +239,25 @@ class Metric:
         if not math.isfinite(gy):
             raise MetricDomainError(f"{self.label} is undefined on structure {dvh.name!r}")
         return MetricValue(_from_gy(float(gy), out, rx), out)
+
+    def _index(self, dvh: DVH, rx: float | None, body: DVH | None) -> float:
+        from dosecheck.core import plan_quality as pq
+
+        if self.kind == "HI":
+            return pq.homogeneity_index(dvh)
+        if body is None:
+            raise MetricDomainError(
+                f"{self.label} needs the DVH of the body (external) ROI, the whole patient: "
+                "none was given"
+            )
+        assert self.number is not None
+        dose_gy = _to_gy(self.number, self.number_unit, rx)
+        if self.kind == "GI":
+            assert rx is not None
+            return pq.gradient_index(body, dose_gy, rx)
+        if self.kind == "CI":
+            return pq.conformity_index(dvh, body, dose_gy)
+        return pq.conformation_number(dvh, body, dose_gy)
 
     def _prescription(self, prescription_gy: float | None) -> float | None:
         if not self.needs_prescription:
@@ -255,6 +299,8 @@ def _check_fields(
     """Why this combination is not a valid metric, or ``None``."""
     if kind not in ALL_KINDS:
         return f"unknown kind {kind!r}"
+    if kind in INDEX_KINDS:
+        return _check_index(kind, number, number_unit, output_unit)
     if kind in VOLUME_KINDS or kind in DOSE_KINDS:
         units = DOSE_UNITS if kind in VOLUME_KINDS else VOLUME_UNITS
         if number_unit not in units:
@@ -273,6 +319,27 @@ def _check_fields(
         allowed = DOSE_UNITS
     if output_unit not in allowed:
         return f"the unit in brackets of {kind} must be {' or '.join(allowed)}"
+    return None
+
+
+def _check_index(
+    kind: str, number: float | None, number_unit: str | None, output_unit: str
+) -> str | None:
+    """Why this combination is not a valid plan-quality index, or ``None``."""
+    if output_unit != "":
+        return f"{kind} is a ratio: its brackets are empty, {kind}...[]"
+    if kind == "HI":
+        if number is not None or number_unit is not None:
+            return "HI takes no number"
+        return None
+    if number_unit not in DOSE_UNITS:
+        return f"{kind} takes an isodose in Gy, cGy or % of prescription, not {number_unit!r}"
+    if number is None or not math.isfinite(number) or not number > 0:
+        return f"{kind} needs an isodose > 0, not {number!r}"
+    if kind == "GI" and number_unit == "%" and not number < 100:
+        return (
+            f"GI takes the low isodose, below the prescription (100%), not {format_number(number)}%"
+        )
     return None
 
 
@@ -308,114 +375,30 @@ def parse_metric(text: str) -> Metric:
         raise MetricSyntaxError(
             f"a DVH metric must be text, not {type(text).__name__}; {ACCEPTED_FORMS}"
         )
-    m = _METRIC_RE.fullmatch(text)
+    m = METRIC_RE.fullmatch(text)
     if m is None:
-        raise _syntax_error(text, _diagnose(text))
+        raise _syntax_error(text, diagnose(text))
     if m["vk"]:
         kind, num, unit = m["vk"], m["vn"], m["vu"]
     elif m["dk"]:
         kind, num, unit = m["dk"], m["dn"], m["du"]
+    elif m["ik"]:
+        kind, num, unit = m["ik"], m["in"], m["iu"]
     else:
         kind, num, unit = m["sk"], None, None
     number = None if num is None else float(num)
     if number is not None and not math.isfinite(number):
         raise _syntax_error(text, f"the number {num} is too large")
-    problem = _check_fields(kind, number, unit, m["out"])
+    out = m["out"] or ""
+    if kind in ISODOSE_INDEX_KINDS and out == "%":
+        out = ""  # the templates' spelling of the same ratio (module docstring)
+    problem = _check_fields(kind, number, unit, out)
     if problem:
-        raise _syntax_error(text, _explain_fields(kind, unit, m["out"]) or problem)
-    return Metric(kind=kind, number=number, number_unit=unit, output_unit=m["out"], text=text)
+        raise _syntax_error(text, explain_fields(kind, unit, out) or problem)
+    return Metric(kind=kind, number=number, number_unit=unit, output_unit=out, text=text)
 
 
 def _syntax_error(text: str, hint: str | None) -> MetricSyntaxError:
     shown = text if len(text) <= 60 else text[:57] + "..."
     hint_part = f": {hint}" if hint else ""
     return MetricSyntaxError(f"invalid DVH metric {shown!r}{hint_part}; {ACCEPTED_FORMS}")
-
-
-def _explain_fields(kind: str, unit: str | None, out: str) -> str | None:
-    """A specific explanation of a wrong unit in brackets (``V30Gy[Gy]``)."""
-    if kind in VOLUME_KINDS and out not in VOLUME_UNITS:
-        return f"{kind} gives a volume: the unit in brackets must be cc or %"
-    if kind == "Volume" and out != "cc":
-        return "Volume gives cc: write Volume[cc]"
-    if kind not in VOLUME_KINDS and kind != "Volume" and out not in DOSE_UNITS:
-        return f"{kind} gives a dose: the unit in brackets must be Gy, cGy or %"
-    if kind in DOSE_KINDS and unit == "%":
-        return f"{kind} takes a percentage of the structure volume between 0 and 100"
-    return None
-
-
-def _diagnose(text: str) -> str | None:
-    """Best guess at what is wrong with a rejected metric, or ``None``."""
-    if not text.strip():
-        return "it is empty"
-    squeezed = re.sub(r"\s+", "", text)
-    if squeezed != text.strip() and _METRIC_RE.fullmatch(squeezed):
-        return f"spaces are allowed only around the brackets; did you mean {squeezed!r}?"
-    fixed = _fix_case(squeezed)
-    if fixed is not None and fixed != squeezed and _METRIC_RE.fullmatch(fixed):
-        return f"letters and units are case-sensitive; did you mean {fixed!r}?"
-    loose = _LOOSE_RE.fullmatch(text)
-    if loose is None:
-        return None
-    head, num, unit, out = loose["head"], loose["num"], loose["unit"], loose["out"]
-    canon = _CANONICAL_CASE.get(head.lower(), head)
-    if canon in ("Dmax", "Dmean", "Dmin"):
-        return f"write {canon[1:].capitalize()}[Gy] for the {canon[1:].lower()} dose"
-    if canon not in ALL_KINDS:
-        return f"unknown metric {head!r}"
-    if canon != head:
-        return f"letters are case-sensitive: write {canon!r}, not {head!r}"
-    if canon in VOLUME_KINDS or canon in DOSE_KINDS:
-        what = "a dose" if canon in VOLUME_KINDS else "a volume"
-        units = "Gy, cGy or %" if canon in VOLUME_KINDS else "cc or %"
-        if not num:
-            return f"{canon} must be followed by {what}, a number with {units}"
-        if num.startswith("-"):
-            return "negative numbers are not allowed"
-        if num.startswith("+"):
-            return "write the number without a sign"
-        if "e" in num.lower():
-            return "write the number without an exponent"
-        if num.endswith(".") or num.count(".") > 1:
-            return f"{num!r} is not a valid number (write e.g. 0.5, 18.5, 30)"
-        if not unit:
-            return f"the number needs a unit: {units}"
-        if canon in VOLUME_KINDS and unit in VOLUME_UNITS:
-            return f"{canon} takes a dose ({units}); for the dose to a volume use D{num}{unit}[Gy]"
-        if canon in DOSE_KINDS and unit in DOSE_UNITS:
-            return (
-                f"{canon} takes a volume ({units}); for the volume receiving a dose use "
-                f"V{num}{unit}[cc]"
-            )
-        if canon in VOLUME_KINDS and unit not in DOSE_UNITS:
-            return f"unknown dose unit {unit!r}: use Gy, cGy or %"
-        if canon in DOSE_KINDS and unit not in VOLUME_UNITS:
-            return f"unknown volume unit {unit!r}: use cc or %"
-    elif num or unit:
-        example = f"{canon}[{'cc' if canon == 'Volume' else 'Gy'}]"
-        return f"{canon} takes no number or unit before the brackets: write e.g. {example}"
-    if out is None:
-        example = "cc" if canon in VOLUME_KINDS or canon == "Volume" else "Gy"
-        return f"the unit of the result is missing: add it in brackets, e.g. [{example}]"
-    if "]" not in text:
-        return "the closing bracket is missing"
-    return None
-
-
-def _fix_case(text: str) -> str | None:
-    """``text`` with each run of letters in TG-263 case (``v30gy`` → ``V30Gy``).
-
-    ``None`` if a run of letters is not a known word.
-    """
-    out: list[str] = []
-    for tok in re.split(r"([A-Za-z]+)", text):
-        if tok and tok[0].isalpha():
-            low = tok.lower()
-            if low in _CANONICAL_CASE:
-                out.append(_CANONICAL_CASE[low])
-            else:
-                return None
-        else:
-            out.append(tok)
-    return "".join(out)

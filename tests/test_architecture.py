@@ -12,7 +12,7 @@ The layers, lowest first (a module may import from its own layer and those below
 base     ``dosecheck`` (the version), ``errors``, ``_optional``, ``_yaml``
 model    ``model``: plain plan data
 core     ``core/``: the numbers (NumPy; no files, no DICOM)
-metrics  ``metrics``: the TG-263 grammar, evaluated on a DVH
+metrics  ``metrics``, ``metric_forms``: the TG-263 grammar, evaluated on a DVH
 dicom    ``dicom/``: DICOM to the model and back (the only user of pydicom)
 checking ``checking/``: constraint sets, matching, evaluation, ``check_plan``
 output   ``output/``: text for terminals and machines
@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dosecheck", "dosecheck.errors", "dosecheck._optional", "dosecheck._yaml"),
     ("dosecheck.model",),
     ("dosecheck.core",),
-    ("dosecheck.metrics",),
+    ("dosecheck.metrics", "dosecheck.metric_forms"),
     ("dosecheck.dicom",),
     ("dosecheck.checking",),
     ("dosecheck.output",),

@@ -154,6 +154,8 @@ def value_ranges(
             )
             if abs(r.value - r.limit) <= max(2 * spread, 0.01 * abs(r.limit)):
                 near.add(r.roi)  # type: ignore[arg-type]
+                if r.body_roi is not None:  # an index: its isodose volume too
+                    near.add(r.body_roi)
         if near and _shape_available():
             by_source["shape"] = evaluate(
                 lambda roi: (

@@ -459,10 +459,16 @@ def check_plan(
 
 
 def _check_roi_map(roi_map: Mapping[str, str], cset: ConstraintSet, roi_names: list[str]) -> None:
-    """Refuse a ``--map`` naming a structure the set lacks or a ROI the plan lacks."""
+    """Refuse a ``--map`` naming a structure the set lacks or a ROI the plan lacks (the
+    body, ``--map Body=ROI``, counts as a structure when an index needs it)."""
     import difflib
 
+    from dosecheck.checking.body import body_spec, uses_body
+
     structures = {normalize_name(s.name): s.name for s in cset.structures}
+    if uses_body(cset):
+        body = body_spec(cset).name
+        structures.setdefault(normalize_name(body), body)
     for structure, roi in roi_map.items():
         if normalize_name(structure) not in structures:
             close = difflib.get_close_matches(structure, list(structures.values()), n=1)

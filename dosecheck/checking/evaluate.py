@@ -21,6 +21,12 @@ instead (:func:`dosecheck.core.eqd2.eqd2_sum`), against its dose as EQD2 (a
 ``set_fractions`` dose is converted to EQD2 at equal BED); its result says
 ``evaluated_on: eqd2_sum``.
 
+Plan-quality indices: ``CI``, ``CN`` and ``GI`` also need the DVH of the body
+(external) ROI, found once per evaluation (:mod:`dosecheck.checking.body`); without one
+(or with two candidates) they are ``not_evaluated`` with the reason of a structure not
+found (ambiguous), naming what was looked for. The body may extend beyond the dose
+grid: its isodose volume then counts the body inside the grid, and the result says so.
+
 Dose grid: when more than :func:`outside_grid_tolerance_cc` of a structure lies
 outside the dose grid (where the dose is unknown), every constraint of that structure,
 ``Volume[cc]`` included, is ``not_evaluated`` (reason ``outside_dose_grid``).
@@ -31,10 +37,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
-from dosecheck.checking.fractionation import eqd2, from_physical, to_physical
+from dosecheck.checking.body import BodyDVH, body_dvh
+from dosecheck.checking.conversion import Conversion, convert, limit_of
+from dosecheck.checking.fractionation import eqd2
 from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
+from dosecheck.checking.messages import fmt, index_detail, message, short_label
 from dosecheck.checking.model import (
     Constraint,
     ConstraintResult,
@@ -85,9 +93,9 @@ def resolve_prescription(
         prescription_gy, cset.prescription_gy, rel_tol=1e-6, abs_tol=1e-6
     ):
         warnings.append(
-            f"the plan's prescription ({_fmt(prescription_gy)} Gy) differs from the one "
-            f"the constraint set {cset.name!r} was written for ({_fmt(cset.prescription_gy)} "
-            f"Gy); percentages of prescription use {_fmt(prescription_gy)} Gy"
+            f"the plan's prescription ({fmt(prescription_gy)} Gy) differs from the one "
+            f"the constraint set {cset.name!r} was written for ({fmt(cset.prescription_gy)} "
+            f"Gy); percentages of prescription use {fmt(prescription_gy)} Gy"
         )
     return prescription_gy, warnings
 
@@ -146,6 +154,7 @@ def evaluate_constraints(
     ctx = dataclasses.replace(
         naming or NamingContext(), prescription_gy=rx, set_prescription_gy=cset.prescription_gy
     )
+    body: BodyDVH | None = None
     for spec in cset.structures:
         match = match_structure(spec, roi_names, ctx)
         if match.roi is None:
@@ -174,7 +183,23 @@ def evaluate_constraints(
                 on_sum = eqd2_dvhs(match.roi, c.alpha_beta)
                 results.append(_evaluate_on_eqd2_sum(spec, c, match, on_sum, rx, n, strict))
                 continue
-            results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
+            if not c.metric.needs_body:
+                results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
+                continue
+            if body is None:
+                body = body_dvh(cset, roi_names, ctx, get_dvh, cache, outside_grid_message)
+            if body.dvh is None:
+                why = f"{c.metric.label} needs the body (external) ROI: {body.match.message}"
+                reason = "structure_ambiguous" if body.match.status == "ambiguous" else None
+                results.append(
+                    _not_evaluated(
+                        spec, c, match, rx, n, reason or "structure_not_found", why, strict
+                    )
+                )
+                continue
+            results.append(
+                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=body)
+            )
     return results
 
 
@@ -212,66 +237,13 @@ def outside_grid_message(structure: str, dvh: DVH) -> str | None:
     total = dvh.volume_cc + outside
     pct = 100.0 * outside / total if total > 0 else 100.0
     if dvh.volume_cc > 0:
-        where = f"{_fmt(outside, 1)} cc ({_fmt(pct, 1)} %)"
+        where = f"{fmt(outside, 1)} cc ({fmt(pct, 1)} %)"
     else:
-        where = f"all {_fmt(outside, 1)} cc"
+        where = f"all {fmt(outside, 1)} cc"
     return (
         f"{structure}: {where} of the structure lies outside the dose grid, where the dose "
         "is unknown; extend the dose grid or check the plan"
     )
-
-
-# --- fractionation ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Conversion:
-    """A constraint's dose converted to the plan's fractionation."""
-
-    fractions: int  # the plan's
-    physical_gy: float  # the physical dose equivalent to the dose as written
-    metric: Metric  # the metric to evaluate: V/CV at the physical dose, else as written
-    limit: float | None  # the physical limit (metric unit) of a dose metric, else None
-
-
-def _convert(c: Constraint, fractions: int | None) -> _Conversion | None:
-    """``None`` for a physical constraint.
-
-    Raises
-    ------
-    MetricDomainError
-        When the constraint must be converted but the number of fractions is unknown.
-    """
-    if not c.is_converted:
-        return None
-    if fractions is None:
-        raise MetricDomainError(
-            f"{c.metric.label} is given {_as_basis(c)} and must be converted to the plan's "
-            "fractionation, but the number of fractions is unknown; pass --fractions or use "
-            "a plan with an RTPLAN"
-        )
-    written = c.dose_as_written_gy
-    assert written is not None  # the loader and Constraint refuse the rest
-    physical = to_physical(written, c.dose_basis, fractions, c.alpha_beta, c.basis_fractions)
-    m = c.metric
-    if m.kind in ("V", "CV"):
-        number = physical * 100.0 if m.number_unit == "cGy" else physical
-        metric = Metric(m.kind, number, m.number_unit, m.output_unit)
-        return _Conversion(fractions, physical, metric, None)
-    limit = physical * 100.0 if m.output_unit == "cGy" else physical
-    return _Conversion(fractions, physical, m, limit)
-
-
-def _as_basis(c: Constraint) -> str:
-    """``"as EQD2 (α/β 3 Gy)"``, ``"for 28 fractions (α/β 3 Gy)"``."""
-    ab = f"α/β {format_number(c.alpha_beta or 0)} Gy"
-    if c.dose_basis == "eqd2":
-        return f"as EQD2 ({ab})"
-    return f"for {c.basis_fractions} fractions ({ab})"
-
-
-def _limit_of(c: Constraint, rx: float | None, conv: _Conversion | None) -> float:
-    if conv is not None and conv.limit is not None:
-        return conv.limit
-    return c.limit_in_metric_unit(rx)
 
 
 # --- one constraint --------------------------------------------------------------------
@@ -292,7 +264,8 @@ def _result(
     rx: float | None,
     reason: Reason | None = None,
     warnings: tuple[str, ...] = (),
-    conv: _Conversion | None = None,
+    conv: Conversion | None = None,
+    body_roi: str | None = None,
 ) -> ConstraintResult:
     return ConstraintResult(
         structure=spec.name,
@@ -319,6 +292,7 @@ def _result(
         plan_fractions=None if conv is None else conv.fractions,
         converted_dose_gy=None if conv is None else conv.physical_gy,
         variation_limit=_variation_of(c, rx),
+        body_roi=body_roi,
     )
 
 
@@ -343,7 +317,7 @@ def _variation_note(c: Constraint, value: float, rx: float | None) -> str:
     if v is None:
         return ""
     word = "within" if c.holds(value, v) else "beyond"
-    return f"; {word} the variation limit {_fmt(v)} {c.metric.output_unit}"
+    return f"; {word} the variation limit {fmt(v)} {c.metric.output_unit}"
 
 
 def _not_evaluated(
@@ -358,16 +332,16 @@ def _not_evaluated(
     warnings: tuple[str, ...] = (),
 ) -> ConstraintResult:
     limit: float | None
-    conv: _Conversion | None = None
+    conv: Conversion | None = None
     try:
-        conv = _convert(c, fractions)
+        conv = convert(c, fractions)
     except MetricDomainError:  # unknown fractions: only a dose limit is then unknown
         pass
     try:
         if c.is_converted and conv is None and c.metric.gives_dose:
             limit = None
         else:
-            limit = _limit_of(c, rx, conv)
+            limit = limit_of(c, rx, conv)
     except MetricDomainError:
         limit = None
     return _result(
@@ -394,22 +368,35 @@ def _evaluate_one(
     fractions: int | None,
     rx_warnings: list[str],
     strict: bool,
+    body: BodyDVH | None = None,
 ) -> ConstraintResult:
     warnings = _dvh_warnings(dvh)
+    body_dvh = body.dvh if body is not None else None
+    body_roi = body.match.roi if body is not None else None
+    if body is not None:
+        warnings += body.warnings
     if c.needs_prescription:
         warnings += tuple(rx_warnings)
     try:
-        conv = _convert(c, fractions)
+        conv = convert(c, fractions)
         metric = c.metric if conv is None else conv.metric
-        value = metric.evaluate(dvh, rx).value
-        limit = _limit_of(c, rx, conv)
+        value = metric.evaluate(dvh, rx, body=body_dvh).value
+        limit = limit_of(c, rx, conv)
         if not math.isfinite(value):
             raise MetricDomainError(f"{c.metric.label} is undefined on {match.roi!r}")
     except MetricDomainError as e:
-        return _not_evaluated(
-            spec, c, match, rx, fractions, "metric_undefined", str(e), strict, warnings
+        return dataclasses.replace(
+            _not_evaluated(
+                spec, c, match, rx, fractions, "metric_undefined", str(e), strict, warnings
+            ),
+            body_roi=body_roi,
         )
     ok = c.holds(value, limit)
+    text = message(c, dvh, value, limit, ok, rx, conv) + (
+        "" if ok else _variation_note(c, value, rx)
+    )
+    if c.metric.is_index:
+        text += f"; {index_detail(c.metric, dvh, rx, body_dvh)}"
     return _result(
         spec,
         c,
@@ -417,11 +404,11 @@ def _evaluate_one(
         value=value,
         limit=limit,
         status=_status(c, value, ok, rx),
-        message=_message(c, dvh, value, limit, ok, rx, conv)
-        + ("" if ok else _variation_note(c, value, rx)),
+        message=text,
         rx=rx,
         warnings=warnings,
         conv=conv,
+        body_roi=body_roi,
     )
 
 
@@ -451,14 +438,14 @@ def _evaluate_on_eqd2_sum(
         number = target * 100.0 if m.number_unit == "cGy" else target
         metric = Metric(m.kind, number, m.number_unit, m.output_unit)
         view = Constraint(metric, c.comparator, c.limit, priority=c.priority)
-        basis = f"{c.metric.label} ({c.basis_text}) = {_short_label(metric)} EQD2"
+        basis = f"{c.metric.label} ({c.basis_text}) = {short_label(metric)} EQD2"
     else:
         metric = m
         limit_eqd2 = target * 100.0 if m.output_unit == "cGy" else target
         view = Constraint(metric, c.comparator, limit_eqd2, priority=c.priority)
         basis = f"limit {format_number(c.limit)} {m.output_unit} ({c.basis_text})"
         if c.dose_basis == "set_fractions":
-            basis += f" = {_fmt(limit_eqd2)} {m.output_unit} EQD2"
+            basis += f" = {fmt(limit_eqd2)} {m.output_unit} EQD2"
     head = f"{basis} on the voxel-wise EQD2 sum of the plans ({ab_text})"
     warnings = _dvh_warnings(dvh)
     try:
@@ -483,7 +470,7 @@ def _evaluate_on_eqd2_sum(
             value=value,
             limit=limit,
             status=_status(c, value, ok, rx),
-            message=f"{head}: {_message(view, dvh, value, limit, ok, rx)}"
+            message=f"{head}: {message(view, dvh, value, limit, ok, rx)}"
             + ("" if ok else _variation_note(c, value, rx)),
             rx=rx,
             warnings=warnings,
@@ -491,116 +478,3 @@ def _evaluate_on_eqd2_sum(
         plan_fractions=fractions,
         evaluated_on="eqd2_sum",
     )
-
-
-def _message(
-    c: Constraint,
-    dvh: DVH,
-    value: float,
-    limit: float,
-    ok: bool,
-    rx: float | None,
-    conv: _Conversion | None = None,
-) -> str:
-    """E.g. ``V45Gy = 312.4 cc, limit 300 cc: 12.4 cc over; D300cc = 45.9 Gy`` and
-    ``D2cc = 47.1 Gy, limit 45 Gy: 2.1 Gy over; V45Gy = 3.4 cc``.
-
-    Converted constraints say so: ``V45Gy (EQD2, α/β 3 Gy) = V46.35Gy physical in 25 fx
-    = 312.4 cc, limit 300 cc: …`` and ``D2cc = 44 Gy, limit 46.35 Gy physical in 25 fx
-    (45 Gy EQD2, α/β 3 Gy): …``.
-    """
-    unit = c.metric.output_unit
-    sep = "" if unit == "%" else " "
-    if c.limit_unit_is_percent_rx or (conv is not None and conv.limit is not None):
-        limit_n, places = _fmt(limit), 2
-    else:  # as written, and the value at least as precise
-        limit_n = format_number(limit)
-        places = max(2, len(limit_n.partition(".")[2]))
-    limit_s = f"{limit_n}{sep}{unit}"
-    if c.limit_unit_is_percent_rx and rx is not None:
-        limit_s += f" ({c.limit_text} of {_fmt(rx)} Gy)"
-    label = c.metric.label
-    if conv is not None and conv.limit is None:  # V/CV: the threshold was converted
-        physical = f"{_short_label(conv.metric)} physical in {conv.fractions} fx"
-        label = f"{label} ({c.basis_text}) = {physical}"
-    elif conv is not None:  # a dose metric: the limit was converted
-        written = f"{format_number(c.limit)}{sep}{unit}"
-        limit_s += f" physical in {conv.fractions} fx ({written} {c.basis_text})"
-    head = f"{label} = {_fmt(value, places)}{sep}{unit}, limit {limit_s}"
-    diff = abs(value - limit)
-    if ok:
-        return f"{head}: {_fmt(diff, places)}{sep}{unit} margin"
-    if diff == 0:
-        return f"{head}: equal to the limit, which must be {c.comparator} {limit_s}"
-    msg = f"{head}: {_fmt(diff, places)}{sep}{unit} {'over' if c.is_upper_limit else 'under'}"
-    if c.metric.kind == "V":
-        hint = _dose_at_limit(c, limit, dvh, rx, conv)
-    else:
-        hint = _volume_at_limit(c, limit, limit_n, dvh, rx)
-    return f"{msg}; {hint}" if hint else msg
-
-
-def _short_label(m: Metric) -> str:
-    """``V46.35Gy``: a converted metric's label with its dose to 2 decimals."""
-    assert m.number is not None
-    return f"{m.kind}{_fmt(m.number)}{m.number_unit}"
-
-
-def _dose_at_limit(
-    c: Constraint, limit: float, dvh: DVH, rx: float | None, conv: _Conversion | None = None
-) -> str | None:
-    """For a failed limit on ``V``: the dose the limiting volume now receives (upper
-    limit) or the dose now covering the required volume (lower limit); for a converted
-    constraint, that dose on the constraint's basis too."""
-    metric = c.metric
-    if metric.kind != "V" or metric.number_unit is None:
-        return None
-    if metric.output_unit == "%" and limit > 100:
-        return None
-    d = Metric("D", limit, metric.output_unit, metric.number_unit)
-    try:
-        value = d.evaluate(dvh, rx).value
-        s = f"{d.label} = {_fmt(value)}{'%' if d.output_unit == '%' else ' ' + d.output_unit}"
-        if d.output_unit == "%":
-            s += f" ({_fmt(Metric('D', limit, metric.output_unit, 'Gy').evaluate(dvh).value)} Gy)"
-        if conv is not None:
-            scale = 100.0 if d.output_unit == "cGy" else 1.0
-            on_basis = scale * from_physical(
-                value / scale, c.dose_basis, conv.fractions, c.alpha_beta, c.basis_fractions
-            )
-            s += f" physical ({_fmt(on_basis)} {d.output_unit} {c.basis_text})"
-    except MetricDomainError:
-        return None
-    return s
-
-
-def _volume_at_limit(
-    c: Constraint, limit: float, limit_n: str, dvh: DVH, rx: float | None
-) -> str | None:
-    """For a failed limit on ``D``, a failed upper limit on ``Max`` or a failed lower
-    limit on ``Min``: the volume that now receives the limit dose (the volume to bring
-    below it, or the coverage at it), in the unit of the ``D`` volume (cc for ``Max`` and
-    ``Min``). ``limit`` is physical and in the metric's unit; ``limit_n`` is how the
-    message writes it. E.g. ``V45Gy = 3.4 cc``, ``V107% = 3.1%``."""
-    m = c.metric
-    if m.kind == "D":
-        volume_unit = m.number_unit
-    elif (m.kind == "Max" and c.is_upper_limit) or (m.kind == "Min" and not c.is_upper_limit):
-        volume_unit = "cc"
-    else:
-        return None
-    try:
-        value = Metric("V", limit, m.output_unit, volume_unit).evaluate(dvh, rx).value
-    except (ValueError, MetricDomainError):  # a negative limit, no prescription, ...
-        return None
-    if not math.isfinite(value):
-        return None
-    sep = "" if volume_unit == "%" else " "
-    return f"V{limit_n}{m.output_unit} = {_fmt(value)}{sep}{volume_unit}"
-
-
-def _fmt(x: float, places: int = 2) -> str:
-    """``x`` to ``places`` decimals, trailing zeros dropped; 3 significant digits below 0.1."""
-    if x != 0 and abs(x) < 0.1:
-        return format_number(float(f"{x:.3g}"))
-    return format_number(round(x, places))

@@ -30,9 +30,12 @@ fractions < 1 or an α/β that is not a positive finite number.
 from __future__ import annotations
 
 import math
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from dosecheck.metrics import format_number
+
+if TYPE_CHECKING:
+    from dosecheck.metrics import Metric
 
 __all__ = [
     "DOSE_BASES",
@@ -43,6 +46,7 @@ __all__ = [
     "eqd2",
     "eqd2_from_bed",
     "equivalent_dose",
+    "fractionation_refusal",
     "from_physical",
     "physical_dose_for_bed",
     "physical_dose_for_eqd2",
@@ -176,3 +180,31 @@ def describe_basis(
     if basis == "eqd2":
         return f"EQD2{ab}"
     return f"in {basis_fractions} fx{ab}"
+
+
+def fractionation_refusal(metric: Metric, limit_percent_rx: bool, basis: str) -> str | None:
+    """Why ``dose_basis`` ``basis`` (eqd2 or set_fractions) cannot apply to this
+    constraint, or ``None`` when it can."""
+    what = f"dose_basis {basis}"
+    if metric.is_index:
+        return (
+            f"{what} cannot apply to {metric}: a plan-quality index is a ratio of the "
+            "physical dose distribution; give it with dose_basis: physical"
+        )
+    if metric.kind == "Mean":
+        return (
+            f"{what} cannot apply to {metric}: the mean of the converted dose over the "
+            "structure is not the conversion of the mean dose (EQD2 and BED are nonlinear "
+            "in the dose), so a mean-dose limit cannot be converted; give it as a physical "
+            "dose (dose_basis: physical)"
+        )
+    if metric.kind == "Volume":
+        return f"{what} cannot apply to {metric}: it has no dose to convert"
+    if metric.needs_prescription or limit_percent_rx:
+        return (
+            f"{what} cannot apply to a dose in % of prescription ({metric}"
+            + (" with a limit in %" if limit_percent_rx else "")
+            + "): it is already relative to the prescription; give the dose in Gy or cGy, "
+            "or use dose_basis: physical"
+        )
+    return None

@@ -324,8 +324,8 @@ def _basis(
     ab = _alpha_beta(r, ab_node) if ab_node is not None else ctx.alpha_beta
     from_set = basis_node is None and basis != "physical"
     if from_set and (
-        metric.kind == "Volume" or metric.needs_prescription or percent_rx
-    ):  # relative or dose-free: the set's default does not concern it
+        metric.kind == "Volume" or metric.is_index or metric.needs_prescription or percent_rx
+    ):  # relative, a ratio or dose-free: the set's default does not concern it
         basis = "physical"
     if basis == "physical":
         if ab_node is not None:
@@ -589,6 +589,12 @@ def _limit(r: _Reader, text: str, metric: Metric, node: Node) -> tuple[float, bo
     if not math.isfinite(value):
         r.fail(f"the limit {m['num']} is too large", node)
     unit, out = m["unit"], metric.output_unit
+    if metric.is_index and unit is not None:
+        r.fail(
+            f"the limit {text.strip()!r} has a unit but {metric} is a ratio; write the limit "
+            "as a plain number (e.g. 0.75 for a conformation number of 75 %)",
+            node,
+        )
     if unit is None or unit == out:
         return value, False
     if unit == "%" and metric.gives_dose:
@@ -643,8 +649,8 @@ def _build(
             basis_fractions=basis_fractions,
             variation=variation,
         )
-    except ValueError as e:
-        if variation is None:
+    except ValueError as e:  # a variation limit, or a limit no index can reach
+        if variation is None and not metric.is_index:
             raise
         r.fail(f"{text!r}: {e}", line)
     if c.needs_prescription and prescription_gy is None:
@@ -659,7 +665,9 @@ def _build(
 
 def _rx_uses(c: Constraint) -> str:
     parts = []
-    if c.metric.needs_prescription:
+    if c.metric.kind == "GI":
+        parts.append("the prescription isodose (the gradient index's denominator)")
+    elif c.metric.needs_prescription:
         parts.append("a dose in % of prescription")
     if c.limit_unit_is_percent_rx:
         parts.append("a limit in % of prescription")

@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from dosecheck.checking.fractionation import DOSE_BASES, DoseBasis, describe_basis
+from dosecheck.checking.fractionation import (
+    DOSE_BASES,
+    DoseBasis,
+    describe_basis,
+    fractionation_refusal,
+)
 from dosecheck.errors import MetricDomainError
 from dosecheck.metrics import Metric, format_number
 
@@ -73,6 +78,8 @@ _SHOWN_LABEL = {
 Reason = Literal[
     "structure_not_found", "structure_ambiguous", "metric_undefined", "outside_dose_grid"
 ]
+# A conformity or gradient index whose body ROI is missing or ambiguous takes the
+# structure reasons: the body is a structure the check needs.
 
 
 #: The plan's verdict: ``incomplete`` when no mandatory constraint failed but at least
@@ -157,8 +164,11 @@ class Constraint:
         if self.priority not in PRIORITIES:
             raise ValueError(f"priority must be mandatory or optimal; got {self.priority!r}")
         if self.limit_unit_is_percent_rx and not self.metric.gives_dose:
-            raise ValueError(f"{self.metric} gives a volume: its limit cannot be % of prescription")
-        problem = self._fractionation_problem() or self._variation_problem()
+            what = "is a ratio" if self.metric.is_index else "gives a volume"
+            raise ValueError(f"{self.metric} {what}: its limit cannot be % of prescription")
+        problem = (
+            self._fractionation_problem() or self._variation_problem() or self._index_problem()
+        )
         if problem:
             raise ValueError(problem)
         if not self.text:
@@ -186,6 +196,13 @@ class Constraint:
                 f"a variation limit on a converted dose limit ({self.basis_text}) is not "
                 "supported; give the constraint with dose_basis: physical"
             )
+        return None
+
+    def _index_problem(self) -> str | None:
+        for what, v in (("limit", self.limit), ("variation limit", self.variation)):
+            problem = None if v is None else self.metric.unreachable(v)
+            if problem:
+                return f"the {what} {format_number(v)} of {self.metric} {problem}"
         return None
 
     @property
@@ -295,29 +312,6 @@ def _gy(x: float, unit: str | None) -> float | None:
         return x
     if unit == "cGy":
         return x / 100.0
-    return None
-
-
-def fractionation_refusal(metric: Metric, limit_percent_rx: bool, basis: str) -> str | None:
-    """Why ``dose_basis`` ``basis`` (eqd2 or set_fractions) cannot apply to this
-    constraint, or ``None`` when it can."""
-    what = f"dose_basis {basis}"
-    if metric.kind == "Mean":
-        return (
-            f"{what} cannot apply to {metric}: the mean of the converted dose over the "
-            "structure is not the conversion of the mean dose (EQD2 and BED are nonlinear "
-            "in the dose), so a mean-dose limit cannot be converted; give it as a physical "
-            "dose (dose_basis: physical)"
-        )
-    if metric.kind == "Volume":
-        return f"{what} cannot apply to {metric}: it has no dose to convert"
-    if metric.needs_prescription or limit_percent_rx:
-        return (
-            f"{what} cannot apply to a dose in % of prescription ({metric}"
-            + (" with a limit in %" if limit_percent_rx else "")
-            + "): it is already relative to the prescription; give the dose in Gy or cGy, "
-            "or use dose_basis: physical"
-        )
     return None
 
 
@@ -458,6 +452,9 @@ class ConstraintResult:
         the prescription"``); empty for a plain name match.
     variation_limit
         The constraint's variation limit in ``unit``, or ``None`` without one.
+    body_roi
+        For ``CI``, ``CN`` and ``GI``: the body (external) ROI whose DVH gave the
+        isodose volume (:mod:`dosecheck.checking.body`); ``None`` otherwise.
     evaluated_on
         ``"physical"``: ``value`` is read from the physical DVH; ``"eqd2_sum"``: from the
         DVH of the voxel-wise EQD2 sum of a plan sum's parts (``value`` and ``limit`` are
@@ -489,6 +486,7 @@ class ConstraintResult:
     match_detail: str = ""
     evaluated_on: str = "physical"
     variation_limit: float | None = None
+    body_roi: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))  # ValueError for a typo

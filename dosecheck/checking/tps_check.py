@@ -111,10 +111,14 @@ def tps_values(
     differences: list[str] = []
     decided = (Status.PASS, Status.FAIL, Status.VARIATION)
     for r, t in zip(results, again, strict=True):
-        if r.roi is None or r.roi not in tps_dvh or r.evaluated_on != "physical":
+        body_missing = r.body_roi is not None and r.body_roi not in tps_dvh
+        if r.roi is None or r.roi not in tps_dvh or r.evaluated_on != "physical" or body_missing:
             note = why_not.get(r.roi or "", "") if r.roi else "no ROI matched"
             if r.roi is not None and r.evaluated_on != "physical":
                 note = "evaluated on an EQD2 sum; the TPS's DVH is of the physical dose"
+            elif r.roi in tps_dvh and body_missing:
+                why = why_not.get(r.body_roi or "", "no TPS DVH for this ROI")
+                note = f"the body ROI {r.body_roi!r} (the isodose volume): {why}"
             values.append(TpsValue(value=None, status=None, note=note))
             continue
         differs = r.status in decided and t.status in decided and r.status != t.status

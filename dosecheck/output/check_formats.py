@@ -76,6 +76,7 @@ CSV_COLUMNS = (
     "value_low",
     "value_high",
     "variation_limit",
+    "body_roi",
 )
 
 _DASH = "—"
@@ -112,7 +113,7 @@ def limit_cell(report: CheckReport, i: int) -> str:
     if c.variation is None:
         return cell
     if r.variation_limit is None or not c.limit_unit_is_percent_rx:
-        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        sep = "" if c.limit_unit_is_percent_rx or r.unit in ("%", "") else " "
         unit = "" if c.limit_unit_is_percent_rx else r.unit
         return f"{cell} (variation {r.comparator} {c.variation_text}{sep}{unit})"
     return f"{cell} (variation {r.comparator} {format_value(r.variation_limit, r.unit)})"
@@ -124,7 +125,7 @@ def _limit_cell(r: ConstraintResult, c: Constraint) -> str:
     if r.limit is None or not c.limit_unit_is_percent_rx:
         # As written in the set; a limit in % of prescription that could not be
         # converted (no prescription) stays in %.
-        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        sep = "" if c.limit_unit_is_percent_rx or r.unit in ("%", "") else " "
         unit = "" if c.limit_unit_is_percent_rx else r.unit
         return f"{r.comparator} {c.limit_text}{sep}{unit}"
     return f"{r.comparator} {format_value(r.limit, r.unit)} ({c.limit_text} of Rx)"
@@ -135,7 +136,7 @@ def _converted_limit_cell(r: ConstraintResult, c: Constraint) -> str:
     was compared with, and the dose as written, e.g. ``<= 46.35 Gy (45 Gy EQD2, α/β 3
     Gy)`` or ``< 300 cc (at 46.35 Gy = 45 Gy EQD2, α/β 3 Gy)``."""
     m, basis = c.metric, c.basis_text
-    sep = "" if r.unit == "%" else " "
+    sep = "" if r.unit in ("%", "") else " "
     if m.kind in ("V", "CV"):
         assert m.number is not None and m.number_unit is not None
         dose = f"{format_number(m.number)} {m.number_unit} {basis}"

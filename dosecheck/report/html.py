@@ -360,7 +360,7 @@ def _limit_text(report: CheckReport, i: int) -> str:
         return limit_cell(report, i)
     cmp = CMP.get(r.comparator, r.comparator)
     if r.limit is None or not c.limit_unit_is_percent_rx:
-        sep = "" if c.limit_unit_is_percent_rx or r.unit == "%" else " "
+        sep = "" if c.limit_unit_is_percent_rx or r.unit in ("%", "") else " "
         unit = "" if c.limit_unit_is_percent_rx else r.unit
         return f"{cmp} {c.limit_text}{sep}{unit}"
     return f"{cmp} {format_value(r.limit, r.unit)} ({c.limit_text} of Rx)"

@@ -103,7 +103,7 @@ def test_same_values_for_the_same_metric(files: dict[str, Path]) -> None:
 def test_not_imported_is_listed(files: dict[str, Path]) -> None:
     csv = read_constraint_file(files["varian-csv"])
     listed = [n.describe() for n in csv.not_imported]
-    assert any("line 6" in s and "CN95%[%]" in s and "section 3" in s for s in listed)
+    assert any("line 6" in s and "CI95%[%]" in s and "does not guess" in s for s in listed)
     # Variation limits are imported onto their constraints now (issue #10, section 2).
     assert not any("variation" in s for s in listed)
     assert [(v.structure, v.variation) for v in csv.variations] == [
@@ -116,7 +116,7 @@ def test_not_imported_is_listed(files: dict[str, Path]) -> None:
     assert [v.variation for v in proto.variations] == ["320", "93"]
     pk = read_constraint_file(files["proknow-scorecard"])
     reasons = {n.item: n.reason for n in pk.not_imported}
-    assert "CONFORMATION_NUMBER" in reasons and "Max[Gy]" in reasons
+    assert "CONFORMALITY_INDEX" in reasons and "Max[Gy]" in reasons
     assert [v.variation for v in pk.variations] == ["<=250 goal"]
     rs = read_constraint_file(files["raystation-goals"])
     assert [n.item for n in rs.not_imported] == ["HomogeneityIndex"]

@@ -71,8 +71,8 @@ def test_import_lists_what_is_not_imported(files, capsys, monkeypatch) -> None:
         monkeypatch,
     )
     assert r.code == 0
-    assert "not imported: line 6: PTV CN95%[%] >=0.8" in r.stderr
-    assert "# Not imported" in r.stdout and "CN95%[%]" in r.stdout  # kept in the YAML too
+    assert "not imported: line 6: PTV CI95%[%] <=1.2" in r.stderr
+    assert "# Not imported" in r.stdout and "CI95%[%]" in r.stdout  # kept in the YAML too
     assert "name: rectum" in r.stdout
 
 

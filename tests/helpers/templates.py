@@ -6,8 +6,8 @@ V95%[%] >= 95 (variation 93) and, optional, D2%[%] <= 107. The formats with a va
 limit (Varian CSV, Eclipse) carry those two; ProKnow and RayStation have none (ProKnow's
 earlier bin edge is a tighter goal, kept as data). The variations change no verdict of
 the box plans (V45 = 51 or 340 cc, V95% = 95.5 or 82.4 %). Each writer adds what its
-format has and dosecheck cannot check (a plan-quality index) so that the import lists
-them.
+format has and dosecheck does not import (a plan-quality index whose definition the
+format leaves open) so that the import lists them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CSV_SET = (
     + "Bag_Bowel,7200,,,V4500cGy[cc],<300,<320,1,,\n"
     + "PTV,,,,V95%[%],>=95,>=93,1,,\n"
     + "PTV,,,,D2%[%],<=107,,2,,\n"
-    + "PTV,,,,CN95%[%],>=0.8,,3,,\n"
+    + "PTV,,,,CI95%[%],<=1.2,,3,,\n"
 )
 
 
@@ -157,7 +157,7 @@ def proknow_scorecard() -> str:
                 "arg_2": None,
                 "objectives": low(95),
             },
-            {"type": "CONFORMATION_NUMBER", "roi_name": "PTV", "arg_1": None, "arg_2": None},
+            {"type": "CONFORMALITY_INDEX", "roi_name": "PTV", "arg_1": 47.88, "arg_2": None},
             {"type": "MAX_DOSE_ROI", "roi_name": "PTV", "arg_1": None, "arg_2": None},
         ],
     }

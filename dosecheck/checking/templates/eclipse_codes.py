@@ -39,10 +39,12 @@ MEASURE_TYPES: Final = {
 }
 #: Known MeasureItem types with no dosecheck metric yet: listed as not imported.
 MEASURE_TYPES_NOT_IMPORTED: Final = {
-    0: "conformity index: a plan-quality index, not in dosecheck's metrics yet (issue #10, "
-    "section 3)",
-    1: "gradient measure: a plan-quality index, not in dosecheck's metrics yet (issue #10, "
-    "section 3)",
+    0: "conformity index: Eclipse's own measure, and the protocol's fields give no "
+    "documented isodose level for it; dosecheck does not guess (write CI95%[] or CN95%[] "
+    "in a YAML set)",
+    1: "gradient measure: Eclipse's is a distance (the difference of the equivalent-sphere "
+    "radii of two isodose volumes, in cm), not Paddick's gradient index (a volume ratio, "
+    "GI50%[])",
 }
 #: MeasureItem ``Modifier`` → comparator.
 MEASURE_MODIFIERS: Final = {0: ">", 1: "<", 3: ">=", 4: "<="}

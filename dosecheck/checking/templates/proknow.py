@@ -21,10 +21,15 @@ Gy.
 ``VOLUME_PERCENT_DOSE_ROI``        ``V<arg_1>Gy[%]``
 ``VOLUME_CC_DOSE_ROI``             ``V<arg_1>Gy[cc]``
 ``VOLUME_OF_REGION``               ``Volume[cc]``
+``CONFORMATION_NUMBER``            ``CN<arg_1>Gy[]``
 =================================  =========================
 
-Any other type (dose ranges, conformity, meterset, ...) is listed as not imported;
-so is a metric without objectives (ProKnow only reports it).
+``CONFORMATION_NUMBER`` is the conformation number of ``roi_name`` at the isodose
+``arg_1`` Gy (van't Riet's and Paddick's ``TV_RI² / (TV × V_RI)``).
+``CONFORMALITY_INDEX``, ``HOMOGENEITY_INDEX`` and ``INHOMOGENEITY_INDEX`` are listed as
+not imported: ProKnow's documentation does not define them (HI takes a dose argument
+there, unlike ICRU 83's); so is any other type (dose ranges, meterset, ...), and a
+metric without objectives (ProKnow only reports it).
 """
 
 from __future__ import annotations
@@ -57,7 +62,13 @@ TYPES: Final = {
     "VOLUME_PERCENT_DOSE_ROI": ("V{}Gy[%]", "Gy"),
     "VOLUME_CC_DOSE_ROI": ("V{}Gy[cc]", "Gy"),
     "VOLUME_OF_REGION": ("Volume[cc]", None),
+    "CONFORMATION_NUMBER": ("CN{}Gy[]", "Gy"),
 }
+_INDEX_REASON: Final = (
+    "a plan-quality index ProKnow does not define publicly; dosecheck does not assume "
+    "its formula (write CI95%[] or HI[] in a YAML set)"
+)
+_UNDEFINED_INDICES: Final = ("CONFORMALITY_INDEX", "HOMOGENEITY_INDEX", "INHOMOGENEITY_INDEX")
 
 
 def _metrics(doc: Any) -> list[Any] | None:
@@ -101,7 +112,10 @@ def read(path: Path, data: bytes, sha256: str) -> TemplateImport:
             fail(path, f"{where}: type must be text, not {kind!r}")
         where = f"computed[{i}] ({kind} {roi})"
         if kind not in TYPES:
-            skipped.append(NotImported(roi, kind, "no dosecheck metric for this type", where))
+            why = "no dosecheck metric for this type"
+            if kind in _UNDEFINED_INDICES:
+                why = _INDEX_REASON
+            skipped.append(NotImported(roi, kind, why, where))
             continue
         pattern, arg_unit = TYPES[kind]
         metric = pattern

@@ -15,8 +15,10 @@ cGy (converted to Gy exactly), relative volumes are fractions (×100 exactly):
 ``AverageDose``            ``Mean[Gy]``, AcceptanceLevel cGy
 =========================  ======================================================
 
-``HomogeneityIndex`` and ``ConformityIndex`` are listed as not imported (issue #10,
-section 3); any other GoalType is refused. Priority 1 is mandatory, 2 and above
+``HomogeneityIndex`` and ``ConformityIndex`` are listed as not imported: they are
+RayStation's own definitions, computed at the goal's ParameterValue, which dosecheck
+does not assume equal to ICRU 83's HI or Paddick's CN (write ``HI[]``, ``CN95%[]`` in a
+YAML set); any other GoalType is refused. Priority 1 is mandatory, 2 and above
 optimal.
 """
 
@@ -90,7 +92,8 @@ def read(path: Path, root: Element, sha256: str) -> TemplateImport:
                 NotImported(
                     roi,
                     kind,
-                    "a plan-quality index, not in dosecheck's metrics yet (issue #10, section 3)",
+                    "RayStation's own index definition, not assumed equal to ICRU 83's HI or "
+                    "Paddick's CN (write HI[] or CN95%[] in a YAML set)",
                     where,
                 )
             )

@@ -11,9 +11,19 @@ are separated by ``|``. ``DVH Objective`` is a TG-263 metric (``V95%[%]``,
 ``D20cc[cGy]``, ``CV2200cGy[cc]``, ``Max[cGy]``); doses in cGy are converted to Gy
 exactly (``V3000cGy[cc]`` is ``V30Gy[cc]``, ``Max[cGy] <= 6500`` is
 ``Max[Gy] <= 65``). ``Evaluation Point`` is a comparator and a number (``<=6500``,
-``>=95``). Plan-quality indices (``CN95%[%]``, ``GI50%[%]``) and variation limits are
-listed as not imported; ``Structure Codes``, ``CodeAliases``, ``Met`` and ``Achieved``
-(codes, and the results of an earlier evaluation) are not used.
+``>=95``). ``Variation`` is a looser limit of the same direction (``<350``, ``350``).
+
+Plan-quality indices: ``CN<dose>[%]`` (Paddick's conformation number) and
+``GI<dose>[%]`` (Paddick's gradient index, ``V_<dose>`` over ``V_Rx`` of the body) are
+imported as ``CN<dose>[]`` and ``GI<dose>[]`` with the Evaluation Point as written:
+the Varian scripts compute the plain ratio whatever the brackets say, so
+``CN95%[%] >= 0.6`` is a conformation number of at least 0.6 (an Evaluation Point above
+1 for CN is refused, naming the line). ``CI`` and ``HI`` rows, and the other indices
+(``PCI``, ``R50``, ...), are listed as not imported: the scripts that write them do not
+agree on one definition (one computes Paddick's CN under the name CI, HI takes a dose
+argument there), so dosecheck does not guess; write ``CI95%[]`` or ``HI[]`` in a
+YAML set instead. ``Structure Codes``, ``CodeAliases``, ``Met`` and ``Achieved`` (codes,
+and the results of an earlier evaluation) are not used.
 """
 
 from __future__ import annotations
@@ -55,6 +65,15 @@ HEADER: Final = (
     "Achieved",
 )
 _REQUIRED: Final = ("Structure IDs", "DVH Objective", "Evaluation Point")
+#: The plan-quality indices imported (see the module docstring).
+_IMPORTED_INDICES: Final = ("CN", "GI")
+_INDEX_REASONS: Final = {
+    "CI": "the Varian scripts' CI is not one definition (one computes Paddick's CN under "
+    "that name); dosecheck does not guess: write CI95%[] (RTOG) or CN95%[] in a YAML set",
+    "HI": "the Varian scripts' HI takes a dose argument, not ICRU 83's (D2 - D98) / D50; "
+    "write HI[] in a YAML set for ICRU 83's",
+}
+_OTHER_INDEX: Final = "a plan-quality index dosecheck does not compute"
 _POINT_RE: Final = re.compile(
     r"\s*(?P<op><=|>=|<|>)\s*(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>%|cGy|Gy|cc)?\s*"
 )
@@ -128,12 +147,13 @@ def _row(
     variation_text = _cell(row, cols, "Variation")
     if not objective:
         fail(path, f"structure {structure!r} has an empty DVH Objective", line=line)
-    if INDEX_RE.match(objective):
+    index = INDEX_RE.match(objective)
+    if index and index[1] not in _IMPORTED_INDICES:
         skipped.append(
             NotImported(
                 structure,
                 f"{objective} {point}".strip(),
-                "a plan-quality index; not in dosecheck's metrics yet (issue #10, section 3)",
+                _INDEX_REASONS.get(index[1], _OTHER_INDEX),
                 where,
             )
         )

@@ -1,0 +1,144 @@
+"""Find the body (external) ROI, the whole patient, for the conformity and gradient
+indices (``CI``, ``CN``, ``GI``: their isodose volume ``V_RI`` is the body's).
+
+The body is found like any structure of a constraint set (:mod:`.matching`), as the
+structure :data:`BODY_NAME` with the aliases :data:`BODY_ALIASES`, unless the set has a
+structure of its own named ``Body`` or ``External`` (then its aliases and regex are
+used). The steps, first decisive one wins:
+
+1. ``--map Body=ROI`` or the site alias file's entry for ``Body``;
+2. the only ROI whose RTROIInterpretedType is ``EXTERNAL`` (DICOM's mark of the
+   patient outline; planning systems allow one per structure set);
+3. the ROI named ``Body``, ``External``, ``Outer Contour``, … (case, spaces, ``_`` and
+   ``-`` ignored), or matched by the set's own body structure.
+
+Nothing else is tried: a plan without a body ROI gets its indices ``not_evaluated``
+with a message naming what was looked for, never a guess (the largest ROI is not
+assumed to be the patient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from dosecheck.checking.matching import (
+    MatchResult,
+    NamingContext,
+    RoiInfo,
+    match_structure,
+    normalize_name,
+)
+from dosecheck.checking.model import ConstraintSet, StructureSpec
+from dosecheck.core.dvh import DVH
+
+__all__ = [
+    "BODY_ALIASES",
+    "BODY_NAME",
+    "BodyDVH",
+    "body_dvh",
+    "body_spec",
+    "find_body",
+    "uses_body",
+]
+
+#: The name the body structure goes by (``--map Body=ROI``, the site alias file).
+BODY_NAME: Final = "Body"
+#: Other names of the patient outline in planning systems (TG-263 ``External``,
+#: Eclipse ``BODY``, RayStation ``External``, Pinnacle/Monaco ``Outer Contour``).
+BODY_ALIASES: Final = ("External", "Outer Contour", "Outline", "Körper")
+_BODY_KEYS: Final = frozenset(normalize_name(n) for n in (BODY_NAME, "External"))
+
+
+def uses_body(cset: ConstraintSet) -> bool:
+    """True when a constraint of ``cset`` needs the body's DVH."""
+    return any(c.metric.needs_body for _, c in cset.constraints)
+
+
+def body_spec(cset: ConstraintSet) -> StructureSpec:
+    """The set's own ``Body``/``External`` structure, or the default body spec."""
+    for s in cset.structures:
+        if normalize_name(s.name) in _BODY_KEYS and s.target is None:
+            aliases = tuple(dict.fromkeys((*s.aliases, BODY_NAME, *BODY_ALIASES)))
+            return StructureSpec(s.name, aliases=aliases, regex=s.regex, line=s.line)
+    return StructureSpec(BODY_NAME, aliases=BODY_ALIASES)
+
+
+def find_body(spec: StructureSpec, roi_names: Sequence[str], context: NamingContext) -> MatchResult:
+    """The body ROI (see the module docstring); never raises, check ``status``."""
+    rois = context.rois or tuple(RoiInfo(n) for n in roi_names)
+    names = tuple(r.name for r in rois)
+    by_name = match_structure(spec, names, context)
+    if by_name.matched_by in ("command line", "site map"):
+        return by_name
+    external = [r.name for r in rois if r.interpreted_type.strip().upper() == "EXTERNAL"]
+    if len(external) == 1:
+        return MatchResult(
+            spec.name,
+            "matched",
+            external[0],
+            "interpreted-type",
+            (external[0],),
+            names,
+            detail="the only ROI of RTROIInterpretedType EXTERNAL",
+        )
+    if by_name.status != "not_found":
+        return by_name
+    why = (
+        f"ROIs {', '.join(repr(n) for n in external)} are all of RTROIInterpretedType EXTERNAL"
+        if external
+        else "no ROI is of RTROIInterpretedType EXTERNAL"
+    )
+    message = (
+        f"no body (external) ROI, which the conformity and gradient indices need for the "
+        f"isodose volume: {why}, and {by_name.message}; name it with --map "
+        f"{spec.name}=ROI"
+    )
+    status = "ambiguous" if len(external) > 1 else "not_found"
+    return MatchResult(
+        spec.name,
+        status,
+        None,
+        "interpreted-type" if external else None,
+        tuple(external),
+        names,
+        message,
+    )
+
+
+@dataclass(frozen=True)
+class BodyDVH:
+    """The body ROI of one evaluation: its match, DVH (``None`` when not found) and the
+    caveats every index result carries."""
+
+    match: MatchResult
+    dvh: DVH | None
+    warnings: tuple[str, ...] = ()
+
+
+def body_dvh(
+    cset: ConstraintSet,
+    roi_names: Sequence[str],
+    ctx: NamingContext,
+    get_dvh: Callable[[str], DVH],
+    cache: dict[str, DVH],
+    outside_grid_message: Callable[[str, DVH], str | None],
+) -> BodyDVH:
+    """The body ROI and its DVH (from ``cache`` or ``get_dvh``, stored in ``cache``),
+    with a warning when the body extends beyond the dose grid (``outside_grid_message``
+    says whether it does, as for any structure)."""
+    match = find_body(body_spec(cset), roi_names, ctx)
+    if match.roi is None:
+        return BodyDVH(match, None)
+    if match.roi not in cache:
+        cache[match.roi] = get_dvh(match.roi)
+    dvh = cache[match.roi]
+    warnings = [*match.warnings, *dvh.warnings]
+    if outside_grid_message(match.roi, dvh) is not None:
+        warnings.append(
+            f"the body ROI {match.roi!r} extends {dvh.outside_grid_cc:.1f} cc beyond the "
+            "dose grid: isodose volumes count the body inside the grid only (the dose "
+            "outside it is taken as below the isodose, as planning systems do)"
+        )
+    return BodyDVH(match, dvh, tuple(warnings))
