@@ -129,6 +129,7 @@ class Structure:
         name: str,
         geometry: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
         n_contours: int,
+        n_points: int,
         **kwargs: object,
     ) -> Structure:
         """A structure whose ``xy``, ``offsets`` and ``z`` are made on first use.
@@ -137,8 +138,9 @@ class Structure:
         data); it runs once, when one of the three is first read. A reader uses this
         so that a check that needs three ROIs of thirty does not parse and verify the
         contour data of the other twenty-seven (issue #11). ``geometry`` must be
-        picklable for the structure to be, and give ``n_contours`` contours (known
-        before parsing, so :attr:`is_empty` does not parse).
+        picklable for the structure to be, and give ``n_contours`` contours of
+        ``n_points`` points in all (known before parsing, so :attr:`is_empty` and
+        :attr:`n_points` do not parse).
         """
         self = object.__new__(cls)
         values = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
@@ -147,6 +149,7 @@ class Structure:
             object.__setattr__(self, key, value)
         object.__setattr__(self, "_geometry", geometry)
         object.__setattr__(self, "_n_contours", int(n_contours))
+        object.__setattr__(self, "_n_points", int(n_points))
         return self
 
     def __getattr__(self, attr: str) -> np.ndarray:
@@ -170,6 +173,13 @@ class Structure:
         if self.is_deferred:
             return int(self.__dict__["_n_contours"])
         return int(self.z.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        """Number of contour points (of the contours kept)."""
+        if self.is_deferred:
+            return int(self.__dict__["_n_points"])
+        return int(self.xy.shape[0])
 
     @property
     def is_empty(self) -> bool:

@@ -257,7 +257,7 @@ def compute_dvhs(
         if known is not None and caps in known:
             done[i] = known[caps]
     todo = [i for i in range(len(chosen)) if i not in done]
-    tasks = [(chosen[i], end_cap_spacing(chosen[i], spacing)) for i in todo]
+    tasks = [(chosen[i], spacing) for i in todo]
     done.update(zip(todo, _run_structures(field, tasks, settings, jobs), strict=True))
     return [StructureDVH(structure=s, dvh=done[i]) for i, s in enumerate(chosen)]
 
@@ -266,30 +266,38 @@ def compute_dvhs(
 _FORK_STATE: dict[str, object] = {}
 
 
-def _dvh_task(i: int) -> DVH:
+def _one_dvh(field, task: tuple[Structure, SetSpacing], settings) -> DVH:
     from dosecheck.core.engine import compute_dvh
 
+    s, spacing = task
+    thickness = end_cap_spacing(s, spacing)
+    return compute_dvh(s, field, slice_thickness_mm=thickness, settings=settings)
+
+
+def _dvh_task(i: int) -> DVH:
     field, tasks, settings = (_FORK_STATE[k] for k in ("field", "tasks", "settings"))
-    s, thickness = tasks[i]  # type: ignore[index]
-    return compute_dvh(s, field, slice_thickness_mm=thickness, settings=settings)  # type: ignore[arg-type]
+    return _one_dvh(field, tasks[i], settings)  # type: ignore[index]
 
 
 def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
-    """DVHs of ``tasks`` (structure, slice thickness), in order, on ``jobs`` processes."""
+    """DVHs of ``tasks`` (structure, set spacing), in order, on ``jobs`` processes.
+
+    The end-cap spacing, and a deferred structure's geometry, are made where the DVH
+    is computed (in the worker), so the workers parse their structures in parallel.
+    """
     import multiprocessing as mp
     import os
-
-    from dosecheck.core.engine import compute_dvh
-    from dosecheck.core.rasterise import polygon_areas
 
     jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
     if not tasks:
         return []
     if jobs == 1 or "fork" not in mp.get_all_start_methods():
-        return [compute_dvh(s, field, slice_thickness_mm=t, settings=settings) for s, t in tasks]
+        return [_one_dvh(field, task, settings) for task in tasks]
     _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
-    # Largest structures first, so no worker is left with the body at the end.
-    size = [float(polygon_areas(s.xy, s.offsets).sum()) for s, _ in tasks]
+    # Largest structures first, so no worker is left with the body at the end. Sized
+    # by their point count: a deferred structure's contours are then parsed in the
+    # worker that computes it, in parallel, not here (issue #11).
+    size = [s.n_points for s, _ in tasks]
     order = sorted(range(len(tasks)), key=lambda i: -size[i])
     try:
         with mp.get_context("fork").Pool(jobs) as pool:

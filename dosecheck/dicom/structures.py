@@ -294,6 +294,7 @@ def read_rtstruct(
             name,
             geometry,
             len(n_declared) - n_short,
+            sum(n for n in n_declared if n >= 3),
             interpreted_type=interpreted.get(number, ""),
             color=_colour_of(contours_of.get(number)),
             notes=tuple(_skip_note(kind, n) for kind, n in sorted(notes.items())),

@@ -53,6 +53,7 @@ def test_deferred_equals_eager(rs_file: Path) -> None:
     # Known without parsing: contour counts (2 of the bowel's 3 are kept), types, notes.
     assert [s.n_contours for s in lazy.structures] == [3, 2, 0]
     assert [s.is_empty for s in lazy.structures] == [False, False, True]
+    assert [s.n_points for s in lazy.structures] == [36, 32, 0]
     assert all(s.is_deferred for s in lazy.structures)
     for a, b in zip(eager.structures, lazy.structures, strict=True):
         assert (a.number, a.name, a.interpreted_type, a.color, a.notes) == (
@@ -66,6 +67,7 @@ def test_deferred_equals_eager(rs_file: Path) -> None:
         np.testing.assert_array_equal(a.offsets, b.offsets)
         np.testing.assert_array_equal(a.z, b.z)
         assert not b.is_deferred
+        assert a.n_points == b.n_points == a.xy.shape[0]
     bowel = lazy.structures[1]
     assert bowel.notes == ("skipped 1 contour with fewer than 3 points",)
     assert bowel.xy.shape == (32, 2)
