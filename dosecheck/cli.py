@@ -21,7 +21,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from dosecheck import VERSION_LINE, __version__
-from dosecheck._malloc import keep_freed_memory
+from dosecheck._runtime import keep_freed_memory, pause_cyclic_gc
 from dosecheck.commands.options import (
     CompareTpsOpt,
     DoseIsOpt,
@@ -306,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     line and exit 3, or the traceback with ``--debug``).
     """
     keep_freed_memory()  # before any command allocates anything large (issue #11)
+    with pause_cyclic_gc():  # batch, listen and serve resume it (dosecheck/_runtime.py)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     state = {"debug": False}  # set by --debug (the app callback), read here
     extra = {} if argv is None else {"prog_name": "dosecheck"}
     try:

@@ -2,7 +2,9 @@
 
 Loading the command line (typer, click, rich and every command module) costs more than
 Python's own start-up; printing the version needs none of it (issue #11). Everything
-else is handed to :func:`dosecheck.cli.main`.
+else is handed to :func:`dosecheck.cli.main`, with the cyclic garbage collector off
+from the start (it would walk the imports' objects for cycles that are not there;
+``batch``, ``listen`` and ``serve`` turn it back on: :mod:`dosecheck._runtime`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ def run() -> None:
 
         sys.stdout.write(VERSION_LINE + "\n")
         sys.exit(0)
+    import gc
+
+    gc.disable()  # this process runs one command; see dosecheck._runtime
     from dosecheck.cli import main
 
     sys.exit(main())

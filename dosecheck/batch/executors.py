@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dosecheck._malloc import keep_freed_memory
 from dosecheck._optional import require
+from dosecheck._runtime import keep_freed_memory
 from dosecheck.batch.tasks import PlanOutcome, PlanTask, evaluate_plan
 from dosecheck.errors import InputError
 
@@ -95,7 +95,7 @@ def _watch_parent(parent_pid: int, interval_s: float = 1.0) -> None:
 
     A worker blocked on the pool's call queue never notices that the parent was killed
     (SIGKILL leaves no chance to shut the pool down), so it checks every second.
-    It also fixes the C heap's thresholds (:func:`~dosecheck._malloc.keep_freed_memory`).
+    It also fixes the C heap's thresholds (:func:`~dosecheck._runtime.keep_freed_memory`).
     """
     keep_freed_memory()
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dosecheck._runtime import resume_cyclic_gc
 from dosecheck.commands.options import (
     CompareTpsOpt,
     EndCapsOpt,
@@ -286,6 +287,7 @@ def batch(
     Exit code: 0 all plans pass; 1 a plan fails a mandatory constraint; 3 a plan
     could not be evaluated (3 wins over 1); 2 bad usage.
     """
+    resume_cyclic_gc()  # a long run: cycles are collected (dosecheck/_runtime.py)
     from dosecheck.batch.runner import (
         BatchOptions,
         CheckOptions,

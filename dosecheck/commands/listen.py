@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from dosecheck._runtime import resume_cyclic_gc
 from dosecheck.commands.options import (
     CompareTpsOpt,
     EndCapsOpt,
@@ -101,6 +102,7 @@ def listen(
     Runs until SIGTERM or Ctrl-C: it stops accepting, finishes the plans in flight,
     and exits 0.
     """
+    resume_cyclic_gc()  # a long run: cycles are collected (dosecheck/_runtime.py)
     import logging
     import signal
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from dosecheck._runtime import resume_cyclic_gc
 from dosecheck.errors import InputError
 
 #: The shortest token accepted (characters).
@@ -87,6 +88,7 @@ def serve(
 ) -> None:
     """Serve a read-only web page of the results database: the plans checked (newest
     first, with a filter), each plan's HTML report, the archive summary."""
+    resume_cyclic_gc()  # a long run: cycles are collected (dosecheck/_runtime.py)
     import signal
     import sys
 

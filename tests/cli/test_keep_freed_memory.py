@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dosecheck import _malloc
+from dosecheck import _runtime
 
 
 @pytest.mark.skipif(
@@ -16,14 +16,40 @@ from dosecheck import _malloc
     reason="mallopt thresholds are glibc's",
 )
 def test_thresholds_set_once_on_glibc() -> None:
-    assert _malloc.keep_freed_memory() is True
-    assert _malloc.keep_freed_memory() is True  # idempotent
+    assert _runtime.keep_freed_memory() is True
+    assert _runtime.keep_freed_memory() is True  # idempotent
     # In a fresh process the command line sets them before the command runs.
     code = (
-        "import dosecheck._malloc as m, dosecheck.cli as c\n"
+        "import dosecheck._runtime as m, dosecheck.cli as c\n"
         "assert m._done is None\n"
         "c.main(['--version'])\n"
         "print(m._done)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_cyclic_gc_paused_during_a_command_and_restored() -> None:
+    import gc
+
+    from dosecheck import cli
+
+    seen: list[bool] = []
+    original = cli._main
+
+    def spy(argv: list[str] | None) -> int:
+        seen.append(gc.isenabled())
+        return original(argv)
+
+    assert gc.isenabled()
+    cli._main = spy  # type: ignore[assignment]
+    try:
+        assert cli.main(["--version"]) == 0
+    finally:
+        cli._main = original  # type: ignore[assignment]
+    assert seen == [False]
+    assert gc.isenabled()
+    with _runtime.pause_cyclic_gc():
+        _runtime.resume_cyclic_gc()  # what batch, listen and serve do
+        assert gc.isenabled()
+    assert gc.isenabled()

@@ -1,4 +1,7 @@
-"""Keep freed memory in the C heap for reuse (glibc): the engine's temporaries stop page-faulting.
+"""Process settings for command-line runs: the C heap's thresholds and the cyclic GC.
+
+**The C heap.** :func:`keep_freed_memory` keeps freed memory in the heap for reuse
+(glibc), so the engine's temporaries stop page-faulting.
 
 The DVH engine works on chunks of about 100,000 samples, so each NumPy temporary is
 one to a few megabytes. glibc serves blocks that large with ``mmap`` and returns them
@@ -16,13 +19,25 @@ memory: up to that much freed memory stays with the process until it exits.
 Elsewhere than glibc on Linux it does nothing. The command line calls it for every
 command, and each batch or listener worker process at start; a script using the
 Python API may call it too.
+
+**The cyclic garbage collector.** A ``check`` or ``dvh`` run allocates some million
+objects while it imports pydicom, NumPy, rich and the constraint machinery, and the
+collector walks them again and again for cycles that are not there: 30 ms of a 0.46 s
+``check`` on the benchmark plan (issue #11). :func:`pause_cyclic_gc` turns it off for
+a run that lasts one plan (memory is freed by reference counting as before; only
+reference cycles wait for the process to exit). Commands that run for long (``batch``,
+``listen``, ``serve``) call :func:`resume_cyclic_gc` when they start, which also
+freezes what was imported so later collections skip it.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["keep_freed_memory", "pause_cyclic_gc", "resume_cyclic_gc"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -57,3 +72,23 @@ def keep_freed_memory() -> bool:
                 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
             )
     return _done
+
+
+@contextmanager
+def pause_cyclic_gc() -> Iterator[None]:
+    """Turn off the cyclic garbage collector while a command runs (restored after, for
+    callers such as tests that run several commands in one process)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def resume_cyclic_gc() -> None:
+    """Turn the cyclic garbage collector back on for a long run, the modules imported
+    so far frozen (never collected, never walked again)."""
+    gc.freeze()
+    gc.enable()
