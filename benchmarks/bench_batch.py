@@ -266,7 +266,9 @@ def run_batch_cli(
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # Not from the checkout's folder: ``python -m`` puts the working directory ahead of
+    # PYTHONPATH, which would run this checkout instead of ``source``.
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=archive.parent)
     wall = time.perf_counter() - t
     if proc.returncode not in (0, 1):
         raise SystemExit(f"dosecheck batch failed ({proc.returncode}):\n{proc.stderr}")
