@@ -29,6 +29,7 @@ from dosecheck.checking.matching import NamingContext, RoiInfo, closest_names, n
 from dosecheck.checking.model import (
     ConstraintSet,
 )
+from dosecheck.checking.plan_record import FileHashes, plan_identity
 from dosecheck.checking.sets import (
     PRESCRIPTION_REL_TOL,
     describe_prescription,
@@ -36,7 +37,6 @@ from dosecheck.checking.sets import (
 )
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
-from dosecheck.model import PlanIdentity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,24 +47,6 @@ if TYPE_CHECKING:
     from dosecheck.model import Plan
 
 __all__ = ["CheckReport", "Prescription", "check_plan", "file_sha256", "result_margin"]
-
-
-def _plan_identity(plan: Plan) -> dict[str, Any]:
-    ident = PlanIdentity.of(plan).to_dict()
-    sha256: dict[str, Any] = {
-        "rtstruct": file_sha256(plan.files.rtstruct),
-        "rtdose": [file_sha256(p) for p in plan.files.rtdose],
-        "rtplan": file_sha256(plan.files.rtplan),
-    }
-    if plan.files.beam_doses:
-        sha256["beam_doses"] = [file_sha256(p) for p in plan.files.beam_doses]
-    ident["sha256"] = sha256
-    if plan.plan_sum is not None:
-        record = plan.plan_sum.to_dict()
-        for part in record["parts"]:  # type: ignore[union-attr]
-            part["sha256"] = {"rtplan": file_sha256(part["rtplan"])}
-        ident["plan_sum"] = record
-    return ident
 
 
 # --- prescription ----------------------------------------------------------------------
@@ -325,6 +307,7 @@ def check_plan(
         raise InputError(f"the prescription must be a positive dose in Gy, not {prescription_gy}")
     if fractions is not None and fractions < 1:
         raise InputError(f"the number of fractions must be at least 1, not {fractions}")
+    hashes = FileHashes(plan)  # joined when the report records them
     beams = plan.beam_dose_check
     if strict and beams is not None and not beams.consistent:
         # An input contradiction (the export's doses disagree), not a constraint result.
@@ -442,7 +425,7 @@ def check_plan(
         prescription=rx,
         warnings=warnings,
         dvhs=dvhs,
-        plan=_plan_identity(plan),
+        plan=plan_identity(plan, hashes),
         prescription_warnings=tuple(rx_warnings),
         strict=strict,
         naming={
