@@ -142,9 +142,10 @@ def resolve_constraint_set(spec: str | Path) -> ConstraintSet:
         For a missing or malformed file (with file and line) or an unknown name (the
         message lists the shipped sets).
     """
-    from dosecheck.checking.templates import load_constraint_file
-
+    # The template readers are imported only for a file (a shipped set is YAML).
     if isinstance(spec, Path):
+        from dosecheck.checking.templates import load_constraint_file
+
         return load_constraint_file(spec)
     text = spec.strip()
     if not text:
@@ -152,6 +153,8 @@ def resolve_constraint_set(spec: str | Path) -> ConstraintSet:
     path = Path(text).expanduser()
     looks_like_path = "/" in text or "\\" in text or text.lower().endswith(_SUFFIXES)
     if path.exists():
+        from dosecheck.checking.templates import load_constraint_file
+
         return load_constraint_file(path)
     if looks_like_path:
         if text.lower().endswith(_SUFFIXES) and _stem(text) in shipped_set_names():
