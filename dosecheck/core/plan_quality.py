@@ -19,7 +19,10 @@ The volumes are read from the DVHs (linear interpolation between dose edges, see
 only: dose outside the grid is unknown and taken as below any reference isodose, as
 planning systems do. Where an index is undefined (an empty target, no volume at the
 isodose, a zero median dose) :class:`~dosecheck.errors.MetricDomainError` says why;
-no value is ever invented.
+no value is ever invented. So it does when an isodose covers the whole body ROI inside
+the grid (the body's minimum dose is at least the isodose): the isodose volume then
+ends at the body's or the grid's edge, not where the dose falls below the isodose, and
+any ratio of it would be too small (a GI that looks steeper than it is).
 """
 
 from __future__ import annotations
@@ -51,6 +54,24 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _require_isodose_inside(body: DVH, dose_gy: float, what: str) -> None:
+    """Refuse an isodose the whole body ROI (inside the dose grid) receives.
+
+    Raises
+    ------
+    MetricDomainError
+        When ``body.min_gy >= dose_gy``: the isodose volume is then cut by the body's
+        (or the dose grid's) edge, so its true size is unknown.
+    """
+    if body.min_gy >= dose_gy:
+        raise MetricDomainError(
+            f"the {what} {_fmt(dose_gy)} Gy covers the whole body ROI {body.name!r} inside "
+            f"the dose grid (its minimum dose is {_fmt(body.min_gy)} Gy): the isodose volume "
+            "is cut at the edge of the body or of the dose grid, so its size is unknown; "
+            "check that the body ROI is the whole patient and the dose grid covers it"
+        )
+
+
 def isodose_volumes(target: DVH, body: DVH, reference_gy: float) -> tuple[float, float, float]:
     """``(TV, TV_RI, V_RI)`` in cc at the reference isodose ``reference_gy``.
 
@@ -59,7 +80,9 @@ def isodose_volumes(target: DVH, body: DVH, reference_gy: float) -> tuple[float,
     MetricDomainError
         When the target has no volume inside the dose grid, the reference dose is not
         positive, no body volume receives the reference dose, or the target's volume
-        at the isodose exceeds the body's (the target lies outside the body ROI).
+        at the isodose exceeds the body's (the target lies outside the body ROI), or
+        the whole body receives the reference dose (the isodose volume is cut at the
+        body's or the dose grid's edge).
     """
     if not (math.isfinite(reference_gy) and reference_gy > 0):
         raise MetricDomainError(
@@ -87,6 +110,7 @@ def isodose_volumes(target: DVH, body: DVH, reference_gy: float) -> tuple[float,
             f"only {_fmt(v_ri)} cc of the body ROI {body.name!r} does: the target lies partly "
             "outside the body ROI, which therefore is not the whole patient"
         )
+    _require_isodose_inside(body, reference_gy, "reference isodose")
     return tv, tv_ri, max(v_ri, tv_ri)
 
 
@@ -113,8 +137,9 @@ def gradient_index(body: DVH, low_gy: float, prescription_gy: float) -> float:
     Raises
     ------
     MetricDomainError
-        When ``low_gy`` is not below the prescription, or no body volume receives the
-        prescription dose.
+        When ``low_gy`` is not below the prescription, no body volume receives the
+        prescription dose, or the whole body receives ``low_gy`` (the low isodose volume
+        is cut at the body's or the dose grid's edge).
     """
     if not (math.isfinite(prescription_gy) and prescription_gy > 0):
         raise MetricDomainError(
@@ -136,6 +161,7 @@ def gradient_index(body: DVH, low_gy: float, prescription_gy: float) -> float:
             f"{_fmt(prescription_gy)} Gy (its maximum is {_fmt(body.max_gy)} Gy): the "
             "gradient index is undefined"
         )
+    _require_isodose_inside(body, low_gy, "gradient index's low isodose")
     return float(body.volume_at_dose(low_gy)) / v_rx
 
 

@@ -193,3 +193,18 @@ def test_variation_limit_on_an_index() -> None:
     assert (c.limit, c.variation) == (0.6, 0.5)
     report = _check(SET.replace("CN95%[] >= 0.5", "CN95%[] >= 0.6 (variation 0.5)"))
     assert report.results[0].status is Status.VARIATION
+
+
+def test_a_body_inside_the_low_isodose_is_not_evaluated() -> None:
+    # A "body" of x ∈ [-35, 35]: its minimum dose is 60 − 0.6 × 35 = 39 Gy, above GI50%'s
+    # 25 Gy, so V_25Gy would end at the body's edge (GI 2.1 instead of 3.5, a pass that
+    # the patient's real fall-off may not earn). CN95% (47.5 Gy, w = 125/6 mm inside the
+    # body) is still the closed form (w/30)(80/90).
+    report = _check(body_box=(-35.0, 35.0, -45.0, 45.0))
+    cn, _, _, gi, _ = report.results
+    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 90, rel=1e-9)
+    assert gi.status is Status.NOT_EVALUATED
+    assert gi.reason == "metric_undefined"
+    assert "covers the whole body ROI 'BODY'" in gi.message
+    assert "minimum dose is 39 Gy" in gi.message
+    assert gi.body_roi == "BODY"

@@ -94,7 +94,11 @@ def test_map_body_on_the_command_line(dc, plan: Path, constraints: Path) -> None
     # The PTV as "body": the isodose volume is the PTV's own, V_RI = TV_RI.
     assert cn["body_roi"] == "PTV"
     assert cn["value"] == pytest.approx(expected_cn(47.5) / 0.8, rel=1e-9)
-    # and GI is the PTV's: V_25Gy / V_50Gy = 60 mm / (2 × 50/3 mm) = 1.8, which passes.
+    # GI is refused: the whole "body" (the PTV, minimum 42 Gy) receives the 25 Gy low
+    # isodose, so V_25Gy would be the PTV's edge, 408 cc, and GI 1.8 instead of 3.5.
     gi = next(r for r in doc["results"] if r["metric_canonical"] == "GI50%[]")
-    assert gi["value"] == pytest.approx(1.8, rel=1e-9)
-    assert code == 0
+    assert gi["status"] == "not_evaluated"
+    assert gi["reason"] == "metric_undefined"
+    assert gi["value"] is None
+    assert "covers the whole body ROI 'PTV'" in gi["message"]
+    assert code == 1  # a mandatory constraint not evaluated: incomplete

@@ -156,3 +156,21 @@ def test_an_empty_target_is_undefined(body: DVH) -> None:
         conformity_index(empty, body, 38.0)
     with pytest.raises(MetricDomainError, match="no volume inside the dose grid"):
         homogeneity_index(empty)
+
+
+def test_an_isodose_covering_the_whole_body_is_refused(target: DVH) -> None:
+    # A 21 mm "body" around the 20 mm target: its minimum dose is 39 Gy. The 38 Gy
+    # isodose (radius 22 mm) and the 20 Gy one (radius 40 mm) both reach beyond it, so
+    # the body's whole volume would stand for each: CN95% would read
+    # (20/21)³ = 0.864 instead of (20/22)³ = 0.751, and GI50% 1 instead of 8.
+    tight = _dvh("Body", 21.0, 0.5, 60.0)
+    assert tight.min_gy == pytest.approx(39.0)
+    with pytest.raises(MetricDomainError, match="covers the whole body ROI 'Body'"):
+        conformation_number(target, tight, 38.0)
+    with pytest.raises(MetricDomainError, match="minimum dose is 39 Gy"):
+        conformity_index(target, tight, 38.0)
+    with pytest.raises(MetricDomainError, match="low isodose 20 Gy covers the whole body"):
+        gradient_index(tight, 20.0, RX)
+    # An isodose inside the body is still read: 40 Gy is the 20 mm sphere.
+    assert conformation_number(target, tight, 40.0) == pytest.approx(1.0, rel=1e-12)
+    assert gradient_index(tight, 39.5, RX) == pytest.approx((20.5 / 20) ** 3, rel=1e-12)
