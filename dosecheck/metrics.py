@@ -177,6 +177,21 @@ class Metric:
             )
         return None
 
+    def isodose_gy(self, prescription_gy: float | None) -> float:
+        """The isodose (Gy) of ``CI``, ``CN`` (the reference) or ``GI`` (the low one).
+
+        Raises
+        ------
+        MetricDomainError
+            When the isodose is in % and the prescription is missing.
+        ValueError
+            For a metric without an isodose.
+        """
+        if not self.needs_body or self.number is None:
+            raise ValueError(f"{self} has no isodose")
+        rx = self._prescription(prescription_gy)
+        return _to_gy(self.number, self.number_unit, rx)
+
     # --- evaluation ---------------------------------------------------------------
     def evaluate(
         self, dvh: DVH, prescription_gy: float | None = None, *, body: DVH | None = None

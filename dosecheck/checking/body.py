@@ -32,6 +32,8 @@ from dosecheck.checking.matching import (
 )
 from dosecheck.checking.model import ConstraintSet, StructureSpec
 from dosecheck.core.dvh import DVH
+from dosecheck.errors import MetricDomainError
+from dosecheck.metrics import Metric, format_number
 
 __all__ = [
     "BODY_ALIASES",
@@ -40,6 +42,7 @@ __all__ = [
     "body_dvh",
     "body_spec",
     "find_body",
+    "require_isodose_in_grid",
     "uses_body",
 ]
 
@@ -109,12 +112,39 @@ def find_body(spec: StructureSpec, roi_names: Sequence[str], context: NamingCont
 
 @dataclass(frozen=True)
 class BodyDVH:
-    """The body ROI of one evaluation: its match, DVH (``None`` when not found) and the
-    caveats every index result carries."""
+    """The body ROI of one evaluation: its match, DVH (``None`` when not found), the
+    caveats every index result carries and, when the body extends beyond the dose grid,
+    the highest dose on the grid's faces it reaches (``None`` otherwise, or unknown)."""
 
     match: MatchResult
     dvh: DVH | None
     warnings: tuple[str, ...] = ()
+    grid_edge_max_gy: float | None = None
+
+
+def require_isodose_in_grid(body: BodyDVH, metric: Metric, prescription_gy: float | None) -> None:
+    """Refuse an index whose isodose reaches the edge of the dose grid where the body
+    continues beyond it: the isodose volume inside the grid is then cut, and the index
+    (CI and GI too small, CN too large) looks better than the plan may be.
+
+    Raises
+    ------
+    MetricDomainError
+        When the body extends beyond the grid and the isodose of ``metric`` (the
+        reference of CI/CN, the low isodose of GI) is at most the grid's edge dose.
+    """
+    edge = body.grid_edge_max_gy
+    if edge is None or body.dvh is None or not metric.needs_body:
+        return
+    isodose = metric.isodose_gy(prescription_gy)
+    if isodose <= edge:
+        raise MetricDomainError(
+            f"the {format_number(round(isodose, 2))} Gy isodose of {metric.label} reaches the "
+            f"edge of the dose grid (up to {format_number(round(edge, 2))} Gy there) while the "
+            f"body ROI {body.match.roi!r} continues {body.dvh.outside_grid_cc:.1f} cc beyond "
+            "the grid: the isodose volume is cut by the grid, so the index is unknown; "
+            "extend the dose grid"
+        )
 
 
 def body_dvh(
@@ -124,10 +154,13 @@ def body_dvh(
     get_dvh: Callable[[str], DVH],
     cache: dict[str, DVH],
     outside_grid_message: Callable[[str, DVH], str | None],
+    grid_edge_max_gy: Callable[[str], float | None] | None = None,
 ) -> BodyDVH:
     """The body ROI and its DVH (from ``cache`` or ``get_dvh``, stored in ``cache``),
     with a warning when the body extends beyond the dose grid (``outside_grid_message``
-    says whether it does, as for any structure)."""
+    says whether it does, as for any structure); then it also keeps
+    ``grid_edge_max_gy(roi)``, the highest dose on the grid's faces the body reaches,
+    for :func:`require_isodose_in_grid`."""
     match = find_body(body_spec(cset), roi_names, ctx)
     if match.roi is None:
         return BodyDVH(match, None)
@@ -135,10 +168,12 @@ def body_dvh(
         cache[match.roi] = get_dvh(match.roi)
     dvh = cache[match.roi]
     warnings = [*match.warnings, *dvh.warnings]
-    if outside_grid_message(match.roi, dvh) is not None:
+    beyond = outside_grid_message(match.roi, dvh) is not None
+    if beyond:
         warnings.append(
             f"the body ROI {match.roi!r} extends {dvh.outside_grid_cc:.1f} cc beyond the "
             "dose grid: isodose volumes count the body inside the grid only (the dose "
             "outside it is taken as below the isodose, as planning systems do)"
         )
-    return BodyDVH(match, dvh, tuple(warnings))
+    edge = grid_edge_max_gy(match.roi) if beyond and grid_edge_max_gy is not None else None
+    return BodyDVH(match, dvh, tuple(warnings), edge)

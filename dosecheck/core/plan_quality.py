@@ -17,7 +17,9 @@ HI, ICRU 83 homogeneity      ``(D2% − D98%) / D50%`` of the target     ICRU Re
 The volumes are read from the DVHs (linear interpolation between dose edges, see
 :class:`~dosecheck.core.dvh.DVH`). The body's DVH counts the body inside the dose grid
 only: dose outside the grid is unknown and taken as below any reference isodose, as
-planning systems do. Where an index is undefined (an empty target, no volume at the
+planning systems do; :func:`grid_edge_max_gy` tells the caller when an isodose reaches
+a face of the grid the body crosses (the volume is then cut, see
+:mod:`dosecheck.checking.body`). Where an index is undefined (an empty target, no volume at the
 isodose, a zero median dose) :class:`~dosecheck.errors.MetricDomainError` says why;
 no value is ever invented. So it does when an isodose covers the whole body ROI inside
 the grid (the body's minimum dose is at least the isodose): the isodose volume then
@@ -30,6 +32,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Final
 
+import numpy as np
+
 from dosecheck.errors import MetricDomainError
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ __all__ = [
     "conformation_number",
     "conformity_index",
     "gradient_index",
+    "grid_edge_max_gy",
     "homogeneity_index",
     "isodose_volumes",
 ]
@@ -52,6 +57,48 @@ OVERLAP_TOLERANCE: Final = 0.01
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
+
+
+def grid_edge_max_gy(
+    dose_gy: np.ndarray,
+    axes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    bounds: tuple[float, float, float, float, float, float],
+) -> float | None:
+    """The highest dose on the faces of a dose grid that a structure reaches (Gy).
+
+    An isodose at or below it reaches the edge of the grid where the structure (the
+    body) continues: the isodose volume counted inside the grid is then cut.
+
+    Parameters
+    ----------
+    dose_gy
+        The dose grid ``dose_gy[k, j, i]`` at ``(z[k], y[j], x[i])``.
+    axes
+        ``(x, y, z)``: the grid's ascending node coordinates (mm).
+    bounds
+        The structure's ``(x_min, x_max, y_min, y_max, z_min, z_max)`` (mm): its contour
+        points and planes.
+
+    Returns
+    -------
+    float or None
+        The maximum dose over the grid faces whose outermost node the structure reaches
+        or passes; ``None`` when it reaches none.
+    """
+    d = np.asarray(dose_gy)
+    if d.ndim != 3 or d.size == 0:
+        raise ValueError(f"a dose grid has three non-empty axes, not the shape {d.shape}")
+    x, y, z = (np.asarray(a, dtype=np.float64) for a in axes)
+    x0, x1, y0, y1, z0, z1 = bounds
+    faces = []
+    for lo, hi, nodes, axis in ((x0, x1, x, 2), (y0, y1, y, 1), (z0, z1, z, 0)):
+        if lo <= nodes[0]:
+            faces.append(np.take(d, 0, axis=axis))
+        if hi >= nodes[-1]:
+            faces.append(np.take(d, -1, axis=axis))
+    if not faces:
+        return None
+    return float(max(float(np.max(f)) for f in faces))
 
 
 def _require_isodose_inside(body: DVH, dose_gy: float, what: str) -> None:

@@ -82,18 +82,34 @@ def test_the_body_is_found_like_a_structure(name: str, kind: str) -> None:
     assert r.value == pytest.approx(EXPECTED[0], rel=1e-9)
 
 
-def test_a_body_beyond_the_dose_grid_is_counted_inside_it_and_said() -> None:
-    # The dose grid's voxels end at y = ±62.5 mm (nodes ±60, 5 mm voxels); this body
-    # reaches ±80 mm. The dose is constant in y, so V_RI counts 125 mm of the body's
-    # 160 mm: CN95% = (w/30) × 80/125 with w = 125/6 mm, below the limit 0.5.
-    report = check_plan(
-        memory_plan(body_box=(-90.0, 90.0, -80.0, 80.0)), load_constraint_set_text(SET)
-    )
+def test_a_body_beyond_the_dose_grid_where_the_dose_is_low_is_counted_and_said() -> None:
+    # The dose grid's voxels end at x = ±102.5 mm (nodes ±100, where the tent is 0 Gy);
+    # this body reaches ±120 mm. Every isodose lies inside the grid, so the indices are
+    # the closed forms, with a warning that the body extends beyond the grid.
+    report = _check(body_box=(-120.0, 120.0, -50.0, 50.0))
+    values = [r.value for r in report.results]
+    assert values[:4] == pytest.approx(EXPECTED, rel=1e-9)
     cn = report.results[0]
-    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 125, rel=1e-9)
-    assert cn.status is Status.FAIL
+    assert cn.status is Status.PASS
     assert any("extends" in w and "beyond the dose grid" in w for w in cn.warnings)
     assert not any("beyond the dose grid" in w for w in report.results[-1].warnings)  # HI
+
+
+def test_an_isodose_cut_by_the_dose_grid_is_not_evaluated() -> None:
+    # The grid's voxels end at y = ±62.5 mm (nodes ±60); this body reaches ±80 mm, and
+    # the dose is constant in y: every isodose reaches the grid's y faces (60 Gy there).
+    # Counted inside the grid, CN95% would read (w/30) × 80/125 = 0.444 for a body that
+    # is (w/30) × 80/160 = 0.347 if the dose continues: neither is known, so no value.
+    report = _check(body_box=(-90.0, 90.0, -80.0, 80.0))
+    for r in report.results[:4]:
+        assert r.status is Status.NOT_EVALUATED
+        assert r.reason == "metric_undefined"
+        assert r.value is None
+        assert "reaches the edge of the dose grid (up to 60 Gy there)" in r.message
+        assert "continues 535.5 cc beyond the grid" in r.message
+        assert r.body_roi == "BODY"
+    assert report.results[3].message.startswith("the 25 Gy isodose of GI50%")
+    assert report.results[-1].status is Status.PASS  # HI: the target only
 
 
 def test_no_body_roi_is_not_evaluated_and_named() -> None:
