@@ -12,6 +12,10 @@ used). The steps, first decisive one wins:
 3. the ROI named ``Body``, ``External``, ``Outer Contour``, … (case, spaces, ``_`` and
    ``-`` ignored), or matched by the set's own body structure.
 
+When the set has its own body structure and it matches a ROI (as for its own
+constraints), that ROI is the body, before step 2: one report never checks two ROIs
+as "the body".
+
 Nothing else is tried: a plan without a body ROI gets its indices ``not_evaluated``
 with a message naming what was looked for, never a guess (the largest ROI is not
 assumed to be the patient).
@@ -42,6 +46,7 @@ __all__ = [
     "body_dvh",
     "body_spec",
     "find_body",
+    "own_body",
     "require_isodose_in_grid",
     "uses_body",
 ]
@@ -59,12 +64,21 @@ def uses_body(cset: ConstraintSet) -> bool:
     return any(c.metric.needs_body for _, c in cset.constraints)
 
 
-def body_spec(cset: ConstraintSet) -> StructureSpec:
-    """The set's own ``Body``/``External`` structure, or the default body spec."""
+def own_body(cset: ConstraintSet) -> StructureSpec | None:
+    """The set's own ``Body``/``External`` structure, as written, or ``None``."""
     for s in cset.structures:
         if normalize_name(s.name) in _BODY_KEYS and s.target is None:
-            aliases = tuple(dict.fromkeys((*s.aliases, BODY_NAME, *BODY_ALIASES)))
-            return StructureSpec(s.name, aliases=aliases, regex=s.regex, line=s.line)
+            return s
+    return None
+
+
+def body_spec(cset: ConstraintSet) -> StructureSpec:
+    """The set's own ``Body``/``External`` structure (with the body's usual names added
+    to its aliases), or the default body spec."""
+    s = own_body(cset)
+    if s is not None:
+        aliases = tuple(dict.fromkeys((*s.aliases, BODY_NAME, *BODY_ALIASES)))
+        return StructureSpec(s.name, aliases=aliases, regex=s.regex, line=s.line)
     return StructureSpec(BODY_NAME, aliases=BODY_ALIASES)
 
 
@@ -161,7 +175,12 @@ def body_dvh(
     says whether it does, as for any structure); then it also keeps
     ``grid_edge_max_gy(roi)``, the highest dose on the grid's faces the body reaches,
     for :func:`require_isodose_in_grid`."""
-    match = find_body(body_spec(cset), roi_names, ctx)
+    own = own_body(cset)
+    # The set's own body structure, once matched, is the body: its constraints and the
+    # indices' isodose volumes then use one ROI (an EXTERNAL ROI does not overrule it).
+    match = match_structure(own, roi_names, ctx) if own is not None else None
+    if match is None or match.roi is None:
+        match = find_body(body_spec(cset), roi_names, ctx)
     if match.roi is None:
         return BodyDVH(match, None)
     if match.roi not in cache:

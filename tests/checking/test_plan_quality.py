@@ -224,3 +224,34 @@ def test_a_body_inside_the_low_isodose_is_not_evaluated() -> None:
     assert "covers the whole body ROI 'BODY'" in gi.message
     assert "minimum dose is 39 Gy" in gi.message
     assert gi.body_roi == "BODY"
+
+
+def test_the_sets_own_body_structure_wins_over_an_external_roi() -> None:
+    # The plan has an EXTERNAL ROI "Outline" and a smaller ROI "Skin" (x ∈ [-35, 35],
+    # y ∈ [-45, 45]); the set's Body structure matches Skin by its alias. The indices use
+    # Skin too, so one report never checks two ROIs as the body: CN95% is then
+    # (w/30) × 80/90 with w = 125/6 mm (0.617), not Outline's (w/30) × 80/100 (0.556).
+    from dataclasses import replace
+
+    import numpy as np
+
+    from dosecheck.model import Structure
+    from tests.helpers.plans import PLANES
+
+    plan = memory_plan(body_name="Outline")
+    square = np.array([[-35.0, -45.0], [35.0, -45.0], [35.0, 45.0], [-35.0, 45.0]])
+    skin = Structure.from_contours(
+        3, "Skin", [(float(z), square) for z in PLANES], interpreted_type="ORGAN"
+    )
+    ss = replace(plan.structure_set, structures=(*plan.structure_set.structures, skin))
+    text = (
+        "name: x\nprescription: {dose_gy: 50, fractions: 25}\nstructures:\n"
+        "  - name: PTV\n    constraints: ['CN95%[] >= 0.5']\n"
+        "  - name: Body\n    aliases: [Skin]\n    constraints: ['Max[Gy] <= 61']\n"
+    )
+    cn, body_max = check_plan(
+        replace(plan, structure_set=ss), load_constraint_set_text(text)
+    ).results
+    assert body_max.roi == "Skin"
+    assert cn.body_roi == "Skin"
+    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 90, rel=1e-9)
