@@ -23,6 +23,7 @@ assumed to be the patient).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -44,8 +45,10 @@ __all__ = [
     "BODY_NAME",
     "BodyDVH",
     "body_dvh",
+    "body_for_target",
     "body_spec",
     "find_body",
+    "other_targets_warning",
     "own_body",
     "require_isodose_in_grid",
     "uses_body",
@@ -124,6 +127,26 @@ def find_body(spec: StructureSpec, roi_names: Sequence[str], context: NamingCont
     )
 
 
+def other_targets_warning(context: NamingContext, target_roi: str) -> str | None:
+    """A warning when the plan has PTVs besides ``target_roi`` (by RTROIInterpretedType):
+    ``V_RI`` is the body's whole isodose volume, so the isodose around another lesion
+    (a multi-target radiosurgery plan) counts against this target's CI, CN and GI."""
+    others = [
+        r.name
+        for r in context.rois
+        if r.interpreted_type.strip().upper() == "PTV" and r.name != target_roi
+    ]
+    if not others:
+        return None
+    shown = ", ".join(repr(n) for n in others[:5]) + (", …" if len(others) > 5 else "")
+    return (
+        f"the plan has other PTVs ({shown}) besides {target_roi!r}: the isodose volume of "
+        "CI, CN and GI is the whole body's, so where the isodose also surrounds another "
+        "target (separate lesions), it counts against this one; read those indices as "
+        "the plan's, not this target's"
+    )
+
+
 @dataclass(frozen=True)
 class BodyDVH:
     """The body ROI of one evaluation: its match, DVH (``None`` when not found), the
@@ -196,3 +219,11 @@ def body_dvh(
         )
     edge = grid_edge_max_gy(match.roi) if beyond and grid_edge_max_gy is not None else None
     return BodyDVH(match, dvh, tuple(warnings), edge)
+
+
+def body_for_target(body: BodyDVH, context: NamingContext, target_roi: str) -> BodyDVH:
+    """``body`` with :func:`other_targets_warning` for ``target_roi`` added, if any."""
+    others = other_targets_warning(context, target_roi)
+    if others is None:
+        return body
+    return dataclasses.replace(body, warnings=(*body.warnings, others))

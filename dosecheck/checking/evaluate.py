@@ -40,7 +40,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from dosecheck.checking.body import BodyDVH, body_dvh, require_isodose_in_grid
+from dosecheck.checking.body import (
+    BodyDVH,
+    body_dvh,
+    body_for_target,
+    require_isodose_in_grid,
+)
 from dosecheck.checking.conversion import Conversion, convert, limit_of
 from dosecheck.checking.fractionation import eqd2
 from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
@@ -207,8 +212,9 @@ def evaluate_constraints(
                     )
                 )
                 continue
+            for_target = body_for_target(body, ctx, match.roi)
             results.append(
-                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=body)
+                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=for_target)
             )
     return results
 

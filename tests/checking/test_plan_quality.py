@@ -255,3 +255,21 @@ def test_the_sets_own_body_structure_wins_over_an_external_roi() -> None:
     assert body_max.roi == "Skin"
     assert cn.body_roi == "Skin"
     assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 90, rel=1e-9)
+
+
+def test_other_ptvs_in_the_plan_are_said() -> None:
+    # A second PTV (type PTV): the body's isodose volume may also surround it, so the
+    # indices of PTV carry a warning naming it; the values stay the closed forms (the
+    # copy lies where the first one is, in the same isodose).
+    from dataclasses import replace
+
+    assert _check().results[0].warnings == ()
+    plan = memory_plan()
+    twin = replace(plan.structure_set.structures[0], number=3, name="PTV_2")
+    ss = replace(plan.structure_set, structures=(*plan.structure_set.structures, twin))
+    report = check_plan(replace(plan, structure_set=ss), load_constraint_set_text(SET))
+    assert [r.value for r in report.results[:4]] == pytest.approx(EXPECTED, rel=1e-9)
+    for r in report.results[:4]:
+        assert any("other PTVs ('PTV_2') besides 'PTV'" in w for w in r.warnings)
+    assert not any("other PTVs" in w for w in report.results[4].warnings)  # HI
+    assert any("other PTVs" in w for w in report.warnings)
