@@ -126,7 +126,9 @@ def isodose_volumes(target: DVH, body: DVH, reference_gy: float) -> tuple[float,
     ------
     MetricDomainError
         When the target has no volume inside the dose grid, the reference dose is not
-        positive, no body volume receives the reference dose, or the target's volume
+        positive, the body is no larger than the target (within
+        :data:`OVERLAP_TOLERANCE`), no body volume receives the reference dose, or the
+        target's volume
         at the isodose exceeds the body's (the target lies outside the body ROI), or
         the whole body receives the reference dose (the isodose volume is cut at the
         body's or the dose grid's edge).
@@ -156,6 +158,12 @@ def isodose_volumes(target: DVH, body: DVH, reference_gy: float) -> tuple[float,
             f"{_fmt(tv_ri)} cc of target {target.name!r} receives {_fmt(reference_gy)} Gy but "
             f"only {_fmt(v_ri)} cc of the body ROI {body.name!r} does: the target lies partly "
             "outside the body ROI, which therefore is not the whole patient"
+        )
+    if body.volume_cc <= tv * (1 + OVERLAP_TOLERANCE) + 0.05:
+        raise MetricDomainError(
+            f"the body ROI {body.name!r} ({_fmt(body.volume_cc)} cc inside the dose grid) is "
+            f"no larger than target {target.name!r} ({_fmt(tv)} cc): it is not the whole "
+            "patient, so its isodose volume is not the plan's"
         )
     _require_isodose_inside(body, reference_gy, "reference isodose")
     return tv, tv_ri, max(v_ri, tv_ri)

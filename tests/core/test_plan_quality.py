@@ -195,3 +195,12 @@ def test_grid_edge_max_gy_takes_the_faces_the_structure_reaches() -> None:
     assert grid_edge_max_gy(dose, axes, (5.0, 35.0, 5.0, 25.0, 0.0, 15.0)) == 40 + 3000
     # y = 0 and y = 30 faces: the larger is y = 30's.
     assert grid_edge_max_gy(dose, axes, (5.0, 35.0, -1.0, 31.0, 5.0, 15.0)) == 40 + 3000 + 200_000
+
+
+def test_a_body_no_larger_than_the_target_is_refused(target: DVH) -> None:
+    # The target itself as "body" (e.g. --map Body=PTV): V_RI = TV_RI, so CN would be
+    # the coverage alone, (20/20)³ = 1 at 38 Gy instead of (20/22)³.
+    with pytest.raises(MetricDomainError, match="is no larger than target 'PTV'"):
+        conformation_number(target, target, 38.0)
+    with pytest.raises(MetricDomainError, match="not the whole patient"):
+        conformity_index(target, target, 45.0)
