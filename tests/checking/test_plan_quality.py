@@ -175,6 +175,8 @@ def _load(constraint: str, top: str = "prescription: {dose_gy: 50, fractions: 25
         ("CN95%[] >= 75", "above 1, which the conformation number never exceeds"),
         ("CN95%[%] >= 75", "write e.g. 0.75"),
         ("GI50%[] <= 0.5", "below 1, which the gradient index"),
+        ("GI50%[%] <= 300", "reads as a percentage"),
+        ("CI95%[%] <= 120 (variation 150)", "write e.g. 1.2"),
         ("CN95%[] >= 0.7cc", "has a unit but CN95%[] is a ratio"),
         ("HI[] <= 10%", "has a unit but HI[] is a ratio"),
         (
