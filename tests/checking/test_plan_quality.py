@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dosecheck.checking.check import check_plan
@@ -32,7 +34,7 @@ structures:
 EXPECTED = [expected_cn(47.5), expected_ci(47.5), expected_cn(45.0), expected_gi(25.0)]
 
 
-def _check(text: str = SET, **plan: str):
+def _check(text: str = SET, **plan: Any):
     return check_plan(memory_plan(**plan), load_constraint_set_text(text))
 
 
