@@ -163,7 +163,8 @@ class Metric:
 
     def unreachable(self, limit: float) -> str | None:
         """Why no value of this metric can meet or miss ``limit`` meaningfully (a CN
-        limit above 1, a GI limit below 1), as the end of a sentence; else ``None``."""
+        limit above 1, a GI limit below 1, a CI or GI limit of 100 or more: a percentage
+        written for the ratio), as the end of a sentence; else ``None``."""
         if self.kind == "CN" and limit > 1:
             hint = format_number(limit / 100) if limit <= 100 else "0.75"
             return (
@@ -175,7 +176,29 @@ class Metric:
                 "is below 1, which the gradient index (a larger isodose volume over a "
                 "smaller) never is"
             )
+        if self.kind in ("CI", "GI") and limit >= 100:
+            # GI50%[%] <= 300 meant as 3.0 would pass every plan: no plan has an isodose
+            # volume 100 times another, so the number is a percentage.
+            return (
+                "is 100 or more, which reads as a percentage: the index is a plain ratio "
+                f"whatever its brackets say; write e.g. {format_number(limit / 100)}"
+            )
         return None
+
+    def isodose_gy(self, prescription_gy: float | None) -> float:
+        """The isodose (Gy) of ``CI``, ``CN`` (the reference) or ``GI`` (the low one).
+
+        Raises
+        ------
+        MetricDomainError
+            When the isodose is in % and the prescription is missing.
+        ValueError
+            For a metric without an isodose.
+        """
+        if not self.needs_body or self.number is None:
+            raise ValueError(f"{self} has no isodose")
+        rx = self._prescription(prescription_gy)
+        return _to_gy(self.number, self.number_unit, rx)
 
     # --- evaluation ---------------------------------------------------------------
     def evaluate(

@@ -361,6 +361,7 @@ def check_plan(
         fractions=rx.fractions,
         naming=naming,
         eqd2_dvhs=cache.eqd2 if on_eqd2_sum else None,
+        grid_edge_max_gy=cache.grid_edge_max_gy,
     )
     dvhs = tuple(cache.items.values())
     tps: tuple[tuple[TpsValue, ...], tuple[str, ...], tuple[str, ...]] = ((), (), ())

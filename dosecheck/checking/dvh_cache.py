@@ -55,6 +55,26 @@ class DVHCache:
         self.eqd2_fields: dict[float, DoseField] = {}
         self.eqd2_items: dict[tuple[str, float], DVH] = {}
 
+    def grid_edge_max_gy(self, roi: str) -> float | None:
+        """The highest dose on the dose grid's faces that ROI ``roi`` reaches (Gy), or
+        ``None`` (:func:`dosecheck.core.plan_quality.grid_edge_max_gy`)."""
+        from dosecheck.core.plan_quality import grid_edge_max_gy
+
+        s = self._structure(roi)
+        if s.is_empty:
+            return None
+        xy, planes = s.xy, s.z
+        bounds = (
+            float(xy[:, 0].min()),
+            float(xy[:, 0].max()),
+            float(xy[:, 1].min()),
+            float(xy[:, 1].max()),
+            float(planes.min()),
+            float(planes.max()),
+        )
+        grid = self.plan.dose
+        return grid_edge_max_gy(grid.dose_gy, (grid.x, grid.y, grid.z), bounds)
+
     @property
     def convention(self) -> str:
         """The check's end-cap convention."""

@@ -25,7 +25,9 @@ Plan-quality indices: ``CI``, ``CN`` and ``GI`` also need the DVH of the body
 (external) ROI, found once per evaluation (:mod:`dosecheck.checking.body`); without one
 (or with two candidates) they are ``not_evaluated`` with the reason of a structure not
 found (ambiguous), naming what was looked for. The body may extend beyond the dose
-grid: its isodose volume then counts the body inside the grid, and the result says so.
+grid: its isodose volume then counts the body inside the grid, and the result says so;
+when the index's isodose also reaches a face of the grid the body crosses, the isodose
+volume is cut and the index is ``not_evaluated`` (``metric_undefined``).
 
 Dose grid: when more than :func:`outside_grid_tolerance_cc` of a structure lies
 outside the dose grid (where the dose is unknown), every constraint of that structure,
@@ -38,7 +40,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from dosecheck.checking.body import BodyDVH, body_dvh
+from dosecheck.checking.body import (
+    BodyDVH,
+    body_dvh,
+    body_for_target,
+    require_isodose_in_grid,
+)
 from dosecheck.checking.conversion import Conversion, convert, limit_of
 from dosecheck.checking.fractionation import eqd2
 from dosecheck.checking.matching import MatchResult, NamingContext, match_structure
@@ -110,6 +117,7 @@ def evaluate_constraints(
     fractions: int | None = None,
     naming: NamingContext | None = None,
     eqd2_dvhs: Callable[[str, float], DVH] | None = None,
+    grid_edge_max_gy: Callable[[str], float | None] | None = None,
 ) -> list[ConstraintResult]:
     """Check every constraint of ``cset``.
 
@@ -138,6 +146,11 @@ def evaluate_constraints(
     eqd2_dvhs
         For a plan sum: ``(roi, α/β) -> DVH`` of the voxel-wise EQD2 sum of the parts;
         converted constraints are then evaluated on it (see the module docstring).
+    grid_edge_max_gy
+        ``roi -> `` the highest dose on the dose grid's faces that ROI reaches
+        (:func:`dosecheck.core.plan_quality.grid_edge_max_gy`): when the body extends
+        beyond the grid, an index whose isodose reaches the grid's edge is
+        ``not_evaluated``. ``None``: not checked.
 
     Returns
     -------
@@ -187,7 +200,9 @@ def evaluate_constraints(
                 results.append(_evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict))
                 continue
             if body is None:
-                body = body_dvh(cset, roi_names, ctx, get_dvh, cache, outside_grid_message)
+                body = body_dvh(
+                    cset, roi_names, ctx, get_dvh, cache, outside_grid_message, grid_edge_max_gy
+                )
             if body.dvh is None:
                 why = f"{c.metric.label} needs the body (external) ROI: {body.match.message}"
                 reason = "structure_ambiguous" if body.match.status == "ambiguous" else None
@@ -197,8 +212,9 @@ def evaluate_constraints(
                     )
                 )
                 continue
+            for_target = body_for_target(body, ctx, match.roi)
             results.append(
-                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=body)
+                _evaluate_one(spec, c, match, dvh, rx, n, rx_warnings, strict, body=for_target)
             )
     return results
 
@@ -380,6 +396,8 @@ def _evaluate_one(
     try:
         conv = convert(c, fractions)
         metric = c.metric if conv is None else conv.metric
+        if body is not None:
+            require_isodose_in_grid(body, metric, rx)
         value = metric.evaluate(dvh, rx, body=body_dvh).value
         limit = limit_of(c, rx, conv)
         if not math.isfinite(value):

@@ -138,9 +138,8 @@ def index_detail(metric: Metric, dvh: DVH, rx: float | None, body: DVH | None) -
     if metric.kind == "HI":
         d = {p: dvh.dose_at_volume_percent(p) for p in (2.0, 98.0, 50.0)}
         return ", ".join(f"D{format_number(p)}% {fmt(g)} Gy" for p, g in d.items())
-    assert body is not None and metric.number is not None
-    n, unit = metric.number, metric.number_unit
-    gy = n / 100.0 if unit == "cGy" else (n * rx / 100.0 if unit == "%" and rx else n)
+    assert body is not None
+    gy = metric.isodose_gy(rx)
     of = f" (body {body.name!r})" if body.name else ""
     if metric.kind == "GI":
         assert rx is not None

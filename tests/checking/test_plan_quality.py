@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dosecheck.checking.check import check_plan
@@ -32,7 +34,7 @@ structures:
 EXPECTED = [expected_cn(47.5), expected_ci(47.5), expected_cn(45.0), expected_gi(25.0)]
 
 
-def _check(text: str = SET, **plan: str):
+def _check(text: str = SET, **plan: Any):
     return check_plan(memory_plan(**plan), load_constraint_set_text(text))
 
 
@@ -82,18 +84,34 @@ def test_the_body_is_found_like_a_structure(name: str, kind: str) -> None:
     assert r.value == pytest.approx(EXPECTED[0], rel=1e-9)
 
 
-def test_a_body_beyond_the_dose_grid_is_counted_inside_it_and_said() -> None:
-    # The dose grid's voxels end at y = ±62.5 mm (nodes ±60, 5 mm voxels); this body
-    # reaches ±80 mm. The dose is constant in y, so V_RI counts 125 mm of the body's
-    # 160 mm: CN95% = (w/30) × 80/125 with w = 125/6 mm, below the limit 0.5.
-    report = check_plan(
-        memory_plan(body_box=(-90.0, 90.0, -80.0, 80.0)), load_constraint_set_text(SET)
-    )
+def test_a_body_beyond_the_dose_grid_where_the_dose_is_low_is_counted_and_said() -> None:
+    # The dose grid's voxels end at x = ±102.5 mm (nodes ±100, where the tent is 0 Gy);
+    # this body reaches ±120 mm. Every isodose lies inside the grid, so the indices are
+    # the closed forms, with a warning that the body extends beyond the grid.
+    report = _check(body_box=(-120.0, 120.0, -50.0, 50.0))
+    values = [r.value for r in report.results]
+    assert values[:4] == pytest.approx(EXPECTED, rel=1e-9)
     cn = report.results[0]
-    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 125, rel=1e-9)
-    assert cn.status is Status.FAIL
+    assert cn.status is Status.PASS
     assert any("extends" in w and "beyond the dose grid" in w for w in cn.warnings)
     assert not any("beyond the dose grid" in w for w in report.results[-1].warnings)  # HI
+
+
+def test_an_isodose_cut_by_the_dose_grid_is_not_evaluated() -> None:
+    # The grid's voxels end at y = ±62.5 mm (nodes ±60); this body reaches ±80 mm, and
+    # the dose is constant in y: every isodose reaches the grid's y faces (60 Gy there).
+    # Counted inside the grid, CN95% would read (w/30) × 80/125 = 0.444 for a body that
+    # is (w/30) × 80/160 = 0.347 if the dose continues: neither is known, so no value.
+    report = _check(body_box=(-90.0, 90.0, -80.0, 80.0))
+    for r in report.results[:4]:
+        assert r.status is Status.NOT_EVALUATED
+        assert r.reason == "metric_undefined"
+        assert r.value is None
+        assert "reaches the edge of the dose grid (up to 60 Gy there)" in r.message
+        assert "continues 535.5 cc beyond the grid" in r.message
+        assert r.body_roi == "BODY"
+    assert report.results[3].message.startswith("the 25 Gy isodose of GI50%")
+    assert report.results[-1].status is Status.PASS  # HI: the target only
 
 
 def test_no_body_roi_is_not_evaluated_and_named() -> None:
@@ -159,6 +177,8 @@ def _load(constraint: str, top: str = "prescription: {dose_gy: 50, fractions: 25
         ("CN95%[] >= 75", "above 1, which the conformation number never exceeds"),
         ("CN95%[%] >= 75", "write e.g. 0.75"),
         ("GI50%[] <= 0.5", "below 1, which the gradient index"),
+        ("GI50%[%] <= 300", "reads as a percentage"),
+        ("CI95%[%] <= 120 (variation 150)", "write e.g. 1.2"),
         ("CN95%[] >= 0.7cc", "has a unit but CN95%[] is a ratio"),
         ("HI[] <= 10%", "has a unit but HI[] is a ratio"),
         (
@@ -193,3 +213,67 @@ def test_variation_limit_on_an_index() -> None:
     assert (c.limit, c.variation) == (0.6, 0.5)
     report = _check(SET.replace("CN95%[] >= 0.5", "CN95%[] >= 0.6 (variation 0.5)"))
     assert report.results[0].status is Status.VARIATION
+
+
+def test_a_body_inside_the_low_isodose_is_not_evaluated() -> None:
+    # A "body" of x ∈ [-35, 35]: its minimum dose is 60 − 0.6 × 35 = 39 Gy, above GI50%'s
+    # 25 Gy, so V_25Gy would end at the body's edge (GI 2.1 instead of 3.5, a pass that
+    # the patient's real fall-off may not earn). CN95% (47.5 Gy, w = 125/6 mm inside the
+    # body) is still the closed form (w/30)(80/90).
+    report = _check(body_box=(-35.0, 35.0, -45.0, 45.0))
+    cn, _, _, gi, _ = report.results
+    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 90, rel=1e-9)
+    assert gi.status is Status.NOT_EVALUATED
+    assert gi.reason == "metric_undefined"
+    assert "covers the whole body ROI 'BODY'" in gi.message
+    assert "minimum dose is 39 Gy" in gi.message
+    assert gi.body_roi == "BODY"
+
+
+def test_the_sets_own_body_structure_wins_over_an_external_roi() -> None:
+    # The plan has an EXTERNAL ROI "Outline" and a smaller ROI "Skin" (x ∈ [-35, 35],
+    # y ∈ [-45, 45]); the set's Body structure matches Skin by its alias. The indices use
+    # Skin too, so one report never checks two ROIs as the body: CN95% is then
+    # (w/30) × 80/90 with w = 125/6 mm (0.617), not Outline's (w/30) × 80/100 (0.556).
+    from dataclasses import replace
+
+    import numpy as np
+
+    from dosecheck.model import Structure
+    from tests.helpers.plans import PLANES
+
+    plan = memory_plan(body_name="Outline")
+    square = np.array([[-35.0, -45.0], [35.0, -45.0], [35.0, 45.0], [-35.0, 45.0]])
+    skin = Structure.from_contours(
+        3, "Skin", [(float(z), square) for z in PLANES], interpreted_type="ORGAN"
+    )
+    ss = replace(plan.structure_set, structures=(*plan.structure_set.structures, skin))
+    text = (
+        "name: x\nprescription: {dose_gy: 50, fractions: 25}\nstructures:\n"
+        "  - name: PTV\n    constraints: ['CN95%[] >= 0.5']\n"
+        "  - name: Body\n    aliases: [Skin]\n    constraints: ['Max[Gy] <= 61']\n"
+    )
+    cn, body_max = check_plan(
+        replace(plan, structure_set=ss), load_constraint_set_text(text)
+    ).results
+    assert body_max.roi == "Skin"
+    assert cn.body_roi == "Skin"
+    assert cn.value == pytest.approx((125 / 6) / 30 * 80 / 90, rel=1e-9)
+
+
+def test_other_ptvs_in_the_plan_are_said() -> None:
+    # A second PTV (type PTV): the body's isodose volume may also surround it, so the
+    # indices of PTV carry a warning naming it; the values stay the closed forms (the
+    # copy lies where the first one is, in the same isodose).
+    from dataclasses import replace
+
+    assert _check().results[0].warnings == ()
+    plan = memory_plan()
+    twin = replace(plan.structure_set.structures[0], number=3, name="PTV_2")
+    ss = replace(plan.structure_set, structures=(*plan.structure_set.structures, twin))
+    report = check_plan(replace(plan, structure_set=ss), load_constraint_set_text(SET))
+    assert [r.value for r in report.results[:4]] == pytest.approx(EXPECTED, rel=1e-9)
+    for r in report.results[:4]:
+        assert any("other PTVs ('PTV_2') besides 'PTV'" in w for w in r.warnings)
+    assert not any("other PTVs" in w for w in report.results[4].warnings)  # HI
+    assert any("other PTVs" in w for w in report.warnings)

@@ -82,6 +82,27 @@ def test_varian_cn_point_above_one_is_refused_with_its_line(tmp_path: Path) -> N
     assert "bad.csv:3: " in msg and "never exceeds" in msg
 
 
+@pytest.mark.parametrize(
+    ("row", "cell"),
+    [
+        # 300 % read as 300 would pass every plan; read as 3 it would be a guess.
+        ("PTV,,,,GI50%[%],<=300%,,1,,", "Evaluation Point '<=300%'"),
+        ("PTV,,,,CN95%[%],>=0.6%,,1,,", "Evaluation Point '>=0.6%'"),
+        ("PTV,,,,CN95%[%],>=60%,,1,,", "Evaluation Point '>=60%'"),
+        ("PTV,,,,GI50%[%],<=3,<=400%,1,,", "Variation '<=400%'"),
+        ("PTV,,,,CN4500cGy[%],>=0.6,,1,,\nPTV,,,,GI25Gy[%],<=3Gy,,1,,", "'<=3Gy' of GI25Gy[%]"),
+    ],
+)
+def test_varian_index_point_with_a_unit_is_refused(tmp_path: Path, row: str, cell: str) -> None:
+    bad = CSV_HEADER + "\n" + row + "\n"
+    with pytest.raises(ConstraintFileError) as exc:
+        read_constraint_file(_write(tmp_path, "unit.csv", bad))
+    msg = str(exc.value)
+    assert cell in msg
+    assert "has a unit, but the index is a plain ratio" in msg
+    assert f"unit.csv:{bad.count(chr(10))}: " in msg  # the last row's line
+
+
 def test_imported_indices_export_to_yaml_and_back(tmp_path: Path) -> None:
     imported = read_constraint_file(_write(tmp_path, "pqi.csv", CSV))
     text = to_yaml(imported, prescription_gy=50.0, fractions=25)

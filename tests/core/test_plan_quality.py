@@ -156,3 +156,51 @@ def test_an_empty_target_is_undefined(body: DVH) -> None:
         conformity_index(empty, body, 38.0)
     with pytest.raises(MetricDomainError, match="no volume inside the dose grid"):
         homogeneity_index(empty)
+
+
+def test_an_isodose_covering_the_whole_body_is_refused(target: DVH) -> None:
+    # A 21 mm "body" around the 20 mm target: its minimum dose is 39 Gy. The 38 Gy
+    # isodose (radius 22 mm) and the 20 Gy one (radius 40 mm) both reach beyond it, so
+    # the body's whole volume would stand for each: CN95% would read
+    # (20/21)³ = 0.864 instead of (20/22)³ = 0.751, and GI50% 1 instead of 8.
+    tight = _dvh("Body", 21.0, 0.5, 60.0)
+    assert tight.min_gy == pytest.approx(39.0)
+    with pytest.raises(MetricDomainError, match="covers the whole body ROI 'Body'"):
+        conformation_number(target, tight, 38.0)
+    with pytest.raises(MetricDomainError, match="minimum dose is 39 Gy"):
+        conformity_index(target, tight, 38.0)
+    with pytest.raises(MetricDomainError, match="low isodose 20 Gy covers the whole body"):
+        gradient_index(tight, 20.0, RX)
+    # An isodose inside the body is still read: 40 Gy is the 20 mm sphere.
+    assert conformation_number(target, tight, 40.0) == pytest.approx(1.0, rel=1e-12)
+    assert gradient_index(tight, 39.5, RX) == pytest.approx((20.5 / 20) ** 3, rel=1e-12)
+
+
+def test_grid_edge_max_gy_takes_the_faces_the_structure_reaches() -> None:
+    from dosecheck.core.plan_quality import grid_edge_max_gy
+
+    x = np.arange(5, dtype=np.float64) * 10.0  # 0 … 40 mm
+    y = np.arange(4, dtype=np.float64) * 10.0  # 0 … 30 mm
+    z = np.arange(3, dtype=np.float64) * 10.0  # 0 … 20 mm
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    dose = xx + 100.0 * yy + 10_000.0 * zz  # every node's dose tells where it is
+    axes = (x, y, z)
+    inside = (5.0, 35.0, 5.0, 25.0, 5.0, 15.0)
+    assert grid_edge_max_gy(dose, axes, inside) is None
+    # x = 40 face: the max is at y = 30, z = 20.
+    assert grid_edge_max_gy(dose, axes, (5.0, 45.0, 5.0, 25.0, 5.0, 15.0)) == 40 + 3000 + 200_000
+    # x = 0 face only: x = 0, y = 30, z = 20.
+    assert grid_edge_max_gy(dose, axes, (-5.0, 35.0, 5.0, 25.0, 5.0, 15.0)) == 3000 + 200_000
+    # z = 0 face only: x = 40, y = 30, z = 0.
+    assert grid_edge_max_gy(dose, axes, (5.0, 35.0, 5.0, 25.0, 0.0, 15.0)) == 40 + 3000
+    # y = 0 and y = 30 faces: the larger is y = 30's.
+    assert grid_edge_max_gy(dose, axes, (5.0, 35.0, -1.0, 31.0, 5.0, 15.0)) == 40 + 3000 + 200_000
+
+
+def test_a_body_no_larger_than_the_target_is_refused(target: DVH) -> None:
+    # The target itself as "body" (e.g. --map Body=PTV): V_RI = TV_RI, so CN would be
+    # the coverage alone, (20/20)³ = 1 at 38 Gy instead of (20/22)³.
+    with pytest.raises(MetricDomainError, match="is no larger than target 'PTV'"):
+        conformation_number(target, target, 38.0)
+    with pytest.raises(MetricDomainError, match="not the whole patient"):
+        conformity_index(target, target, 45.0)

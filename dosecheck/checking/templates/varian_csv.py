@@ -18,7 +18,8 @@ Plan-quality indices: ``CN<dose>[%]`` (Paddick's conformation number) and
 imported as ``CN<dose>[]`` and ``GI<dose>[]`` with the Evaluation Point as written:
 the Varian scripts compute the plain ratio whatever the brackets say, so
 ``CN95%[%] >= 0.6`` is a conformation number of at least 0.6 (an Evaluation Point above
-1 for CN is refused, naming the line). ``CI`` and ``HI`` rows, and the other indices
+1 for CN, or an Evaluation Point or Variation with a unit, ``<=300%``, is refused,
+naming the line). ``CI`` and ``HI`` rows, and the other indices
 (``PCI``, ``R50``, ...), are listed as not imported: the scripts that write them do not
 agree on one definition (one computes Paddick's CN under the name CI, HI takes a dose
 argument there), so dosecheck does not guess; write ``CI95%[]`` or ``HI[]`` in a
@@ -231,6 +232,16 @@ def _limit_unit(
     """``(limit in the metric's unit, limit in % of prescription)``."""
     out_m = re.search(r"\[\s*(\S+?)\s*\]\s*$", metric)
     out = out_m[1] if out_m else ""
+    if unit is not None and INDEX_RE.match(metric):
+        # CN95%[%] <= 0.6% or GI50%[%] <= 300%: the brackets do not scale the ratio
+        # (module docstring), so a unit on the point would be read wrongly either way.
+        fail(
+            path,
+            f"{what} {point!r} of {metric} has a unit, but the index is a plain ratio "
+            "whatever its brackets say; write the number without a unit (e.g. CN95%[%] >=0.6, "
+            "GI50%[%] <=3)",
+            line=line,
+        )
     if unit is None:
         return (gy_from_cgy(limit) if result_cgy else limit), False
     if unit == "%":
