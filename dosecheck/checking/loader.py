@@ -69,7 +69,7 @@ from dosecheck.checking.model import (
     fractionation_refusal,
 )
 from dosecheck.errors import MetricSyntaxError
-from dosecheck.metrics import Metric, parse_metric
+from dosecheck.metrics import Metric, format_number, parse_metric
 from dosecheck.tg263 import parse_target_spec
 
 if TYPE_CHECKING:
@@ -660,6 +660,15 @@ def _build(
             "'prescription: {dose_gy: ..., fractions: ...}' at the top level",
             line,
         )
+    if c.metric.kind == "GI" and prescription_gy is not None:
+        low = c.metric.isodose_gy(prescription_gy)
+        if low >= prescription_gy:
+            r.fail(
+                f"{text!r}: the gradient index's low isodose ({format_number(low)} Gy) is not "
+                f"below the set's prescription ({format_number(prescription_gy)} Gy); GI is "
+                "the volume at a lower isodose over the volume at the prescription",
+                line,
+            )
     return c
 
 

@@ -181,6 +181,8 @@ def _load(constraint: str, top: str = "prescription: {dose_gy: 50, fractions: 25
         ("CI95%[%] <= 120 (variation 150)", "write e.g. 1.2"),
         ("CN95%[] >= 0.7cc", "has a unit but CN95%[] is a ratio"),
         ("HI[] <= 10%", "has a unit but HI[] is a ratio"),
+        ("GI60Gy[] <= 4", "low isodose (60 Gy) is not below the set's prescription (50 Gy)"),
+        ("GI5000cGy[] <= 4", "low isodose (50 Gy) is not below the set's prescription (50 Gy)"),
         (
             "{metric: 'CN47.5Gy[]', op: '>=', limit: 0.7, dose_basis: eqd2, alpha_beta: 10}",
             "a plan-quality index is a ratio of the physical dose distribution",
@@ -191,6 +193,11 @@ def test_loader_refuses(constraint: str, message: str) -> None:
     with pytest.raises(ConstraintFileError) as exc:
         _load(constraint)
     assert message in str(exc.value)
+
+
+def test_gi_below_the_prescription_is_accepted() -> None:
+    (constraint,) = (c for _, c in _load("GI49.9Gy[] <= 4").constraints)
+    assert constraint.metric.isodose_gy(50.0) == pytest.approx(49.9)
 
 
 def test_gi_needs_a_prescription_in_the_set() -> None:
