@@ -153,3 +153,14 @@ def test_eclipse_and_raystation_indices_stay_listed_with_the_reason(tmp_path: Pa
     rs = read_constraint_file(_write(tmp_path, "rs.xml", raystation_goals()))
     assert [n.item for n in rs.not_imported] == ["HomogeneityIndex"]
     assert "not assumed equal to ICRU 83's HI" in rs.not_imported[0].reason
+
+
+def test_raystation_conformity_index_stays_listed_with_the_reason(tmp_path: Path) -> None:
+    from tests.helpers.templates import raystation_goals
+
+    text = raystation_goals().replace("HomogeneityIndex", "ConformityIndex")
+    rs = read_constraint_file(_write(tmp_path, "rs.xml", text))
+    assert [n.item for n in rs.not_imported] == ["ConformityIndex"]
+    assert "RayStation's own index definition" in rs.not_imported[0].reason
+    # The other goals of the file are imported as before.
+    assert len(rs.constraint_set.constraints) == 3
