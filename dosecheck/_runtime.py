@@ -28,6 +28,13 @@ a run that lasts one plan (memory is freed by reference counting as before; only
 reference cycles wait for the process to exit). Commands that run for long (``batch``,
 ``listen``, ``serve``) call :func:`resume_cyclic_gc` when they start, which also
 freezes what was imported so later collections skip it.
+
+**Exit.** When the interpreter shuts down it runs one last cyclic collection over
+every object still alive (the plan, its DVHs, every module): 45 ms of a 0.45 s
+``check`` (median of 9 runs, 0.447 s against 0.404 s). The console script calls
+:func:`before_exit` once the command has returned: the objects alive then are frozen,
+so that collection skips them; everything else about shutdown (``atexit`` handlers,
+flushing and closing files) is unchanged.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["keep_freed_memory", "pause_cyclic_gc", "resume_cyclic_gc"]
+__all__ = ["before_exit", "keep_freed_memory", "pause_cyclic_gc", "resume_cyclic_gc"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -92,3 +99,9 @@ def resume_cyclic_gc() -> None:
     so far frozen (never collected, never walked again)."""
     gc.freeze()
     gc.enable()
+
+
+def before_exit() -> None:
+    """Freeze every object alive, so the interpreter's last collection skips them (call
+    it only when the process is about to exit)."""
+    gc.freeze()

@@ -22,6 +22,9 @@ def run() -> None:
     import gc
 
     gc.disable()  # this process runs one command; see dosecheck._runtime
+    from dosecheck._runtime import before_exit
     from dosecheck.cli import main
 
-    sys.exit(main())
+    code = main()
+    before_exit()  # the last collection at shutdown skips what is alive now
+    sys.exit(code)

@@ -53,3 +53,15 @@ def test_cyclic_gc_paused_during_a_command_and_restored() -> None:
         _runtime.resume_cyclic_gc()  # what batch, listen and serve do
         assert gc.isenabled()
     assert gc.isenabled()
+
+
+def test_before_exit_freezes_what_is_alive() -> None:
+    import gc
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    _runtime.before_exit()
+    try:
+        assert gc.get_freeze_count() > 1000  # the modules, the test session's objects
+    finally:
+        gc.unfreeze()
