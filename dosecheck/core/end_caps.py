@@ -113,7 +113,13 @@ class ShapeExtents:
 
     For a sample inside plane ``i``, the gap towards an adjacent plane is inside up
     to half-way when the sample is inside that plane too (as in half-slice), else up
-    to the crossing ``t* = F_i / (F_i − F_j)`` of the gap. Beyond a run's end plane
+    to where ``F`` crosses zero in the gap: on the parabola through ``F`` on the three
+    planes ``i − 1, i, i + 1`` where plane ``i`` has neighbours on both sides, else on
+    the line ``t* = F_i / (F_i − F_j)``. ``F`` is quadratic, not linear, in z near a
+    round end (``ρ² − (z − z₀)²`` through a circle of radius ``ρ`` about ``z₀``), so
+    the line closes a sample that only plane ``i`` contains after ``h²/gap`` instead
+    of its true half-height ``h`` (the rotated cone's apex and sides lost up to 4.5 %
+    of its volume that way); the parabola is exact there. Beyond a run's end plane
     ``F`` is extrapolated linearly from the last two planes and never grows: a sample
     whose ``F`` falls towards the end closes where it reaches zero, at most half a
     contour spacing out; others (a prism, a cone's base) keep the half-slice cap. A
@@ -261,7 +267,21 @@ class ShapeExtents:
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = f_own / (f_own - f_to)
             t = np.where(np.isfinite(t), t, 0.0)
-            inner = np.where(in_to, gap_to / 2.0, t * gap_to)
+            cross = t * gap_to
+            # With a plane on the other side too, the crossing of the parabola through
+            # the three planes' F (exact where F is quadratic in z, as on round ends).
+            f_k, _ = self._lookup(plane - step, col, row)
+            quad = has_to & has_from & ~in_to & np.isfinite(f_k) & np.isfinite(f_to)
+            if quad.any():
+                a = np.where(quad, gap_from, 1.0)
+                b = np.where(quad, gap_to, 1.0)
+                fj = np.where(quad, f_to, -1.0)
+                fk = np.where(quad, f_k, 0.0)
+                curv = ((fj - f_own) / b + (fk - f_own) / a) / (a + b)
+                slope = (fj - f_own) / b - curv * b
+                root = _first_root(curv, slope, f_own, b)
+                cross = np.where(quad & np.isfinite(root), root, cross)
+            inner = np.where(in_to, gap_to / 2.0, cross)
             out = np.where(has_to, inner, out)
         # Beyond a run's end (a run of two or more planes): F extrapolated from the
         # plane on the other side; it closes where it reaches zero, else half a spacing.
@@ -321,3 +341,16 @@ class ShapeExtents:
         """``m_i²`` of the block's planes (the maximum of ``F`` on each)."""
         assert self._f is not None
         return self._f.reshape(self._nq, -1).max(axis=1)
+
+
+def _first_root(a: np.ndarray, b: np.ndarray, c: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Smallest root in ``(0, hi]`` of ``a t² + b t + c`` (``nan`` if none)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disc = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+        r1 = 2 * c / (-b + disc)
+        r2 = 2 * c / (-b - disc)
+    out = np.full(a.shape, np.nan)
+    for r in (r2, r1):
+        good = np.isfinite(r) & (r > 0) & (r <= hi * (1 + 1e-9))
+        out = np.where(good & ~(np.isfinite(out) & (out < r)), r, out)
+    return out
