@@ -163,6 +163,15 @@ class Structure:
                 return self.__dict__[attr]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
+    def adopt_geometry(self, xy: np.ndarray, offsets: np.ndarray, z: np.ndarray) -> None:
+        """Take the geometry a copy of this deferred structure made elsewhere (a worker
+        process that parsed it), instead of parsing again; no effect once made here."""
+        if not self.is_deferred:
+            return
+        for key, value in zip(_GEOMETRY_FIELDS, (xy, offsets, z), strict=True):
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_geometry", None)
+
     @property
     def is_deferred(self) -> bool:
         """True while the geometry of a :meth:`deferred` structure has not been made."""

@@ -274,9 +274,14 @@ def _one_dvh(field, task: tuple[Structure, SetSpacing], settings) -> DVH:
     return compute_dvh(s, field, slice_thickness_mm=thickness, settings=settings)
 
 
-def _dvh_task(i: int) -> DVH:
+def _dvh_task(i: int) -> tuple[DVH, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """A worker's DVH, and the geometry it parsed when the structure was deferred (the
+    parent adopts it, so a later step that needs it does not parse it again)."""
     field, tasks, settings = (_FORK_STATE[k] for k in ("field", "tasks", "settings"))
-    return _one_dvh(field, tasks[i], settings)  # type: ignore[index]
+    s = tasks[i][0]  # type: ignore[index]
+    parsed_here = s.is_deferred
+    dvh = _one_dvh(field, tasks[i], settings)  # type: ignore[index]
+    return dvh, ((s.xy, s.offsets, s.z) if parsed_here else None)
 
 
 def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
@@ -304,4 +309,7 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
             results = dict(zip(order, pool.map(_dvh_task, order, chunksize=1), strict=True))
     finally:
         _FORK_STATE.clear()
-    return [results[i] for i in range(len(tasks))]
+    for i, (_, geometry) in results.items():
+        if geometry is not None:
+            tasks[i][0].adopt_geometry(*geometry)
+    return [results[i][0] for i in range(len(tasks))]

@@ -130,3 +130,45 @@ def test_point_count_mismatch_is_found_at_once(rs_file: Path) -> None:
     ds.save_as(rs_file)
     with pytest.raises(DicomInputError, match="NumberOfContourPoints is 11"):
         read_rtstruct(rs_file, deferred=True)
+
+
+def test_adopt_geometry_only_while_deferred(rs_file: Path) -> None:
+    eager = read_rtstruct(rs_file).structures[0]
+    lazy = read_rtstruct(rs_file, deferred=True).structures[0]
+    lazy.adopt_geometry(eager.xy, eager.offsets, eager.z)
+    assert not lazy.is_deferred
+    assert lazy.xy is eager.xy and lazy.z is eager.z
+    other = np.zeros((3, 2))
+    lazy.adopt_geometry(other, np.array([0, 3]), np.array([9.0]))  # made already: kept
+    assert lazy.xy is eager.xy
+
+
+def test_forked_workers_hand_back_the_geometry_they_parsed(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    from dosecheck.core.structures import compute_dvhs
+    from dosecheck.dicom.load import load_plan
+    from dosecheck.dicom.writer import write_rtdose
+    from dosecheck.model import DoseGrid
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("the worker processes are forked")
+    write_set(tmp_path / "rs.dcm")
+    x = np.arange(-30.0, 61.0, 2.0)
+    y = np.arange(-30.0, 31.0, 2.0)
+    z = np.arange(-4.0, 9.5, 2.5)
+    dose = np.broadcast_to(x[None, None, :] * 0.1 + 10.0, (z.size, y.size, x.size))
+    grid = DoseGrid(x=x, y=y, z=z, dose_gy=dose.astype(np.float32), frame_of_reference_uid="1.2.3")
+    write_rtdose(tmp_path / "rd.dcm", grid)
+    plan = load_plan(tmp_path)
+    assert all(s.is_deferred for s in plan.structure_set.structures)
+    two = compute_dvhs(plan, ["PTV", "Bowel_Bag"], jobs=2)
+    # The workers parsed both; the parent took their geometry instead of parsing it.
+    assert not any(item.structure.is_deferred for item in two)
+    eager = read_rtstruct(tmp_path / "rs.dcm")
+    for item, ref in zip(two, eager.structures[:2], strict=True):
+        np.testing.assert_array_equal(item.structure.xy, ref.xy)
+        np.testing.assert_array_equal(item.structure.z, ref.z)
+    one = compute_dvhs(load_plan(tmp_path), ["PTV", "Bowel_Bag"], jobs=1)
+    for a, b in zip(two, one, strict=True):
+        assert a.dvh.volume_cc == b.dvh.volume_cc and a.dvh.mean_gy == b.dvh.mean_gy
