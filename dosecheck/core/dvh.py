@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dosecheck.core.arrays import unique_values
 from dosecheck.errors import MetricDomainError
 
 
@@ -148,7 +149,7 @@ class DVH:
         n = min(max(n, 1), d.size)
         d, v = d[:n], v[:n]
         if max_points is not None and n > max_points:
-            idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+            idx = unique_values(np.linspace(0, n - 1, max_points).round().astype(np.int64))
             d, v = d[idx], v[idx]
         return d, v
 

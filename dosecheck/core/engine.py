@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dosecheck.core.arrays import median
 from dosecheck.core.dose_field import (
     MAX_DOSE_GY,
     Axis,
@@ -117,7 +118,7 @@ def contour_spacing(z_planes: np.ndarray) -> float | None:
     """Typical spacing of a structure's contour planes (median difference), or None."""
     if z_planes.size < 2:
         return None
-    return float(np.median(np.diff(z_planes)))
+    return median(np.diff(z_planes))
 
 
 def _slabs(z_planes: np.ndarray, spacing: float, gap_factor: float) -> Slabs:

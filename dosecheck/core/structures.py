@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dosecheck.core.arrays import unique_values
 from dosecheck.core.end_caps import EndCaps
 from dosecheck.errors import InputError
 
@@ -129,7 +130,7 @@ def structure_set_spacing(structure_set: StructureSet) -> float | None:
     """The most common contour-plane spacing over all ROIs (mm), or None."""
     diffs = []
     for s in structure_set.structures:
-        planes = np.unique(np.round(s.z, 3))
+        planes = unique_values(np.round(s.z, 3))
         if planes.size > 1:
             diffs.append(np.round(np.diff(planes), 2))
     if not diffs:
@@ -168,7 +169,7 @@ def end_cap_spacing(structure: Structure, set_spacing: float | SetSpacing | None
     """
     from dosecheck.core.engine import contour_spacing
 
-    own = contour_spacing(np.unique(np.round(structure.z, 3)))
+    own = contour_spacing(unique_values(np.round(structure.z, 3)))
     if own:
         return own
     return set_spacing() if isinstance(set_spacing, SetSpacing) else set_spacing
