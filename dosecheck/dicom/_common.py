@@ -131,7 +131,10 @@ def _check_complete(ds: Dataset, path: Path) -> None:
             path=path,
         )
     end = 0
-    for elem in ds.elements():
+    # keep_deferred: a value pydicom deferred (defer_size) stays unread here; its end is
+    # checked against the file size all the same (Dataset.elements() would read it).
+    for tag in list(ds.keys()):
+        elem = ds.get_item(tag, keep_deferred=True)
         if not isinstance(elem, RawDataElement) or elem.length == 0xFFFFFFFF:
             continue
         start = elem.value_tell
