@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dosecheck.model import DoseGrid, Plan, PlanFiles, PlanInfo, Structure, StructureSet
-from tests.helpers.plans import FRAME_UID, PLANES, X, Y, Z
+from dosecheck.model import DoseGrid, Plan, PlanFiles, PlanInfo, StructureSet
+from tests.helpers.plans import FRAME_UID, X, Y, box_structure, grid_of_plane
 
 RX_GY = 50.0
 BODY_BOX = (-90.0, 90.0, -50.0, 50.0)
@@ -63,22 +63,14 @@ def expected_hi() -> float:
     return (d(2) - d(98)) / d(50)
 
 
-def _box(number: int, name: str, box: tuple[float, float, float, float], kind: str) -> Structure:
-    x0, x1, y0, y1 = box
-    square = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-    return Structure.from_contours(
-        number, name, [(float(z), square) for z in PLANES], interpreted_type=kind
-    )
-
-
 def structure_set(
     body_name: str = "BODY",
     body_type: str = "EXTERNAL",
     body_box: tuple[float, float, float, float] = BODY_BOX,
 ) -> StructureSet:
-    rois = [_box(1, "PTV", PTV_BOX, "PTV")]
+    rois = [box_structure(1, "PTV", PTV_BOX, "PTV")]
     if body_name:
-        rois.append(_box(2, body_name, body_box, body_type))
+        rois.append(box_structure(2, body_name, body_box, body_type))
     return StructureSet(
         structures=tuple(rois),
         frame_of_reference_uid=FRAME_UID,
@@ -90,16 +82,7 @@ def structure_set(
 
 
 def dose_grid() -> DoseGrid:
-    plane = np.broadcast_to(tent_dose(X)[None, :], (Y.size, X.size))
-    dose = np.broadcast_to(plane, (Z.size, Y.size, X.size)).astype(np.float32)
-    return DoseGrid(
-        x=X.copy(),
-        y=Y.copy(),
-        z=Z.copy(),
-        dose_gy=np.ascontiguousarray(dose),
-        frame_of_reference_uid=FRAME_UID,
-        summation_type="PLAN",
-    )
+    return grid_of_plane(np.broadcast_to(tent_dose(X)[None, :], (Y.size, X.size)))
 
 
 def memory_plan(

@@ -100,16 +100,24 @@ SHORT_PTV_PASS = Profile([(-100.0, 20.0), (-20.0, 23.7), (20.0, 25.7), (100.0, 2
 SHORT_PTV_FAIL = Profile([(-100.0, 20.0), (-20.0, 22.5), (20.0, 25.5), (100.0, 26.0)])
 
 
-def box_structure(number: int, name: str, box: tuple[float, float, float, float]) -> Structure:
+def box_structure(
+    number: int, name: str, box: tuple[float, float, float, float], interpreted_type: str = ""
+) -> Structure:
     x0, x1, y0, y1 = box
     square = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-    return Structure.from_contours(number, name, [(float(z), square) for z in PLANES])
+    return Structure.from_contours(
+        number, name, [(float(z), square) for z in PLANES], interpreted_type=interpreted_type
+    )
 
 
 def dose_grid(bowel: Profile, ptv: Profile) -> DoseGrid:
     fx_bowel = bowel(X)
     fx_ptv = ptv(X)
-    plane = np.where((Y <= 0.0)[:, None], fx_bowel[None, :], fx_ptv[None, :])
+    return grid_of_plane(np.where((Y <= 0.0)[:, None], fx_bowel[None, :], fx_ptv[None, :]))
+
+
+def grid_of_plane(plane: np.ndarray) -> DoseGrid:
+    """The 5 mm grid with the ``(Y.size, X.size)`` dose ``plane`` on every z."""
     dose = np.broadcast_to(plane, (Z.size, Y.size, X.size)).astype(np.float32)
     return DoseGrid(
         x=X.copy(),
