@@ -131,10 +131,12 @@ def test_green_halfplane_area_and_moment_match_shapely(
 @given(
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(4, 40),
-    # Subnormal coordinates (e.g. 2.2e-309) are not geometry anyone contours with; the
-    # two clippers then differ only by floating-point underflow.
-    x0=st.floats(-8, 2, allow_subnormal=False),
-    y0=st.floats(-8, 2, allow_subnormal=False),
+    # Coordinates at the edge of underflow (subnormals, or the smallest normal float
+    # 2.2e-308) are not geometry anyone contours with, and there the reference itself
+    # is off: GEOS gives 2.8768 for seed 1527, n 35, x0 2.2e-308 where x0 = 0 and 1e-300
+    # give 2.8445, the clipper's value at all three. Such values are taken as 0.
+    x0=st.floats(-8, 2, allow_subnormal=False).map(lambda v: 0.0 if abs(v) < 1e-300 else v),
+    y0=st.floats(-8, 2, allow_subnormal=False).map(lambda v: 0.0 if abs(v) < 1e-300 else v),
     w=st.floats(0.5, 10),
     h=st.floats(0.5, 10),
 )
