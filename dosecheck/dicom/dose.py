@@ -162,7 +162,8 @@ def _uncompressed_pixels(ds: Dataset, path: str, n_voxels: int, bits: int) -> np
     per pixel, BitsStored equal to BitsAllocated, and a PixelData element whose value
     pydicom deferred (``defer_size``) with exactly the expected length. It reads the
     ``n_voxels`` values once with NumPy, where pydicom would read the bytes and copy
-    them into an array (about 10 ms of 15 MB on the benchmark plan; issue #11).
+    them into an array (5.8 ms against 22.6 ms for the 15 MB of the benchmark plan; issue
+    #11).
     """
     meta = getattr(ds, "file_meta", None)
     syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
