@@ -116,8 +116,8 @@ def axis_from_samples(m: np.ndarray, num: int, den: int, n: int) -> Axis:
         return axis_from_u(np.zeros(0), n)
     m0 = int(m.min())
     table = axis_from_u((np.arange(m0, int(m.max()) + 1) + 0.5) * num / den - 0.5, n)
-    j = m - m0
-    return Axis(table.i0[j], table.w[j], table.nearest[j], table.core[j], table.inside[j])
+    j = m - m0  # ndarray.take: the same values as indexing, faster (issue #11)
+    return Axis(*(getattr(table, f).take(j) for f in Axis.__dataclass_fields__))
 
 
 def axis_from_coords(c: np.ndarray, axis: np.ndarray) -> Axis:
@@ -184,8 +184,13 @@ class DoseField:
         if (self.nx if axis == 2 else self.ny) < 2:
             return np.zeros(flat.shape, dtype=self.flat.dtype)
         up, down, divisor = self._difference_tables(axis)
-        diff = self.flat[flat + up[index]] - self.flat[flat - down[index]]
-        return np.abs(diff / divisor[index])
+        if index.size and index.min() > 0 and index.max() < up.size - 1:
+            # All central differences: one stride and one divisor for every voxel.
+            stride = int(up[1])
+            diff = self.flat.take(flat + stride) - self.flat.take(flat - stride)
+            return np.abs(diff / divisor[1])
+        diff = self.flat.take(flat + up.take(index)) - self.flat.take(flat - down.take(index))
+        return np.abs(diff / divisor.take(index))
 
     def inplane_spread(
         self, ax: Axis, ay: Axis, iz: np.ndarray, sx: float, sy: float
@@ -198,8 +203,12 @@ class DoseField:
         voxel centres the dose is held constant, so there is no spread along that axis.
         """
         flat = (iz * self.ny + ay.nearest) * self.nx + ax.nearest
-        fx = np.where(ax.core, sx * self.gradient_at(flat, ax.nearest, 2), 0.0)
-        fy = np.where(ay.core, sy * self.gradient_at(flat, ay.nearest, 1), 0.0)
+        fx = sx * self.gradient_at(flat, ax.nearest, 2)
+        fy = sy * self.gradient_at(flat, ay.nearest, 1)
+        if not ax.core.all():
+            fx = np.where(ax.core, fx, 0.0)
+        if not ay.core.all():
+            fy = np.where(ay.core, fy, 0.0)
         return np.sqrt(fx * fx + fy * fy)
 
     def inplane(self, ax: Axis, ay: Axis) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -232,7 +241,7 @@ class DoseField:
         shift = frame * self.stride_z
         out = None
         for offs, w in corners:
-            v = self.flat[offs + shift]
+            v = self.flat.take(offs + shift)
             if w is not None:
                 v = v * w
             out = v if out is None else out + v
@@ -305,39 +314,41 @@ def segments(
         return (np.zeros(0, dtype=np.int64), empty, empty, empty) + ((empty,) if with_z else ())
     corners = interp.inplane(ax, ay)
     # Dose of every point on each dose plane its slab needs: P[j] is plane fa + j.
-    fa_p = fa[pplane]
+    fa_p = fa.take(pplane)
     p = np.empty((int(n_frames.max(initial=2)), n))
     for j in range(p.shape[0]):
         p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
     cols = np.arange(n)
     flat_p = p.reshape(-1)
     last_row = (p.shape[0] - 1) * n
+    # The planes that have points: where all of them cut their slabs at the same dose
+    # plane, or with the same weight, a whole row of P or one scalar serves every point
+    # (the common case of contour planes on or half-way between dose planes).
+    used = np.flatnonzero(np.bincount(pplane, minlength=rel.shape[0]))
     d_prev = None
     out_pt, out_a, out_b, out_len, out_z = [], [], [], [], []
     for b in range(zb.shape[1]):
-        lower = rel[:, b][pplane] * n + cols
-        d_b = flat_p[lower]
-        if tb[:, b].any():
-            t = tb[:, b][pplane]
-            d_b += (flat_p[np.minimum(lower + n, last_row + cols)] - d_b) * t
+        d_b = _dose_at_break(
+            p, flat_p, rel[used, b], tb[used, b], rel[:, b], tb[:, b], pplane, cols, n, last_row
+        )
         if d_prev is not None:
             length = zb[:, b] - zb[:, b - 1]
             plane_ok = (b < n_breaks) & (length > 0)
-            if plane_ok.all():
+            if plane_ok[used].all():
                 out_pt.append(cols)
                 out_a.append(d_prev)
                 out_b.append(d_b)
-                out_len.append(length[pplane])
+                out_len.append(length.take(pplane))
                 if with_z:
-                    out_z.append(zb[:, b - 1][pplane])
+                    out_z.append(zb[:, b - 1].take(pplane))
             else:
-                valid = plane_ok[pplane]
+                valid = plane_ok.take(pplane)
                 out_pt.append(cols[valid])
                 out_a.append(d_prev[valid])
                 out_b.append(d_b[valid])
-                out_len.append(length[pplane][valid])
+                out_len.append(length.take(pplane)[valid])
                 if with_z:
-                    out_z.append(zb[:, b - 1][pplane][valid])
+                    out_z.append(zb[:, b - 1].take(pplane)[valid])
         d_prev = d_b
     out = (
         np.concatenate(out_pt),
@@ -346,6 +357,43 @@ def segments(
         np.concatenate(out_len),
     )
     return (*out, np.concatenate(out_z)) if with_z else out
+
+
+def _dose_at_break(
+    p: np.ndarray,
+    flat_p: np.ndarray,
+    rel_used: np.ndarray,
+    t_used: np.ndarray,
+    rel: np.ndarray,
+    t: np.ndarray,
+    pplane: np.ndarray,
+    cols: np.ndarray,
+    n: int,
+    last_row: int,
+) -> np.ndarray:
+    """Dose of every point at one break of its slab: ``P[rel] + (P[rel + 1] - P[rel]) * t``.
+
+    ``rel``/``t`` are per plane (``*_used``: over the planes that have points). When
+    they are the same for all those planes, rows of ``P`` and a scalar weight are used
+    directly instead of per-point look-ups; the arithmetic, and so every bit of the
+    result, is the same either way.
+    """
+    same_row = rel_used.size and rel_used.min() == rel_used.max()
+    same_t = t_used.size and t_used.min() == t_used.max()
+    if same_row:
+        r = int(rel_used[0])
+        d_b = p[r]
+        if not t_used.any():
+            return d_b
+        # P has max(rel) + 2 rows, so row r + 1 always exists.
+        w = float(t_used[0]) if same_t else t.take(pplane)
+        return d_b + (p[r + 1] - d_b) * w
+    lower = rel.take(pplane) * n + cols
+    d_b = flat_p.take(lower)
+    if t_used.any():
+        w = float(t_used[0]) if same_t else t.take(pplane)
+        d_b += (flat_p.take(np.minimum(lower + n, last_row + cols)) - d_b) * w
+    return d_b
 
 
 def vertex_extremes(

@@ -511,7 +511,7 @@ def _process_chunk(
         pt, da, db, length = segments(ax, ay, pplane, slabs, z_range, field)
     if pt.size == 0:
         return
-    vol = length * weight_per_mm[pplane[pt]]
+    vol = length * weight_per_mm.take(pplane.take(pt))
     lo = np.maximum(np.minimum(da, db), 0.0)
     hi = np.maximum(np.maximum(da, db), 0.0)
     acc.inside_cc += float(vol.sum())
@@ -521,7 +521,7 @@ def _process_chunk(
     # Each sample stands for a cell; spread its volume over the dose range across the
     # cell as well as along z (uniform distribution of the same variance), so the
     # histogram has no staircase from the in-plane sample spacing.
-    spread = field.inplane_spread(ax, ay, frame_mid[pplane], sgrid.sx, sgrid.sy)[pt]
+    spread = field.inplane_spread(ax, ay, frame_mid.take(pplane), sgrid.sx, sgrid.sy).take(pt)
     if spread.any():
         half = np.sqrt((hi - lo) ** 2 + spread**2) / 2
         mid = (lo + hi) / 2

@@ -39,14 +39,17 @@ class SegmentHistogram:
         inv = 1.0 / self.bin_width
         p_lo = np.clip(lo, 0.0, self.max_dose) * inv
         p_hi = np.clip(hi, 0.0, self.max_dose) * inv
-        i_lo = p_lo.astype(np.int64)  # non-negative, so truncation is floor
-        i_hi = p_hi.astype(np.int64)
-        f_lo = p_lo - i_lo
-        f_hi = p_hi - i_hi
+        # Non-negative, so the floor is the whole part (and the fraction is exact).
+        w_lo = np.floor(p_lo)
+        w_hi = np.floor(p_hi)
+        f_lo = p_lo - w_lo
+        f_hi = p_hi - w_hi
+        i_lo = w_lo.astype(np.int64)
+        i_hi = w_hi.astype(np.int64)
         width = p_hi - p_lo
         # Within one bin (or degenerate): a step of the whole weight at the bin's upper
         # edge. Otherwise: uniform spread over [lo, hi], a ramp of slope c = w / width.
-        same = (i_lo == i_hi) | (width < 1e-6)
+        same = (w_lo == w_hi) | (width < 1e-6)
         has_step = bool(same.any())
         if has_step:
             width = np.where(same, 1.0, width)

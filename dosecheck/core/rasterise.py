@@ -177,8 +177,8 @@ def rasterise(
     if not run_len.any():
         return Samples(empty, empty, empty)
     run, k = expand_ranges(run_len)
-    col = m_first[run] + k
-    rk = run_key[run]
+    col = m_first.take(run) + k
+    rk = run_key.take(run)
     return Samples(plane=rk // n_rows, col=col, row=rk % n_rows + row_min)
 
 
