@@ -14,6 +14,7 @@ Used by :mod:`dosecheck.core.engine` and :mod:`dosecheck.core.end_cap_pass`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -235,17 +236,29 @@ class DoseField:
         return corners
 
     def on_frame(
-        self, corners: list[tuple[np.ndarray, np.ndarray | None]], frame: np.ndarray
+        self,
+        corners: list[tuple[np.ndarray, np.ndarray | None]],
+        frame: np.ndarray,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Bilinear dose of each sample on dose plane ``frame`` (per sample)."""
+        """Bilinear dose of each sample on dose plane ``frame`` (per sample), into ``out``
+        when given."""
         shift = frame * self.stride_z
-        out = None
+        if len(corners) == 1 and corners[0][1] is None:
+            if out is None or out.dtype == self.flat.dtype:
+                return self.flat.take(corners[0][0] + shift, out=out)
+            out[...] = self.flat.take(corners[0][0] + shift)
+            return out
+        total = None
         for offs, w in corners:
             v = self.flat.take(offs + shift)
             if w is not None:
                 v = v * w
-            out = v if out is None else out + v
-        assert out is not None
+            total = v if total is None else total + v
+        assert total is not None
+        if out is None:
+            return total
+        out[...] = total
         return out
 
 
@@ -288,13 +301,18 @@ def segments(
     interp: DoseField,
     *,
     with_z: bool = False,
-) -> tuple[np.ndarray, ...]:
+    tiled: bool = False,
+) -> tuple[Any, ...]:
     """Linear-in-z dose segments of every point over its plane's slab.
 
     Parameters
     ----------
     ax, ay, pplane
         In-plane placement and plane index of each point.
+    tiled
+        When every point has the same number ``m`` of segments (all its slab's
+        dose-plane intervals), return ``point`` as the int ``m``: the segments are
+        then ``m`` blocks of all points in order (see :func:`per_segment`).
 
     Returns
     -------
@@ -317,7 +335,7 @@ def segments(
     fa_p = fa.take(pplane)
     p = np.empty((int(n_frames.max(initial=2)), n))
     for j in range(p.shape[0]):
-        p[j] = interp.on_frame(corners, np.minimum(fa_p + j, nz - 1))
+        interp.on_frame(corners, np.minimum(fa_p + j, nz - 1), out=p[j])
     cols = np.arange(n)
     flat_p = p.reshape(-1)
     last_row = (p.shape[0] - 1) * n
@@ -326,7 +344,9 @@ def segments(
     # (the common case of contour planes on or half-way between dose planes).
     used = np.flatnonzero(np.bincount(pplane, minlength=rel.shape[0]))
     d_prev = None
-    out_pt, out_a, out_b, out_len, out_z = [], [], [], [], []
+    out_pt: list[np.ndarray] = []
+    out_a, out_b, out_len, out_z = [], [], [], []
+    all_points = True  # every segment block holds every point, in order
     for b in range(zb.shape[1]):
         d_b = _dose_at_break(
             p, flat_p, rel[used, b], tb[used, b], rel[:, b], tb[:, b], pplane, cols, n, last_row
@@ -342,6 +362,7 @@ def segments(
                 if with_z:
                     out_z.append(zb[:, b - 1].take(pplane))
             else:
+                all_points = False
                 valid = plane_ok.take(pplane)
                 out_pt.append(cols[valid])
                 out_a.append(d_prev[valid])
@@ -350,13 +371,20 @@ def segments(
                 if with_z:
                     out_z.append(zb[:, b - 1].take(pplane)[valid])
         d_prev = d_b
+    points = len(out_pt) if tiled and all_points else np.concatenate(out_pt)
     out = (
-        np.concatenate(out_pt),
+        points,
         np.concatenate(out_a),
         np.concatenate(out_b),
         np.concatenate(out_len),
     )
     return (*out, np.concatenate(out_z)) if with_z else out
+
+
+def per_segment(values: np.ndarray, point: np.ndarray | int) -> np.ndarray:
+    """Per-point ``values`` for every segment of :func:`segments` (``point`` as it
+    returned it: indices, or with ``tiled`` the number of blocks of all points)."""
+    return np.tile(values, point) if isinstance(point, int) else values.take(point)
 
 
 def _dose_at_break(

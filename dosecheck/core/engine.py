@@ -44,6 +44,7 @@ from dosecheck.core.dose_field import (
     axis_from_coords,
     axis_from_samples,
     nearest_index,
+    per_segment,
     segments,
     vertex_extremes,
 )
@@ -508,10 +509,10 @@ def _process_chunk(
     elif caps is not None:
         pt, da, db, length, z0 = segments(ax, ay, pplane, slabs, z_range, field, with_z=True)
     else:
-        pt, da, db, length = segments(ax, ay, pplane, slabs, z_range, field)
-    if pt.size == 0:
+        pt, da, db, length = segments(ax, ay, pplane, slabs, z_range, field, tiled=True)
+    if da.size == 0:
         return
-    vol = length * weight_per_mm.take(pplane.take(pt))
+    vol = length * per_segment(weight_per_mm.take(pplane), pt)
     lo = np.maximum(np.minimum(da, db), 0.0)
     hi = np.maximum(np.maximum(da, db), 0.0)
     acc.inside_cc += float(vol.sum())
@@ -521,7 +522,9 @@ def _process_chunk(
     # Each sample stands for a cell; spread its volume over the dose range across the
     # cell as well as along z (uniform distribution of the same variance), so the
     # histogram has no staircase from the in-plane sample spacing.
-    spread = field.inplane_spread(ax, ay, frame_mid.take(pplane), sgrid.sx, sgrid.sy).take(pt)
+    spread = per_segment(
+        field.inplane_spread(ax, ay, frame_mid.take(pplane), sgrid.sx, sgrid.sy), pt
+    )
     if spread.any():
         half = np.sqrt((hi - lo) ** 2 + spread**2) / 2
         mid = (lo + hi) / 2

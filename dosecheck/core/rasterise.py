@@ -176,10 +176,13 @@ def rasterise(
     m_first, run_len = _centres_between(xa, xb, grid.x0, grid.sx, cols)
     if not run_len.any():
         return Samples(empty, empty, empty)
-    run, k = expand_ranges(run_len)
-    col = m_first.take(run) + k
-    rk = run_key.take(run)
-    return Samples(plane=rk // n_rows, col=col, row=rk % n_rows + row_min)
+    # Per run, then repeated for its samples: a run's columns are consecutive, so
+    # column = sample number + (first column - the run's first sample number).
+    run_start = np.cumsum(run_len) - run_len
+    col = np.arange(int(run_len.sum())) + np.repeat(m_first - run_start, run_len)
+    plane = np.repeat(run_key // n_rows, run_len)
+    row = np.repeat(run_key % n_rows + row_min, run_len)
+    return Samples(plane=plane, col=col, row=row)
 
 
 def polygon_areas(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
