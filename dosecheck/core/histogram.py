@@ -37,33 +37,39 @@ class SegmentHistogram:
     def add(self, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray) -> None:
         """Add segments of volume ``weight`` spread uniformly over ``[lo, hi]``."""
         inv = 1.0 / self.bin_width
-        p_lo = np.clip(lo, 0.0, self.max_dose) * inv
-        p_hi = np.clip(hi, 0.0, self.max_dose) * inv
+        # Temporaries are reused in place (``out=``) once their value is no longer
+        # needed: fewer fresh arrays, the same arithmetic.
+        p_lo = np.clip(lo, 0.0, self.max_dose)
+        p_lo *= inv
+        p_hi = np.clip(hi, 0.0, self.max_dose)
+        p_hi *= inv
         # Non-negative, so the floor is the whole part (and the fraction is exact).
         w_lo = np.floor(p_lo)
         w_hi = np.floor(p_hi)
         f_lo = p_lo - w_lo
         f_hi = p_hi - w_hi
-        i_lo = w_lo.astype(np.int64)
-        i_hi = w_hi.astype(np.int64)
-        width = p_hi - p_lo
+        width = np.subtract(p_hi, p_lo, out=p_hi)
         # Within one bin (or degenerate): a step of the whole weight at the bin's upper
         # edge. Otherwise: uniform spread over [lo, hi], a ramp of slope c = w / width.
-        same = (w_lo == w_hi) | (width < 1e-6)
+        same = w_lo == w_hi
+        same |= width < 1e-6
+        i_lo = w_lo.astype(np.int64)
+        i_hi = w_hi.astype(np.int64)
         has_step = bool(same.any())
         if has_step:
-            width = np.where(same, 1.0, width)
-        c = weight / width
+            width[same] = 1.0
+        c = np.divide(weight, width, out=width)
         if has_step:
             c[same] = 0.0
             step = np.where(same, weight, 0.0)
         n = self._second.size
         c_f_lo = c * f_lo
-        c_f_hi = c * f_hi
+        c_f_hi = np.multiply(c, f_hi, out=f_hi)
         second = self._second
-        second[1:] += np.bincount(i_lo, weights=c - c_f_lo, minlength=n - 1)[: n - 1]
+        at_lo1 = np.subtract(c, c_f_lo, out=f_lo)
+        second[1:] += np.bincount(i_lo, weights=at_lo1, minlength=n - 1)[: n - 1]
         second[2:] += np.bincount(i_lo, weights=c_f_lo, minlength=n - 2)[: n - 2]
-        at_hi1 = c - c_f_hi
+        at_hi1 = np.subtract(c, c_f_hi, out=c_f_lo)
         at_hi2 = c_f_hi
         if has_step:
             at_hi1 -= step
