@@ -310,15 +310,17 @@ def _run(
     expected = np.abs(plane_area) / cell_area + 1.0
     for p0, p1 in _chunks(expected, settings.chunk_samples):
         xy, offsets, cplane = by_plane.planes(p0, p1)
+        # The chunk's samples go in a list the chunk pass empties, so that they are
+        # freed as soon as it is done with them.
         if shape is None:
-            samples = rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)
+            held = [rasterise(xy, offsets, cplane, sgrid, cols=col_window, rows=row_window)]
         else:
-            samples = prepare_shape(
-                shape, by_plane, p0, p1, n_planes, sgrid, (col_window, row_window)
-            )
+            held = [
+                prepare_shape(shape, by_plane, p0, p1, n_planes, sgrid, (col_window, row_window))
+            ]
             shape_vertex_extremes(shape, xy, offsets, cplane, sgrid, grid, field, z_range, acc)
         _process_chunk(
-            samples,
+            held,
             xy,
             offsets,
             cplane,
@@ -414,7 +416,7 @@ def _chunks(weights: np.ndarray, limit: int) -> list[tuple[int, int]]:
 
 
 def _process_chunk(
-    samples: Samples,
+    held: list[Samples],
     xy: np.ndarray,
     offsets: np.ndarray,
     cplane: np.ndarray,
@@ -439,6 +441,7 @@ def _process_chunk(
     With ``shape``, each sample spans its own extent along z instead of its plane's
     slab; with ``caps``, the end-cap half-slabs are also accumulated apart.
     """
+    samples = held.pop()  # the only reference now: freed once spent (below)
     grid = field.grid
     n_all = plane_area.size
     ax = axis_from_samples(samples.col, num, den, field.nx)
@@ -543,6 +546,11 @@ def _process_chunk(
         # far: vertices and this chunk's samples), so the curve ends at Min and Max.
         np.maximum(np.subtract(mid, half, out=lo), min(acc.vertex_min, lo_min), out=lo)
         np.minimum(np.add(mid, half, out=hi), max(acc.vertex_max, hi_max), out=hi)
+    # Free what is spent before the histogram's temporaries are made: a smaller heap
+    # to page in (each fresh page costs a fault; issue #11).
+    samples = ax = ay = pcol = prow = spread = both = None  # type: ignore[assignment]
+    if caps is None:
+        da = db = length = None  # type: ignore[assignment]
     hist.add(lo, hi, vol)
     if caps is not None:
         add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)

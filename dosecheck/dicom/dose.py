@@ -312,6 +312,7 @@ def read_rtdose(path: str | Path) -> DoseGrid:
         )
 
     pixels = _uncompressed_pixels(ds, path, n_voxels, bits)
+    own_pixels = pixels is not None  # read here, not pydicom's (cached) array
     try:
         if pixels is None:
             pixels = ds.pixel_array
@@ -406,7 +407,13 @@ def read_rtdose(path: str | Path) -> DoseGrid:
             )
     if units == "CGY":
         notes.append(f"{name}: DoseUnits CGY converted to Gy")
-    dose = np.empty(view.shape, dtype=np.float32)
+    if own_pixels and view.itemsize == 4 and view.flags.c_contiguous and view.flags.writeable:
+        # 32-bit pixels read here and in file order: the dose takes their memory, value
+        # by value (each is read before it is overwritten), instead of a second grid
+        # to page in: 3,800 page faults fewer on the benchmark plan (issue #11).
+        dose = view.view(np.float32)
+    else:
+        dose = np.empty(view.shape, dtype=np.float32)
     # float64 arithmetic, one rounding to float32, no float64 copy of the grid
     np.multiply(view, np.float64(factor), out=dose, casting="unsafe")
 
