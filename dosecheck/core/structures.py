@@ -289,25 +289,26 @@ def _run_structures(field, tasks, settings, jobs: int) -> list[DVH]:
     """DVHs of ``tasks`` (structure, set spacing), in order, on ``jobs`` processes.
 
     The end-cap spacing, and a deferred structure's geometry, are made where the DVH
-    is computed (in the worker), so the workers parse their structures in parallel.
+    is computed (this process or a forked one), so the structures are parsed in
+    parallel too.
     """
-    import multiprocessing as mp
     import os
+
+    from dosecheck.core.forked import can_fork, map_forked
 
     jobs = max(1, min(jobs, len(tasks), os.cpu_count() or 1))
     if not tasks:
         return []
-    if jobs == 1 or "fork" not in mp.get_all_start_methods():
+    if jobs == 1 or not can_fork():
         return [_one_dvh(field, task, settings) for task in tasks]
     _FORK_STATE.update(field=field, tasks=tasks, settings=settings)
-    # Largest structures first, so no worker is left with the body at the end. Sized
-    # by their point count: a deferred structure's contours are then parsed in the
-    # worker that computes it, in parallel, not here (issue #11).
+    # Largest structures first, so no process is left with the body at the end. Sized
+    # by their point count: a deferred structure's contours are then parsed by the
+    # process that computes it, in parallel, not here (issue #11).
     size = [s.n_points for s, _ in tasks]
     order = sorted(range(len(tasks)), key=lambda i: -size[i])
     try:
-        with mp.get_context("fork").Pool(jobs) as pool:
-            results = dict(zip(order, pool.map(_dvh_task, order, chunksize=1), strict=True))
+        results = map_forked(_dvh_task, order, jobs)
     finally:
         _FORK_STATE.clear()
     for i, (_, geometry) in results.items():
