@@ -307,6 +307,9 @@ def _run(
     # Planes are processed in chunks of about CHUNK_SAMPLES samples: memory stays
     # bounded and NumPy's temporaries stay small enough to be reused, not page-faulted.
     by_plane = ContoursByPlane(structure, contour_plane)
+    # Perimeter and bounding box of every plane, once (per-plane sums in the same order
+    # as over a chunk's planes, so the same values).
+    outline = plane_outline(by_plane.xy, by_plane.offsets, by_plane.plane, n_planes)
     expected = np.abs(plane_area) / cell_area + 1.0
     for p0, p1 in _chunks(expected, settings.chunk_samples):
         xy, offsets, cplane = by_plane.planes(p0, p1)
@@ -336,6 +339,7 @@ def _run(
             field,
             hist,
             acc,
+            outline,
             shape=shape,
             caps=caps,
         )
@@ -432,6 +436,7 @@ def _process_chunk(
     field: DoseField,
     hist: SegmentHistogram,
     acc: Totals,
+    outline: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
     shape: ShapeExtents | None = None,
     caps: Caps | None = None,
@@ -472,7 +477,7 @@ def _process_chunk(
     # Planes reaching beyond the grid were only sampled inside it: their samples keep
     # their own area and the rest of the polygon area is outside the grid.
     sampled_area = count * cell_area
-    perimeter, bb_lo, bb_hi = plane_outline(xy, offsets, cplane, n_all)
+    perimeter, bb_lo, bb_hi = outline  # of every plane: plane_outline
     x_lo, x_hi = axis_domain(grid.x) if grid.x.size > 1 else (-np.inf, np.inf)
     y_lo, y_hi = axis_domain(grid.y) if grid.y.size > 1 else (-np.inf, np.inf)
     clipped = (
