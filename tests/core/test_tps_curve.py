@@ -309,8 +309,11 @@ def test_uniform_cumulative_property(width: float, steps: list[float], top: floa
     assert d is not None
     assert d.volume_cc == values[0]
     assert d.min_gy <= d.mean_gy + 1e-9 and d.mean_gy <= d.max_gy + 1e-9
+    # Bins holding less than 1e-9 cc are noise to the reader (not where the minimum
+    # is), so below the first real bin the curve may keep up to that much per bin.
+    noise = 1e-9 * (values.size + 1)
     for i, v in enumerate(values):
-        assert d.volume_at_dose(i * width) == pytest.approx(v, rel=1e-9, abs=1e-9)
+        assert d.volume_at_dose(i * width) == pytest.approx(v, rel=1e-9, abs=noise)
 
 
 def test_uniform_curve_reaches_the_last_bins_upper_edge() -> None:
