@@ -191,7 +191,7 @@ def dvh(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", "-j", min=1, help="Worker processes for the ROIs (default: all cores)."
+            "--jobs", "-j", min=1, help="Processes computing the ROIs (default: all cores)."
         ),
     ] = None,
     plot: Annotated[

@@ -113,7 +113,9 @@ def axis_from_samples(m: np.ndarray, num: int, den: int, n: int) -> Axis:
     """Axis placement of sample-grid indices ``m`` (sample spacing ``num / den`` voxels).
 
     Sample ``m`` lies at fractional voxel index ``(m + 0.5) * num / den - 0.5``; the
-    placement is computed once per distinct ``m`` and looked up.
+    placement is computed once per distinct ``m`` and looked up, except with one sample
+    per voxel inside the grid, where sample ``m`` is voxel ``m`` (the same values, no
+    look-ups). The arrays may share memory with ``m`` and with each other: read only.
     """
     if m.size == 0:
         return axis_from_u(np.zeros(0), n)

@@ -553,9 +553,9 @@ def _process_chunk(
         np.minimum(np.add(mid, half, out=hi), max(acc.vertex_max, hi_max), out=hi)
     # Free what is spent before the histogram's temporaries are made: a smaller heap
     # to page in (each fresh page costs a fault; issue #11).
-    samples = ax = ay = pcol = prow = spread = both = None  # type: ignore[assignment]
+    del samples, ax, ay, pcol, prow, spread, both
     if caps is None:
-        da = db = length = None  # type: ignore[assignment]
+        del da, db, length
     hist.add(lo, hi, vol)
     if caps is not None:
         add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)

@@ -225,7 +225,8 @@ def compute_dvhs(
         End-cap convention, ``"half-slice"`` (default), ``"none"`` or ``"shape"``
         (:class:`~dosecheck.core.end_caps.EndCaps`); overrides ``settings.end_caps``.
     jobs
-        Worker processes for the structures (Linux ``fork`` only; elsewhere, or with
+        Processes computing the structures: this one and ``jobs - 1`` forked copies
+        (Linux ``fork`` only, :mod:`dosecheck.core.forked`; elsewhere, or with
         ``jobs=1``, the structures are computed one after another in this process).
         Results do not depend on it.
 

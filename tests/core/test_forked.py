@@ -58,20 +58,85 @@ def test_without_fork_runs_here(monkeypatch):
     }
 
 
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has ended and been reaped (a zombie still answers kill 0)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 @needs_fork
 @pytest.mark.parametrize("failing", [0, 5])
-def test_a_task_error_is_raised_after_all_processes_stop(failing):
+def test_a_task_error_is_raised_after_all_processes_end(failing, tmp_path):
     parent = os.getpid()
 
     def task(i: int) -> int:
+        import time
+
+        (tmp_path / f"{os.getpid()}").touch()
+        time.sleep(0.02)  # both processes take tasks
         if i == failing:
             raise ValueError(f"task {i} failed in {'parent' if os.getpid() == parent else 'child'}")
         return i
 
-    with pytest.raises(ValueError, match=f"task {failing} failed"):
+    with pytest.raises(ValueError, match=f"task {failing} failed") as caught:
         map_forked(task, range(6), 2)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no forked process left behind
+    children = [int(p.name) for p in tmp_path.iterdir() if int(p.name) != parent]
+    assert children and all(_gone(pid) for pid in children)
+    if "child" in str(caught.value):
+        assert any("raised in a forked DVH process" in n for n in caught.value.__notes__)
+
+
+class _TwoArgError(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a + b)  # pickles, but cannot be rebuilt from its args
+
+
+@needs_fork
+def test_an_exception_that_cannot_be_rebuilt_arrives_as_text():
+    parent = os.getpid()
+
+    def task(i: int) -> int:
+        if os.getpid() != parent:
+            raise _TwoArgError("bad ", "news")
+        import time
+
+        time.sleep(0.05)
+        return i
+
+    with pytest.raises(
+        RuntimeError, match=r"(?s)DVH worker process failed.*_TwoArgError: bad news"
+    ):
+        map_forked(task, range(4), 2)
+
+
+@needs_fork
+def test_an_interrupt_here_ends_the_forked_processes(tmp_path):
+    import time
+
+    parent = os.getpid()
+
+    def task(i: int) -> int:
+        if os.getpid() == parent:
+            if i == 1:
+                raise KeyboardInterrupt
+            time.sleep(0.1)  # let the forked process take task 1's neighbour
+            return i
+        (tmp_path / f"{os.getpid()}").touch()
+        # A handler the forked process inherited must not keep it alive (listen and
+        # serve install one for SIGTERM).
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        time.sleep(5)
+        return i
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        map_forked(task, [0, 2, 1, 3], 2)
+    assert time.monotonic() - start < 2.5
+    children = [int(p.name) for p in tmp_path.iterdir()]
+    assert children and all(_gone(pid) for pid in children)
 
 
 @needs_fork
