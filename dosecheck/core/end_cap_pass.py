@@ -44,6 +44,10 @@ class Caps:
     hist: SegmentHistogram
     acc: Totals
 
+    def any_in(self, planes: slice) -> bool:
+        """True when one of ``planes`` has a cap (ends a run)."""
+        return bool((self.lo[planes] < self.hi[planes]).any())
+
     def core_totals(self, full: Totals) -> Totals:
         """Totals of the structure without its caps: ``full`` less the caps."""
         c = self.acc
@@ -77,7 +81,7 @@ def add_caps(
     ``[a, b]`` of its height is the matching part of ``[lo, hi]`` (in the direction of
     the dose), so the caps' histogram is exactly a share of the full one.
     """
-    capped = caps.lo[plane] < caps.hi[plane]
+    capped = (caps.lo < caps.hi).take(plane)
     c = caps.acc
     if not capped.all():
         # Segments of planes without a cap are all "rest": their extremes are their ends.

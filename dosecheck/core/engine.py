@@ -515,7 +515,9 @@ def _process_chunk(
         own = Slabs(z=s_lo, lo=s_lo, hi=s_hi)
         pt, da, db, length = segments(ax, ay, np.arange(pplane.size), own, z_range, field)
     elif caps is not None:
-        pt, da, db, length, z0 = segments(ax, ay, pplane, slabs, z_range, field, with_z=True)
+        pt, da, db, length, z0 = segments(
+            ax, ay, pplane, slabs, z_range, field, with_z=True, tiled=True
+        )
     else:
         pt, da, db, length = segments(ax, ay, pplane, slabs, z_range, field, tiled=True)
     if da.size == 0:
@@ -558,4 +560,8 @@ def _process_chunk(
         del da, db, length
     hist.add(lo, hi, vol)
     if caps is not None:
-        add_caps(caps, pplane[pt], z0, length, da, db, lo, hi, vol)
+        if caps.any_in(sel):
+            add_caps(caps, per_segment(pplane, pt), z0, length, da, db, lo, hi, vol)
+        else:  # no plane of this chunk ends a run: all of it is the rest
+            caps.acc.dmin = min(caps.acc.dmin, lo_min)
+            caps.acc.dmax = max(caps.acc.dmax, hi_max)
