@@ -7,6 +7,7 @@ RTSTRUCT, RTDOSE and RTPLAN files into the plain objects of :mod:`dosecheck.mode
 
 * :func:`dosecheck.dicom.structures.read_rtstruct` → :class:`~dosecheck.model.StructureSet`
 * :func:`dosecheck.dicom.dose.read_rtdose` → :class:`~dosecheck.model.DoseGrid`
+  (:mod:`dosecheck.dicom.dose_sum`: several doses summed, beams against the plan dose)
 * :func:`dosecheck.dicom.plan.read_rtplan` → :class:`~dosecheck.model.PlanInfo`
 * :func:`dosecheck.dicom.discovery.find_plan_files` → :class:`~dosecheck.model.PlanFiles`
   (one plan in a folder) and :func:`dosecheck.dicom.discovery.discover` (every plan in

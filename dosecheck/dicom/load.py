@@ -12,7 +12,8 @@ import numpy as np
 from dosecheck.dicom._common import check_exists
 from dosecheck.dicom.beam_set import check_beam_set
 from dosecheck.dicom.discovery import find_plan_files
-from dosecheck.dicom.dose import combine_doses, compare_beam_doses, read_rtdose
+from dosecheck.dicom.dose import read_rtdose
+from dosecheck.dicom.dose_sum import combine_doses, compare_beam_doses
 from dosecheck.dicom.plan import read_rtplan
 from dosecheck.dicom.structures import read_rtstruct
 from dosecheck.errors import DicomInputError, InputError
@@ -372,7 +373,7 @@ def _check_beam_doses(
     The BEAM doses are ``files.beam_doses`` (from discovery) or, when the user gave
     one PLAN dose and BEAM doses together with ``--rtdose``, those BEAM doses. The
     PLAN dose is the plan's dose; the beams are summed and compared voxel-wise
-    (:func:`~dosecheck.dicom.dose.compare_beam_doses`), and the finding is a warning
+    (:func:`~dosecheck.dicom.dose_sum.compare_beam_doses`), and the finding is a warning
     (``check --strict`` refuses an inconsistent plan). Returns the files with the
     beams in ``beam_doses``, the grids to use, and the comparison.
     """

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from dosecheck.core.engine import contour_spacing
-from dosecheck.dicom.dose import COORD_TOLERANCE_MM, MAX_VOXELS, _resample
+from dosecheck.dicom.dose import COORD_TOLERANCE_MM, MAX_VOXELS
+from dosecheck.dicom.dose_sum import _resample
 from dosecheck.dicom.load import load_plan
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.metrics import format_number
@@ -238,7 +239,7 @@ def _widths(c: np.ndarray) -> np.ndarray:
 
 
 def _inside(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    # As dicom.dose._linear_weights decides it: within the outer centres ± tolerance.
+    # As dicom.dose_sum._linear_weights decides it: within the outer centres ± tolerance.
     return (dst >= src[0] - COORD_TOLERANCE_MM) & (dst <= src[-1] + COORD_TOLERANCE_MM)
 
 

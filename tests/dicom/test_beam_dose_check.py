@@ -12,7 +12,8 @@ import pytest
 
 from dosecheck.checking.check import check_plan
 from dosecheck.dicom.discovery import discover, find_plan_files
-from dosecheck.dicom.dose import compare_beam_doses, read_rtdose
+from dosecheck.dicom.dose import read_rtdose
+from dosecheck.dicom.dose_sum import compare_beam_doses
 from dosecheck.dicom.load import load_plan
 from dosecheck.dicom.writer import write_rtdose
 from dosecheck.errors import DicomInputError

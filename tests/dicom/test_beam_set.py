@@ -11,7 +11,8 @@ import pytest
 from pydicom.uid import generate_uid
 
 from dosecheck.dicom.beam_set import check_beam_set
-from dosecheck.dicom.dose import combine_doses, read_rtdose
+from dosecheck.dicom.dose import read_rtdose
+from dosecheck.dicom.dose_sum import combine_doses
 from dosecheck.dicom.load import load_plan
 from dosecheck.dicom.writer import write_rtdose, write_rtplan, write_rtstruct
 from dosecheck.errors import DicomInputError

@@ -8,7 +8,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from dosecheck.dicom.dose import MAX_VOXELS, combine_doses, read_rtdose
+from dosecheck.dicom.dose import MAX_VOXELS, read_rtdose
+from dosecheck.dicom.dose_sum import combine_doses
 from dosecheck.dicom.writer import write_rtdose, write_rtstruct
 from dosecheck.errors import DicomInputError, InputError
 from dosecheck.model import DoseGrid, StructureSet
