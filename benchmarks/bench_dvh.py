@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +71,8 @@ class Timing:
     peak_rss_mb: float
     ok: bool
     message: str = ""
+    cpu_s: list[float] = field(default_factory=list)  # user + system, whole tree
+    faults: list[int] = field(default_factory=list)  # minor page faults, whole tree
 
     @property
     def best_s(self) -> float:
@@ -128,8 +130,11 @@ def _tree_pss_mb(root: int) -> float:
     return total_kb / 1024
 
 
-def run_measured(cmd: list[str], sample_memory: bool = True) -> tuple[float, float, int, str]:
-    """Run ``cmd``; return wall time (s), peak memory (MB), exit code and stderr tail.
+def run_measured(
+    cmd: list[str], sample_memory: bool = True
+) -> tuple[float, float, int, str, os.struct_rusage]:
+    """Run ``cmd``; return wall time (s), peak memory (MB), exit code, stderr tail and
+    the resource usage of the process and the processes it waited for (``wait4``).
 
     The memory is the peak over time of the whole process tree's PSS (the command and
     any worker processes it starts), sampled every 10 ms; where /proc has no
@@ -164,7 +169,7 @@ def run_measured(cmd: list[str], sample_memory: bool = True) -> tuple[float, flo
     if sample_memory and peak[0] == 0.0:  # no /proc: largest process (kB Linux, B macOS)
         scale = 1024.0 if sys.platform != "darwin" else 1.0
         peak[0] = usage.ru_maxrss * scale / 1e6
-    return wall, peak[0], proc.returncode, "\n".join(tail)
+    return wall, peak[0], proc.returncode, "\n".join(tail), usage
 
 
 def time_tool(tool: str, cmd: list[str], repeat: int, output: Path) -> Timing:
@@ -173,7 +178,7 @@ def time_tool(tool: str, cmd: list[str], repeat: int, output: Path) -> Timing:
     for i in range(repeat + 1):
         memory_run = i == repeat  # the last run measures memory, untimed
         output.unlink(missing_ok=True)
-        wall, rss, code, tail = run_measured(cmd, sample_memory=memory_run)
+        wall, rss, code, tail, usage = run_measured(cmd, sample_memory=memory_run)
         if code != 0 or not output.exists():
             timing.ok = False
             state = "present" if output.exists() else "missing"
@@ -186,7 +191,13 @@ def time_tool(tool: str, cmd: list[str], repeat: int, output: Path) -> Timing:
             print(f"  {tool} memory run: peak memory {rss:.0f} MB", flush=True)
         else:
             timing.wall_s.append(wall)
-            print(f"  {tool} run {i + 1}: {wall:.2f} s", flush=True)
+            timing.cpu_s.append(usage.ru_utime + usage.ru_stime)
+            timing.faults.append(usage.ru_minflt)
+            print(
+                f"  {tool} run {i + 1}: {wall:.2f} s (CPU {usage.ru_utime:.2f} s user, "
+                f"{usage.ru_stime:.2f} s system; {usage.ru_minflt:,} minor page faults)",
+                flush=True,
+            )
     return timing
 
 
@@ -204,15 +215,19 @@ def markdown_table(timings: list[Timing]) -> str:
     ref = next((t for t in timings if t.tool == "dosecheck" and t.ok), None)
     lines = [
         "| tool | wall time (s, best of runs) | peak memory (MB, process tree PSS) "
-        "| time ratio vs dosecheck |",
-        "| --- | ---: | ---: | ---: |",
+        "| CPU (s, median) | minor page faults (median) | time ratio vs dosecheck |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in timings:
         if not t.ok:
-            lines.append(f"| {t.tool} | failed | – | – |")
+            lines.append(f"| {t.tool} | failed | – | – | – | – |")
             continue
         ratio = f"{t.best_s / ref.best_s:.1f}×" if ref else "–"
-        lines.append(f"| {t.tool} | {t.best_s:.2f} | {t.peak_rss_mb:.0f} | {ratio} |")
+        cpu = f"{sorted(t.cpu_s)[len(t.cpu_s) // 2]:.2f}" if t.cpu_s else "–"
+        faults = f"{sorted(t.faults)[len(t.faults) // 2]:,}" if t.faults else "–"
+        lines.append(
+            f"| {t.tool} | {t.best_s:.2f} | {t.peak_rss_mb:.0f} | {cpu} | {faults} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -265,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                         "wall_s": t.wall_s,
                         "best_s": t.best_s if t.ok else None,
                         "peak_rss_mb": t.peak_rss_mb if t.ok else None,
+                        "cpu_s": t.cpu_s,
+                        "minor_faults": t.faults,
                         "ok": t.ok,
                         "message": t.message,
                     }
