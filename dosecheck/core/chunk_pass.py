@@ -174,8 +174,4 @@ def process_chunk(
         del da, db, length
     hist.add(lo, hi, vol)
     if caps is not None:
-        if caps.any_in(sel):
-            add_caps(caps, per_segment(pplane, pt), z0, length, da, db, lo, hi, vol)
-        else:  # no plane of this chunk ends a run: all of it is the rest
-            caps.acc.dmin = min(caps.acc.dmin, lo_min)
-            caps.acc.dmax = max(caps.acc.dmax, hi_max)
+        add_caps(caps, sel, pplane, pt, z0, length, da, db, lo, hi, vol, (lo_min, hi_max))

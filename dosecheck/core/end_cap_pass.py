@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dosecheck.core.dose_field import DoseField, Slabs, axis_from_coords, segments
+from dosecheck.core.dose_field import DoseField, Slabs, axis_from_coords, per_segment, segments
 from dosecheck.core.end_caps import ShapeExtents
 from dosecheck.core.histogram import SegmentHistogram, Totals
 from dosecheck.core.rasterise import (
@@ -44,10 +44,6 @@ class Caps:
     hist: SegmentHistogram
     acc: Totals
 
-    def any_in(self, planes: slice) -> bool:
-        """True when one of ``planes`` has a cap (ends a run)."""
-        return bool((self.lo[planes] < self.hi[planes]).any())
-
     def core_totals(self, full: Totals) -> Totals:
         """Totals of the structure without its caps: ``full`` less the caps."""
         c = self.acc
@@ -65,7 +61,9 @@ class Caps:
 
 def add_caps(
     caps: Caps,
-    plane: np.ndarray,
+    chunk: slice,
+    point_plane: np.ndarray,
+    point: np.ndarray | int,
     z0: np.ndarray,
     length: np.ndarray,
     da: np.ndarray,
@@ -73,16 +71,26 @@ def add_caps(
     lo: np.ndarray,
     hi: np.ndarray,
     vol: np.ndarray,
+    extremes: tuple[float, float],
 ) -> None:
     """Accumulate the part of each segment inside its plane's end cap, and the rest's extremes.
 
     A segment runs from ``z0`` to ``z0 + length`` with dose ``da`` to ``db`` and was
     added to the histogram spread uniformly over ``[lo, hi]``; its part at fractions
     ``[a, b]`` of its height is the matching part of ``[lo, hi]`` (in the direction of
-    the dose), so the caps' histogram is exactly a share of the full one.
+    the dose), so the caps' histogram is exactly a share of the full one. The segments
+    are those of :func:`~dosecheck.core.dose_field.segments` over the planes ``chunk``
+    (``point_plane``: each point's plane; ``point`` as ``segments`` returned it);
+    ``extremes`` is the least and greatest of ``max(da, 0)``/``max(db, 0)`` over them,
+    which is the rest's when no plane of the chunk ends a run.
     """
-    capped = (caps.lo < caps.hi).take(plane)
     c = caps.acc
+    if not (caps.lo[chunk] < caps.hi[chunk]).any():  # all of the chunk is the rest
+        c.dmin = min(c.dmin, extremes[0])
+        c.dmax = max(c.dmax, extremes[1])
+        return
+    plane = per_segment(point_plane, point)
+    capped = (caps.lo < caps.hi).take(plane)
     if not capped.all():
         # Segments of planes without a cap are all "rest": their extremes are their ends.
         free = ~capped
