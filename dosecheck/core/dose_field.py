@@ -347,8 +347,6 @@ def segments(
     for j in range(p.shape[0]):
         interp.on_frame(corners, np.minimum(fa_p + j, nz - 1), out=p[j])
     cols = np.arange(n)
-    flat_p = p.reshape(-1)
-    last_row = (p.shape[0] - 1) * n
     # The planes that have points: where all of them cut their slabs at the same dose
     # plane, or with the same weight, a whole row of P or one scalar serves every point
     # (the common case of contour planes on or half-way between dose planes).
@@ -358,9 +356,7 @@ def segments(
     out_a, out_b, out_len, out_z = [], [], [], []
     all_points = True  # every segment block holds every point, in order
     for b in range(zb.shape[1]):
-        d_b = _dose_at_break(
-            p, flat_p, rel[used, b], tb[used, b], rel[:, b], tb[:, b], pplane, cols, n, last_row
-        )
+        d_b = _dose_at_break(p, rel[:, b], tb[:, b], used, pplane, cols)
         if d_prev is not None:
             length = zb[:, b] - zb[:, b - 1]
             plane_ok = (b < n_breaks) & (length > 0)
@@ -399,23 +395,20 @@ def per_segment(values: np.ndarray, point: np.ndarray | int) -> np.ndarray:
 
 def _dose_at_break(
     p: np.ndarray,
-    flat_p: np.ndarray,
-    rel_used: np.ndarray,
-    t_used: np.ndarray,
     rel: np.ndarray,
     t: np.ndarray,
+    used: np.ndarray,
     pplane: np.ndarray,
     cols: np.ndarray,
-    n: int,
-    last_row: int,
 ) -> np.ndarray:
     """Dose of every point at one break of its slab: ``P[rel] + (P[rel + 1] - P[rel]) * t``.
 
-    ``rel``/``t`` are per plane (``*_used``: over the planes that have points). When
-    they are the same for all those planes, rows of ``P`` and a scalar weight are used
+    ``rel``/``t`` are per plane; ``used`` are the planes that have points. When ``rel``
+    or ``t`` is the same for all those planes, rows of ``P`` and a scalar weight are used
     directly instead of per-point look-ups; the arithmetic, and so every bit of the
     result, is the same either way.
     """
+    rel_used, t_used = rel[used], t[used]
     same_row = rel_used.size and rel_used.min() == rel_used.max()
     same_t = t_used.size and t_used.min() == t_used.max()
     if same_row:
@@ -426,11 +419,13 @@ def _dose_at_break(
         # P has max(rel) + 2 rows, so row r + 1 always exists.
         w = float(t_used[0]) if same_t else t.take(pplane)
         return d_b + (p[r + 1] - d_b) * w
+    n = p.shape[1]
+    flat_p = p.reshape(-1)
     lower = rel.take(pplane) * n + cols
     d_b = flat_p.take(lower)
     if t_used.any():
         w = float(t_used[0]) if same_t else t.take(pplane)
-        d_b += (flat_p.take(np.minimum(lower + n, last_row + cols)) - d_b) * w
+        d_b += (flat_p.take(np.minimum(lower + n, (p.shape[0] - 1) * n + cols)) - d_b) * w
     return d_b
 
 
